@@ -1,0 +1,41 @@
+"""The Flask application: short views that verify, store, enqueue and answer.
+
+The web process never calls GitHub (ARCHITECTURE rule 1).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ghapp.config import Settings, get_settings
+from ghapp.runtime import Runtime, get_runtime, set_runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the web app; ``settings`` default to the environment's."""
+    if runtime is None:
+        if settings is None:
+            runtime = get_runtime()
+        else:
+            runtime = Runtime(settings)
+            set_runtime(runtime)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.extensions["ghapp"] = runtime
+
+    from ghapp.web import health, pod_api, webhooks
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(webhooks.make_blueprint(runtime.settings))
+    app.register_blueprint(pod_api.blueprint)
+    return app
+
+
+def current_runtime() -> Runtime:
+    """The runtime of the app serving the current request."""
+    from flask import current_app
+
+    return current_app.extensions["ghapp"]
+
+
+__all__ = ["create_app", "current_runtime", "get_settings"]
