@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 APPLY_DELIVERY = "ghapp.sync.jobs.apply_delivery"
@@ -38,6 +39,12 @@ SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
 DELIVER_NOTICE = "ghapp.pod.notices.deliver_notice"
 
 QUEUED_TTL_S = 15 * 60
+RETRY_BASE_INTERVALS_S = (5, 20, 60, 180, 600)
+
+
+def backoff_retry(base: tuple[int, ...] = RETRY_BASE_INTERVALS_S) -> Retry:
+    """RQ retries with exponential backoff and full jitter, so failed jobs don't return in lockstep."""
+    return Retry(max=len(base), interval=[max(1, int(random.uniform(0.5, 1.0) * step)) for step in base])
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -72,6 +79,7 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None) -> None:  # type
             unique=True,
             result_ttl=0,
             failure_ttl=7 * 24 * 3600,
+            retry=backoff_retry(),
             pipeline=pipeline,
         )
 
@@ -95,11 +103,16 @@ def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime
 
 
 def _enqueue_sync_job(queue: Queue, job_id: str, task_id: str, workstream_id: str, *, at: datetime | None) -> None:
-    options = {"job_id": job_id, "result_ttl": 0, "failure_ttl": 7 * 24 * 3600, "job_timeout": 600}
+    options = {
+        "job_id": job_id,
+        "result_ttl": 0,
+        "failure_ttl": 7 * 24 * 3600,
+        "retry": backoff_retry(),
+    }
     if at is not None and at > datetime.now(UTC):
-        queue.enqueue_at(at, SYNC_WORKSTREAM, task_id, workstream_id, **options)
+        queue.enqueue_at(at, SYNC_WORKSTREAM, task_id, workstream_id, job_timeout=600, **options)
     else:
-        queue.enqueue_call(SYNC_WORKSTREAM, args=(task_id, workstream_id), **options)
+        queue.enqueue_call(SYNC_WORKSTREAM, args=(task_id, workstream_id), timeout=600, **options)
 
 
 def request_syncs(queue: Queue, task_id: str, workstream_ids: Iterable[str]) -> int:
