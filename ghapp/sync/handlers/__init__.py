@@ -1,0 +1,22 @@
+"""Webhook handlers, one gidgethub ``Router`` per concern (as python/bedevere does).
+
+Each callback takes ``(event, ctx)``: it turns the delivery into observations
+on the workstreams it concerns and marks them for a sync. Callbacks do no
+planning; the sync decides what to do.
+"""
+
+from __future__ import annotations
+
+from gidgethub.routing import Router
+
+from ghapp.sync.handlers import checks, comments, installations, pull_requests, reviews
+
+router = Router(
+    pull_requests.router,
+    reviews.router,
+    comments.router,
+    checks.router,
+    installations.router,
+)
+
+__all__ = ["router"]

@@ -1,0 +1,37 @@
+"""``pull_request_review``: submitted, edited, dismissed."""
+
+from __future__ import annotations
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from ghapp.sync import observations
+from ghapp.sync.handlers.context import DeliveryContext
+
+router = Router()
+
+
+def _on_review(event: sansio.Event, ctx: DeliveryContext) -> None:
+    pull = event.data["pull_request"]
+    repo = event.data["repository"]["full_name"]
+    refs = ctx.pr_workstreams(repo, pull)
+    if not refs:
+        return
+    review = event.data["review"]
+    user = (review.get("user") or {}).get("login", "")
+    dismissed = event.data.get("action") == "dismissed" or str(review.get("state", "")).lower() == "dismissed"
+    can_write = False if dismissed else ctx.writer(repo, user)
+    fields = {
+        "review_id": review["id"],
+        "user": user,
+        "state": str(review.get("state") or "COMMENTED"),
+        "commit_id": review.get("commit_id") or "",
+        "body": review.get("body") or "",
+    }
+    ctx.observe(
+        refs, lambda doc: observations.record_review(doc, **fields, user_can_write=can_write, dismissed=dismissed)
+    )
+
+
+for _action in ("submitted", "edited", "dismissed"):
+    router.add(_on_review, "pull_request_review", action=_action)

@@ -1,0 +1,135 @@
+"""The RQ jobs. Each takes ids only and reads what it needs.
+
+* ``apply_delivery(guid)``: a stored webhook delivery -> observations -> syncs.
+* ``sync_workstream(task_id, workstream_id)``: converge one workstream's PR.
+
+A sync that GitHub asks to wait (rate limits, pacing) is rescheduled for the
+time GitHub names: it neither sleeps nor fails. Other failures are retried by
+RQ with exponential backoff and jitter; when the retries run out the pod gets
+a ``sync_failed`` notice and the job stays in RQ's failed registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from gidgethub import sansio
+from rq import get_current_job
+
+from ghapp.github.errors import GitHubError, RetryAt
+from ghapp.logs import log_context
+from ghapp.runtime import Runtime, get_runtime
+from ghapp.sync import queue as jobs_queue
+from ghapp.sync.handlers import router
+from ghapp.sync.handlers.context import DeliveryContext
+from ghapp.sync.sync import run_sync
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _client(runtime_id: int) -> Any:
+    from ghapp.github.client import GitHubClient
+    from ghapp.github.pulls import PullRequests
+
+    runtime = get_runtime()
+    return PullRequests(GitHubClient.from_settings(runtime.settings, runtime.redis))
+
+
+def github_client(runtime: Runtime) -> Any:
+    """The pull-request client for this process (one HTTP session and token cache per process)."""
+    return _client(id(runtime))
+
+
+def _final_attempt() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def sync_workstream(task_id: str, workstream_id: str) -> dict[str, Any]:
+    """Converge one workstream; see the module docstring for deferral and failure."""
+    runtime = get_runtime()
+    queue = runtime.queue
+    with log_context(task=task_id, workstream=workstream_id):
+        jobs_queue.begin_sync(runtime.redis, task_id, workstream_id)
+        client = github_client(runtime)
+        try:
+            outcome = run_sync(runtime, lambda repo: client, task_id, workstream_id)
+        except RetryAt as exc:
+            at = datetime.fromtimestamp(exc.when, UTC)
+            jobs_queue.defer_sync(queue, task_id, workstream_id, at)
+            log.info("sync deferred until %s: %s", at.isoformat(timespec="seconds"), exc.reason)
+            return {"deferred_until": exc.when}
+        except Exception as exc:
+            if _final_attempt():
+                _report_failure(runtime, task_id, workstream_id, exc)
+                jobs_queue.finish_sync(queue, task_id, workstream_id)
+            raise
+        for dependent in outcome.dependents:
+            jobs_queue.request_sync(queue, task_id, dependent)
+        jobs_queue.finish_sync(queue, task_id, workstream_id)
+        log.info("synced: %s; notices: %s", outcome.actions or "no GitHub writes", outcome.notices or "none")
+        return {"actions": outcome.actions, "notices": outcome.notices, "rounds": outcome.rounds}
+
+
+def _report_failure(runtime: Runtime, task_id: str, workstream_id: str, exc: Exception) -> None:
+    """Tell the pod, once per distinct failure, that ghapp gave up on this workstream for now."""
+    from ghapp.pod.notices import append_notice, publish
+
+    reason = str(exc) if isinstance(exc, GitHubError) else f"{type(exc).__name__}: {exc}"
+    job = get_current_job()
+    key = f"{workstream_id}/sync_failed:{job.id if job else 'direct'}"
+    with runtime.engine.begin() as conn:
+        notice_id = append_notice(
+            conn, task_id, "sync_failed", key, {"workstream_id": workstream_id, "reason": reason[:500]}
+        )
+    publish(runtime, [notice_id] if notice_id else [])
+    log.error("sync failed after retries: %s", reason)
+
+
+def apply_delivery(guid: str) -> str:
+    """Turn one stored delivery into observations, then ask for the syncs it implies."""
+    from ghapp.store import inbox
+
+    runtime = get_runtime()
+    with log_context(guid=guid):
+        with runtime.engine.begin() as conn:
+            row = inbox.load(conn, guid)
+            if row is None:
+                log.warning("delivery is not in the inbox; nothing to do")
+                return "missing"
+            if row.status in ("processed", "ignored"):
+                return row.status
+            payload = inbox.decode_payload(row)
+            event = sansio.Event(payload, event=row.event, delivery_id=guid)
+            callbacks = router.fetch(event)
+            if not callbacks:
+                inbox.mark(conn, guid, "ignored")
+                return "ignored"
+            ctx = DeliveryContext(runtime=runtime, conn=conn, user_can_write=_writer_check(runtime))
+            for callback in callbacks:
+                callback(event, ctx)
+            inbox.mark(conn, guid, "processed")
+        _after_commit(runtime, ctx)
+        return "processed"
+
+
+def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]
+    def can_write(repo: str, user: str) -> bool:
+        return bool(github_client(runtime).user_can_write(repo, user))
+
+    return can_write
+
+
+def _after_commit(runtime: Runtime, ctx: DeliveryContext) -> None:
+    from ghapp.github.installations import forget_installation, forget_repo
+
+    for repo in ctx.forget_repos:
+        forget_repo(runtime.redis, repo)
+    for installation_id in ctx.forget_installations:
+        forget_installation(runtime.redis, installation_id)
+    for ref in ctx.touched:
+        jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id)

@@ -1,0 +1,288 @@
+"""The values the sync planner reads and the actions it returns.
+
+Every type here is a frozen, slotted dataclass: the planner is a pure function
+of these values, so they must not change under it, and two equal states must
+compare equal (a duplicate sync job then yields the very same plan).
+
+* ``DesiredWorkstream`` is what the pod wants, projected from the task's log.
+* ``Observed`` is what GitHub last said, plus ghapp's own ledgers (notices
+  already written to the task's log, comments already posted, reviewers
+  already requested, the last failed merge).
+* ``Policy`` is the per-repository configuration of approval and merging.
+* The action classes are the plan: GitHub writes for the executor and
+  ``EmitNotice`` for the pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ApprovalPolicy = Literal["pod", "github", "either", "none"]
+MergeMethod = Literal["merge", "squash", "rebase"]
+ChecksState = Literal["success", "failure", "pending", "none"]
+ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
+
+HEAD_PREFIX = "ghapp"
+_REF_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DOT_RUN = re.compile(r"\.{2,}")
+_MAX_SEGMENT = 100
+
+
+def _ref_segment(raw: str) -> str:
+    """One path component of a branch name that git and GitHub both accept.
+
+    Only ``[A-Za-z0-9._-]`` is kept; anything else, a ``..``, a leading dot or
+    dash, a trailing dot or ``.lock`` is rewritten. A rewritten (or over-long)
+    component gets a short digest of the original so that two different ids can
+    never end up on the same branch.
+    """
+    cleaned = _REF_UNSAFE.sub("-", raw)
+    cleaned = _DOT_RUN.sub(".", cleaned).strip(".-")
+    if cleaned.endswith(".lock"):
+        cleaned = cleaned[: -len(".lock")]
+    if cleaned == raw and 0 < len(raw) <= _MAX_SEGMENT:
+        return raw
+    digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()[:8]
+    stem = cleaned[:80].rstrip(".-")
+    return f"{stem}-{digest}" if stem else digest
+
+
+def head_branch(task_id: str, workstream_id: str) -> str:
+    """The head branch ghapp owns for one workstream: ``ghapp/<task>/<workstream>``."""
+    return f"{HEAD_PREFIX}/{_ref_segment(task_id)}/{_ref_segment(workstream_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRequest:
+    """A comment the pod asked ghapp to post on the workstream's PR, once."""
+
+    request_id: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredWorkstream:
+    """What the pod wants for one workstream, projected from the task's log."""
+
+    task_id: str
+    workstream_id: str
+    repo: str
+    base: str
+    head: str
+    title: str
+    spec: str
+    dependencies: tuple[str, ...]
+    execution_started: bool
+    completed: bool
+    cancelled: bool
+    cancel_reason: str = ""
+    reviewers: tuple[str, ...] = ()
+    pod_approval: Literal["granted", "denied"] | None = None
+    pod_approval_sha: str | None = None
+    comment_requests: tuple[CommentRequest, ...] = ()
+    paused: bool = False
+    task_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedPR:
+    """The workstream's pull request as GitHub last described it."""
+
+    number: int
+    node_id: str
+    url: str
+    state: Literal["open", "closed"]
+    merged: bool
+    draft: bool
+    head_sha: str
+    base: str
+    title: str
+    body: str
+    mergeable: bool | None = None
+    mergeable_state: str = "unknown"
+    closed_by_ghapp: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One submitted pull-request review."""
+
+    review_id: int
+    user: str
+    state: ReviewState
+    commit_id: str
+    user_can_write: bool
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """One conversation comment on the PR."""
+
+    comment_id: int
+    user: str
+    body: str
+    by_ghapp: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyState:
+    """Where another workstream of the same task stands, as far as this one cares."""
+
+    workstream_id: str
+    pr_url: str | None
+    pr_number: int | None
+    merged: bool
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MergeBlock:
+    """The last merge attempt GitHub refused (405 not mergeable, 409 head modified)."""
+
+    head_sha: str
+    reason: Literal["not_mergeable", "head_modified"]
+    message: str
+    mergeable_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What GitHub says about the workstream, plus ghapp's own ledgers."""
+
+    repo_accessible: bool = True
+    base_exists: bool = True
+    branch_exists: bool = False
+    branch_has_commits: bool = False
+    pr: ObservedPR | None = None
+    reviews: tuple[Review, ...] = ()
+    comments: tuple[Comment, ...] = ()
+    checks: ChecksState = "none"
+    dependencies: tuple[DependencyState, ...] = ()
+    notified: frozenset[str] = frozenset()
+    posted_comment_requests: frozenset[str] = frozenset()
+    requested_reviewers: frozenset[str] = frozenset()
+    merge_block: MergeBlock | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How a repository wants approval and merging done."""
+
+    approval: ApprovalPolicy = "pod"
+    merge_method: MergeMethod = "squash"
+    reviewers: tuple[str, ...] = ()
+    checks_required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EnsureBranch:
+    """Create ``head`` from the tip of ``base`` unless it exists."""
+
+    repo: str
+    head: str
+    base: str
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapCommit:
+    """Put an empty commit on ``head`` so GitHub agrees to open a PR for it."""
+
+    repo: str
+    head: str
+    base: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDraftPR:
+    """Open the draft PR (the executor first looks for one with the same head)."""
+
+    repo: str
+    head: str
+    base: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePR:
+    """Patch the PR; ``None`` means "leave that field alone"."""
+
+    repo: str
+    number: int
+    title: str | None
+    body: str | None
+    base: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkReady:
+    """Take the PR out of draft (GraphQL only; REST ignores ``draft: false``)."""
+
+    repo: str
+    number: int
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReviewers:
+    """Ask these users to review."""
+
+    repo: str
+    number: int
+    reviewers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Merge the PR if and only if its head is still ``sha``."""
+
+    repo: str
+    number: int
+    sha: str
+    method: MergeMethod
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePR:
+    """Comment, then close the PR."""
+
+    repo: str
+    number: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostComment:
+    """Post a comment the pod asked for; the executor adds ghapp's hidden marker."""
+
+    repo: str
+    number: int
+    body: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmitNotice:
+    """Append a notice to the task's log; ``key`` is unique within the task's log."""
+
+    type: str
+    key: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+GitHubAction = (
+    EnsureBranch
+    | BootstrapCommit
+    | OpenDraftPR
+    | UpdatePR
+    | MarkReady
+    | RequestReviewers
+    | Merge
+    | ClosePR
+    | PostComment
+)
+Action = GitHubAction | EmitNotice

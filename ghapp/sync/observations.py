@@ -1,0 +1,215 @@
+"""What GitHub has told ghapp about one workstream, kept as a JSON document.
+
+Webhooks and the responses to ghapp's own writes update this document, so a
+sync normally plans without reading GitHub at all (each read costs rate
+limit); the sweep marks it ``stale`` to have the next sync verify it with
+conditional reads, which cost nothing when nothing changed.
+
+Everything here is pure: dict in, dict out. ``to_observed`` turns the
+document (plus the ledgers kept elsewhere) into the planner's ``Observed``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ghapp.sync.model import (
+    ChecksState,
+    Comment,
+    DependencyState,
+    MergeBlock,
+    Observed,
+    ObservedPR,
+    Review,
+)
+
+Doc = dict[str, Any]
+MARKER_PREFIX = "<!-- ghapp:"
+CHECK_FAILURES = {"failure", "timed_out", "cancelled", "action_required", "startup_failure"}
+CHECK_NEUTRAL = {"success", "neutral", "skipped"}
+
+
+def empty() -> Doc:
+    return {
+        "repo_accessible": True,
+        "base_exists": True,
+        "branch_exists": False,
+        "branch_has_commits": False,
+        "pr": None,
+        "reviews": {},
+        "comments": {},
+        "checks": {},
+        "posted_comment_requests": [],
+        "requested_reviewers": [],
+        "merge_block": None,
+        "stale": False,
+    }
+
+
+def normalise(doc: Mapping[str, Any] | None) -> Doc:
+    """A full document from whatever was stored (older rows may miss keys)."""
+    result = empty()
+    if doc:
+        result.update(copy.deepcopy(dict(doc)))
+    return result
+
+
+def pr_from_api(pull: Mapping[str, Any], *, closed_by_ghapp: bool = False) -> Doc:
+    """The fields ghapp keeps from a GitHub pull-request object (REST or webhook)."""
+    return {
+        "number": int(pull["number"]),
+        "node_id": pull.get("node_id", ""),
+        "url": pull.get("html_url", ""),
+        "state": pull.get("state", "open"),
+        "merged": bool(pull.get("merged") or pull.get("merged_at")),
+        "draft": bool(pull.get("draft", False)),
+        "head_sha": (pull.get("head") or {}).get("sha", ""),
+        "base": (pull.get("base") or {}).get("ref", ""),
+        "title": pull.get("title") or "",
+        "body": pull.get("body") or "",
+        "mergeable": pull.get("mergeable"),
+        "mergeable_state": pull.get("mergeable_state") or "unknown",
+        "closed_by_ghapp": closed_by_ghapp,
+    }
+
+
+def set_pr(doc: Doc, pr: Doc) -> Doc:
+    """Record a fresh view of the PR, keeping what ghapp knows that GitHub doesn't say."""
+    previous = doc.get("pr") or {}
+    if previous.get("number") == pr["number"]:
+        pr = {**pr, "closed_by_ghapp": pr.get("closed_by_ghapp") or previous.get("closed_by_ghapp", False)}
+        if pr.get("mergeable") is None and previous.get("head_sha") == pr["head_sha"]:
+            pr["mergeable"] = previous.get("mergeable")
+            if pr.get("mergeable_state") in (None, "unknown"):
+                pr["mergeable_state"] = previous.get("mergeable_state", "unknown")
+    doc["pr"] = pr
+    doc["branch_exists"] = True
+    doc["branch_has_commits"] = True
+    return doc
+
+
+def record_review(
+    doc: Doc, *, review_id: int, user: str, state: str, commit_id: str, body: str, user_can_write: bool,
+    dismissed: bool = False,
+) -> Doc:
+    doc["reviews"][str(review_id)] = {
+        "review_id": int(review_id),
+        "user": user,
+        "state": "DISMISSED" if dismissed else state.upper(),
+        "commit_id": commit_id,
+        "user_can_write": user_can_write,
+        "body": body,
+    }
+    return doc
+
+
+def record_comment(doc: Doc, *, comment_id: int, user: str, body: str, by_app: bool = False) -> Doc:
+    """A conversation comment; ghapp's own are recognised by the hidden marker or the app's identity."""
+    doc["comments"][str(comment_id)] = {
+        "comment_id": int(comment_id),
+        "user": user,
+        "body": body,
+        "by_ghapp": by_app or MARKER_PREFIX in body,
+    }
+    return doc
+
+
+def record_check_suite(doc: Doc, sha: str, name: str, status: str, conclusion: str | None) -> Doc:
+    """A check suite (or run) for ``sha``: its conclusion once completed, else pending."""
+    entry = doc["checks"].setdefault(sha, {"suites": {}, "statuses": {}})
+    entry["suites"][name] = (conclusion or "pending") if status == "completed" else "pending"
+    return doc
+
+
+def record_status(doc: Doc, sha: str, context: str, state: str) -> Doc:
+    entry = doc["checks"].setdefault(sha, {"suites": {}, "statuses": {}})
+    entry["statuses"][context] = state
+    return doc
+
+
+def checks_for(doc: Doc, sha: str | None) -> ChecksState:
+    """Combine every suite and status seen for ``sha`` into one verdict."""
+    if not sha:
+        return "none"
+    entry = doc["checks"].get(sha)
+    if not entry:
+        return "none"
+    results = list(entry.get("suites", {}).values()) + list(entry.get("statuses", {}).values())
+    if not results:
+        return "none"
+    if any(r in CHECK_FAILURES or r == "error" for r in results):
+        return "failure"
+    if all(r in CHECK_NEUTRAL for r in results):
+        return "success"
+    return "pending"
+
+
+def prune_checks(doc: Doc) -> Doc:
+    """Keep check results only for the current head, so the document stays small."""
+    pr = doc.get("pr")
+    if pr and pr.get("head_sha"):
+        doc["checks"] = {sha: v for sha, v in doc["checks"].items() if sha == pr["head_sha"]}
+    return doc
+
+
+def to_observed(
+    doc: Doc,
+    *,
+    notified: Iterable[str],
+    dependencies: Iterable[DependencyState] = (),
+) -> Observed:
+    """The planner's view: the document plus the notice ledger and the dependencies' states."""
+    pr_doc = doc.get("pr")
+    pr = None
+    if pr_doc:
+        pr = ObservedPR(
+            number=pr_doc["number"],
+            node_id=pr_doc.get("node_id", ""),
+            url=pr_doc.get("url", ""),
+            state=pr_doc.get("state", "open"),
+            merged=bool(pr_doc.get("merged")),
+            draft=bool(pr_doc.get("draft")),
+            head_sha=pr_doc.get("head_sha", ""),
+            base=pr_doc.get("base", ""),
+            title=pr_doc.get("title", ""),
+            body=pr_doc.get("body", ""),
+            mergeable=pr_doc.get("mergeable"),
+            mergeable_state=pr_doc.get("mergeable_state") or "unknown",
+            closed_by_ghapp=bool(pr_doc.get("closed_by_ghapp")),
+        )
+    reviews = tuple(
+        Review(**r) for r in sorted(doc["reviews"].values(), key=lambda r: r["review_id"])
+    )
+    comments = tuple(
+        Comment(**c) for c in sorted(doc["comments"].values(), key=lambda c: c["comment_id"])
+    )
+    block = doc.get("merge_block")
+    return Observed(
+        repo_accessible=bool(doc.get("repo_accessible", True)),
+        base_exists=bool(doc.get("base_exists", True)),
+        branch_exists=bool(doc.get("branch_exists")),
+        branch_has_commits=bool(doc.get("branch_has_commits")),
+        pr=pr,
+        reviews=reviews,
+        comments=comments,
+        checks=checks_for(doc, pr.head_sha if pr else None),
+        dependencies=tuple(dependencies),
+        notified=frozenset(notified),
+        posted_comment_requests=frozenset(doc.get("posted_comment_requests", [])),
+        requested_reviewers=frozenset(doc.get("requested_reviewers", [])),
+        merge_block=MergeBlock(**block) if block else None,
+    )
+
+
+def pr_state_label(doc: Doc) -> str | None:
+    """``open``, ``draft``, ``merged`` or ``closed`` for listings; None without a PR."""
+    pr = doc.get("pr")
+    if not pr:
+        return None
+    if pr.get("merged"):
+        return "merged"
+    if pr.get("state") == "closed":
+        return "closed"
+    return "draft" if pr.get("draft") else "open"

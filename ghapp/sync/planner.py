@@ -1,0 +1,528 @@
+"""The sync planner: what to do next to bring a workstream's PR where the pod wants it.
+
+``plan(desired, observed, policy)`` is pure: no I/O, no clock, no randomness.
+The sync job calls it, executes the actions in order (stopping at the first
+failure), observes GitHub again and plans again until the plan is empty. The
+planner looks only at state, never at the event that woke the job, so a
+duplicate or out-of-order job does no harm, and every action, once executed
+and observed, removes the reason it was planned: the loop always ends.
+
+Notice keys
+    Every notice carries a ``key`` that the executor records in the task's
+    log; ``observed.notified`` holds the keys already recorded, and a notice
+    whose key is there is never planned again. Keys are unique per *task*
+    (the log's constraint), so each is prefixed with the workstream id:
+    ``notice_key("ws-1", "pr_opened:12") == "ws-1/pr_opened:12"``. The local
+    parts are listed with each rule below.
+
+The rules, in the order they are checked
+    1. Before the task reaches ``workstream_execution`` nothing happens, even
+       when the workstream is already completed or cancelled.
+    2. Paused (installation suspended or removed, repository dropped from the
+       installation: ``desired.paused``; or GitHub refuses the repository:
+       not ``observed.repo_accessible``): no GitHub action at all and no other
+       notice. The pod hears ``workstream_paused`` once per pause and
+       ``workstream_resumed`` once when it ends. The ledger itself numbers
+       pauses, so no counter is needed in the projection: with *p* keys
+       ``paused:<i>`` and *r* keys ``resumed:<i>`` in ``notified``, the pod
+       believes the workstream paused iff p > r. Paused and p == r gives
+       ``paused:<p+1>``; not paused and p > r gives ``resumed:<p>``. A
+       workstream whose PR is already closed or merged (or that was cancelled
+       before it had one) has nothing left to pause, so it stays silent.
+    3. A merged PR (by ghapp or a person) is final: ``pr_merged`` once
+       (``pr_merged:<n>``) and no other lifecycle action ever again.
+    4. A PR closed unmerged is final too; ghapp never reopens or edits it:
+       ``pr_closed`` once (``pr_closed:<n>``) with ``by`` = ``"ghapp"`` or
+       ``"person"`` (and the cancel reason when the workstream was cancelled).
+       A later ``workstream_updated`` changes nothing on GitHub and emits
+       nothing: the pod already heard that the PR was closed.
+    5. Cancelled: an open PR is closed with a comment naming the reason
+       (``ClosePR``); rule 4 then reports it. Without a PR nothing happens,
+       and a PR is never opened for a cancelled workstream.
+    6. A dependency that is cancelled (or whose PR was closed unmerged) and
+       not merged *holds* this workstream: its draft may still be opened and
+       follow the spec, but it is not marked ready, no reviewers or approval
+       are requested and it is not merged, until the pod drops or replaces the
+       dependency. The pod hears ``workstream_blocked`` with
+       ``reason="dependency_cancelled"`` once per dependency
+       (``blocked:dependency_cancelled:<dep>``).
+    7. No PR yet: a missing base branch blocks everything
+       (``workstream_blocked``, ``reason="base_branch_missing"``, once per base
+       name: ``blocked:base_branch_missing:<base>``). Otherwise
+       ``EnsureBranch`` (branch missing), ``BootstrapCommit`` (no commits ahead
+       of base; GitHub refuses an empty PR), ``OpenDraftPR`` - all three may
+       come in one plan, in that order.
+    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``). Title, body and base
+       follow the desired state through one ``UpdatePR`` carrying only the
+       fields that differ (line endings and trailing blanks are not a
+       difference). The base is only changed to a branch that exists; a
+       missing base also reports ``base_branch_missing`` and prevents merging.
+    9. Completed: a draft is marked ready (``MarkReady``). Once the PR is open,
+       not a draft and the workstream completed, it is *ready*: ``pr_ready``
+       once (``pr_ready:<n>``), and reviewers (the workstream's and the
+       policy's, compared case-insensitively) not yet in
+       ``observed.requested_reviewers`` are requested in one
+       ``RequestReviewers``.
+    10. Approval, once ready, by ``policy.approval``:
+        ``pod`` - ``pod_approval == "granted"`` for exactly the PR's head sha;
+        when not approved and not denied for that sha, ``approval_requested``
+        once per sha (``approval_requested:<sha>``), so a push after an
+        approval makes it stale and asks again. A denial for the current sha
+        blocks the merge and asks nothing (the pod decided).
+        ``github`` - each user's latest review that is not COMMENTED counts
+        (a DISMISSED one withdraws that user's verdict); approved when some
+        writer's latest is APPROVED on the head sha and no writer's latest is
+        CHANGES_REQUESTED.
+        ``either`` - pod or github (the pod is asked unless GitHub approved).
+        ``none`` - always approved.
+    11. GitHub activity is passed on once per item: ``review_submitted``
+        (``review:<id>``), ``review_dismissed`` for a dismissed review
+        (``review_dismissed:<id>``), ``pr_comment`` for a comment not written
+        by ghapp (``comment:<id>``; ghapp's own are never echoed), and, on an
+        open PR, ``checks_completed`` per head sha and conclusion
+        (``checks:<sha>:<conclusion>``). This continues after a PR is closed
+        or merged: people still comment there.
+    12. Merge when the PR is ready, not held, approved, its base exists, its
+        checks are green (``success`` or ``none``, unless
+        ``policy.checks_required`` is off), ``mergeable`` is not ``False``,
+        every dependency is merged, and the last failed merge (``merge_block``)
+        was not for this same head sha *and* mergeable state:
+        ``Merge(sha=head_sha)``. A ``merge_block`` on the current sha is
+        reported once per sha and reason (``blocked:<reason>:<sha>``); a PR
+        GitHub reports as conflicting while everything else is ready is
+        reported once per sha (``blocked:merge_conflict:<sha>``). Waiting for
+        dependencies, checks or approval is silent.
+    13. Comment requests not yet in ``posted_comment_requests`` are posted
+        (``PostComment``) whenever a PR exists, open or closed.
+
+Order of a plan
+    GitHub writes first, in lifecycle order: EnsureBranch, BootstrapCommit,
+    OpenDraftPR, UpdatePR, MarkReady, RequestReviewers, PostComment, then
+    Merge or ClosePR (so a requested comment lands before the PR is closed).
+    Notices come last, so a notice never claims something a failed write did
+    not do; the executor stops at the first failure and the next round plans
+    the rest again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ghapp.sync.body import normalise_text, pr_title, render_body
+from ghapp.sync.model import (
+    Action,
+    BootstrapCommit,
+    ClosePR,
+    DependencyState,
+    DesiredWorkstream,
+    EmitNotice,
+    EnsureBranch,
+    GitHubAction,
+    MarkReady,
+    Merge,
+    Observed,
+    ObservedPR,
+    OpenDraftPR,
+    Policy,
+    PostComment,
+    RequestReviewers,
+    Review,
+    UpdatePR,
+)
+
+__all__ = [
+    "approval_satisfied",
+    "checks_green",
+    "converged",
+    "desired_reviewers",
+    "github_approved",
+    "notice_key",
+    "plan",
+    "pod_approved",
+]
+
+
+def notice_key(workstream_id: str, local: str) -> str:
+    """The task-wide idempotency key of one of a workstream's notices."""
+    return f"{workstream_id}/{local}"
+
+
+class _Notices:
+    """Collects notices, skipping any whose key is already in the ledger."""
+
+    def __init__(self, desired: DesiredWorkstream, observed: Observed) -> None:
+        self._ws = desired.workstream_id
+        self._notified = observed.notified
+        self._pr = observed.pr
+        self._planned: set[str] = set()
+        self.items: list[EmitNotice] = []
+
+    def seen(self, local: str) -> bool:
+        return notice_key(self._ws, local) in self._notified
+
+    def add(self, type_: str, local: str, **extra: Any) -> None:
+        key = notice_key(self._ws, local)
+        if key in self._notified or key in self._planned:
+            return
+        data: dict[str, Any] = {"workstream_id": self._ws}
+        if self._pr is not None:
+            data["pr_number"] = self._pr.number
+            data["pr_url"] = self._pr.url
+        data.update(extra)
+        self._planned.add(key)
+        self.items.append(EmitNotice(type=type_, key=key, data=data))
+
+
+# --- small pure decisions ---------------------------------------------------------------------------
+
+
+def _is_paused(desired: DesiredWorkstream, observed: Observed) -> bool:
+    return desired.paused or not observed.repo_accessible
+
+
+def _count_local(desired: DesiredWorkstream, observed: Observed, prefix: str) -> int:
+    full = notice_key(desired.workstream_id, prefix)
+    return sum(1 for key in observed.notified if key.startswith(full))
+
+
+def _pause_notice(desired: DesiredWorkstream, observed: Observed, notices: _Notices) -> None:
+    """Keep the pod's idea of "paused" in step using the ledger's own count of pauses."""
+    pauses = _count_local(desired, observed, "paused:")
+    resumes = _count_local(desired, observed, "resumed:")
+    if _is_paused(desired, observed):
+        if pauses <= resumes:
+            reason = "installation" if desired.paused else "repository_inaccessible"
+            notices.add("workstream_paused", f"paused:{pauses + 1}", reason=reason)
+    elif pauses > resumes:
+        notices.add("workstream_resumed", f"resumed:{pauses}")
+
+
+def _in_flight(desired: DesiredWorkstream, pr: ObservedPR | None) -> bool:
+    """Whether anything is left to do on GitHub for this workstream."""
+    if pr is not None:
+        return pr.state == "open" and not pr.merged
+    return not desired.cancelled
+
+
+def pod_approved(desired: DesiredWorkstream, head_sha: str) -> bool:
+    """The pod granted approval for exactly this head sha."""
+    return desired.pod_approval == "granted" and desired.pod_approval_sha == head_sha
+
+
+def _pod_denied(desired: DesiredWorkstream, head_sha: str) -> bool:
+    return desired.pod_approval == "denied" and desired.pod_approval_sha == head_sha
+
+
+def _latest_verdicts(reviews: Iterable[Review]) -> dict[str, Review]:
+    """Each user's latest review that is not a plain comment (review ids grow over time)."""
+    latest: dict[str, Review] = {}
+    for review in sorted(reviews, key=lambda r: r.review_id):
+        if review.state != "COMMENTED":
+            latest[review.user.lower()] = review
+    return latest
+
+
+def github_approved(reviews: Iterable[Review], head_sha: str) -> bool:
+    """A writer approved this head sha and no writer's standing verdict is "changes requested"."""
+    verdicts = [r for r in _latest_verdicts(reviews).values() if r.user_can_write]
+    if any(r.state == "CHANGES_REQUESTED" for r in verdicts):
+        return False
+    return any(r.state == "APPROVED" and r.commit_id == head_sha for r in verdicts)
+
+
+def approval_satisfied(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> bool:
+    """Whether the PR's current head is approved under the policy (False without a PR)."""
+    pr = observed.pr
+    if pr is None:
+        return False
+    if policy.approval == "none":
+        return True
+    if policy.approval == "pod":
+        return pod_approved(desired, pr.head_sha)
+    if policy.approval == "github":
+        return github_approved(observed.reviews, pr.head_sha)
+    return pod_approved(desired, pr.head_sha) or github_approved(observed.reviews, pr.head_sha)
+
+
+def checks_green(observed: Observed, policy: Policy) -> bool:
+    """Checks allow a merge: not required, or finished green, or none configured."""
+    return not policy.checks_required or observed.checks in ("success", "none")
+
+
+def desired_reviewers(desired: DesiredWorkstream, policy: Policy) -> tuple[str, ...]:
+    """The workstream's reviewers then the policy's, without blanks or case-insensitive repeats."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for login in (*desired.reviewers, *policy.reviewers):
+        name = login.strip()
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            result.append(name)
+    return tuple(result)
+
+
+def _dependency_states(desired: DesiredWorkstream, observed: Observed) -> list[tuple[str, DependencyState | None]]:
+    by_id = {state.workstream_id: state for state in observed.dependencies}
+    return [(dep, by_id.get(dep)) for dep in desired.dependencies]
+
+
+def _cancelled_dependencies(desired: DesiredWorkstream, observed: Observed) -> list[str]:
+    return [
+        dep
+        for dep, state in _dependency_states(desired, observed)
+        if state is not None and state.cancelled and not state.merged
+    ]
+
+
+def _dependencies_merged(desired: DesiredWorkstream, observed: Observed) -> bool:
+    return all(state is not None and state.merged for _, state in _dependency_states(desired, observed))
+
+
+def _close_comment(desired: DesiredWorkstream) -> str:
+    reason = desired.cancel_reason.strip()
+    sentence = f"Workstream `{desired.workstream_id}` of task `{desired.task_id}` was cancelled"
+    return f"{sentence}: {reason}" if reason else f"{sentence}."
+
+
+# --- the planner ------------------------------------------------------------------------------------
+
+
+def _activity_notices(observed: Observed, pr: ObservedPR, notices: _Notices) -> None:
+    for review in sorted(observed.reviews, key=lambda r: r.review_id):
+        details = {
+            "review_id": review.review_id,
+            "user": review.user,
+            "state": review.state,
+            "commit_id": review.commit_id,
+            "user_can_write": review.user_can_write,
+            "body": review.body,
+        }
+        if review.state == "DISMISSED":
+            notices.add("review_dismissed", f"review_dismissed:{review.review_id}", **details)
+        else:
+            notices.add("review_submitted", f"review:{review.review_id}", **details)
+    for comment in sorted(observed.comments, key=lambda c: c.comment_id):
+        if not comment.by_ghapp:
+            notices.add(
+                "pr_comment",
+                f"comment:{comment.comment_id}",
+                comment_id=comment.comment_id,
+                user=comment.user,
+                body=comment.body,
+            )
+    if pr.state == "open" and observed.checks in ("success", "failure"):
+        notices.add(
+            "checks_completed",
+            f"checks:{pr.head_sha}:{observed.checks}",
+            head_sha=pr.head_sha,
+            conclusion=observed.checks,
+        )
+
+
+def _comment_requests(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR) -> list[PostComment]:
+    return [
+        PostComment(repo=desired.repo, number=pr.number, body=request.body, request_id=request.request_id)
+        for request in desired.comment_requests
+        if request.request_id not in observed.posted_comment_requests
+    ]
+
+
+def _plan_without_pr(desired: DesiredWorkstream, observed: Observed, notices: _Notices) -> list[GitHubAction]:
+    if not observed.base_exists:
+        notices.add(
+            "workstream_blocked",
+            f"blocked:base_branch_missing:{desired.base}",
+            reason="base_branch_missing",
+            base=desired.base,
+        )
+        return []
+    writes: list[GitHubAction] = []
+    if not observed.branch_exists:
+        writes.append(EnsureBranch(repo=desired.repo, head=desired.head, base=desired.base))
+    if not (observed.branch_exists and observed.branch_has_commits):
+        writes.append(BootstrapCommit(repo=desired.repo, head=desired.head, base=desired.base))
+    writes.append(
+        OpenDraftPR(
+            repo=desired.repo,
+            head=desired.head,
+            base=desired.base,
+            title=pr_title(desired),
+            body=render_body(desired, observed.dependencies),
+        )
+    )
+    return writes
+
+
+def _update_for(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR) -> UpdatePR | None:
+    title = pr_title(desired)
+    body = render_body(desired, observed.dependencies)
+    new_title = title if pr.title.strip() != title else None
+    new_body = body if normalise_text(pr.body) != normalise_text(body) else None
+    new_base = desired.base if observed.base_exists and pr.base != desired.base else None
+    if new_title is None and new_body is None and new_base is None:
+        return None
+    return UpdatePR(repo=desired.repo, number=pr.number, title=new_title, body=new_body, base=new_base)
+
+
+def _plan_open(
+    desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
+) -> tuple[list[GitHubAction], Merge | None]:
+    """Writes for an open PR of a live workstream, and the merge if every gate is open."""
+    notices.add("pr_opened", f"pr_opened:{pr.number}", head_sha=pr.head_sha, draft=pr.draft)
+    writes: list[GitHubAction] = []
+    update = _update_for(desired, observed, pr)
+    if update is not None:
+        writes.append(update)
+    if not observed.base_exists:
+        notices.add(
+            "workstream_blocked",
+            f"blocked:base_branch_missing:{desired.base}",
+            reason="base_branch_missing",
+            base=desired.base,
+        )
+
+    held = bool(_cancelled_dependencies(desired, observed))
+    if not desired.completed:
+        return writes, None
+    if pr.draft:
+        if not held:
+            writes.append(MarkReady(repo=desired.repo, number=pr.number, node_id=pr.node_id))
+        return writes, None
+
+    notices.add("pr_ready", f"pr_ready:{pr.number}", head_sha=pr.head_sha)
+    if held:
+        return writes, None
+
+    requested = {login.lower() for login in observed.requested_reviewers}
+    missing = tuple(login for login in desired_reviewers(desired, policy) if login.lower() not in requested)
+    if missing:
+        writes.append(RequestReviewers(repo=desired.repo, number=pr.number, reviewers=missing))
+
+    approved = approval_satisfied(desired, observed, policy)
+    if not approved and policy.approval in ("pod", "either") and not _pod_denied(desired, pr.head_sha):
+        notices.add(
+            "approval_requested",
+            f"approval_requested:{pr.head_sha}",
+            head_sha=pr.head_sha,
+            title=pr.title,
+        )
+    return writes, _merge_if_ready(desired, observed, policy, pr, approved, notices)
+
+
+def _merge_if_ready(
+    desired: DesiredWorkstream,
+    observed: Observed,
+    policy: Policy,
+    pr: ObservedPR,
+    approved: bool,
+    notices: _Notices,
+) -> Merge | None:
+    block = observed.merge_block
+    if block is not None and block.head_sha == pr.head_sha:
+        notices.add(
+            "workstream_blocked",
+            f"blocked:{block.reason}:{pr.head_sha}",
+            reason=block.reason,
+            head_sha=pr.head_sha,
+            message=block.message,
+            mergeable_state=block.mergeable_state,
+        )
+        if block.mergeable_state == pr.mergeable_state:
+            return None
+    ready = (
+        approved and observed.base_exists and checks_green(observed, policy) and _dependencies_merged(desired, observed)
+    )
+    if not ready:
+        return None
+    if pr.mergeable is False:
+        notices.add(
+            "workstream_blocked",
+            f"blocked:merge_conflict:{pr.head_sha}",
+            reason="merge_conflict",
+            head_sha=pr.head_sha,
+            mergeable_state=pr.mergeable_state,
+        )
+        return None
+    return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=policy.merge_method)
+
+
+_NOTICE_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        (
+            "workstream_resumed",
+            "pr_opened",
+            "workstream_blocked",
+            "pr_ready",
+            "review_submitted",
+            "review_dismissed",
+            "pr_comment",
+            "checks_completed",
+            "approval_requested",
+            "pr_merged",
+            "pr_closed",
+            "workstream_paused",
+        )
+    )
+}
+
+
+def _ordered(items: list[EmitNotice]) -> list[EmitNotice]:
+    """Notices in lifecycle order (stable within a type, which keeps ids ascending)."""
+    return sorted(items, key=lambda notice: _NOTICE_ORDER.get(notice.type, len(_NOTICE_ORDER)))
+
+
+def plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> list[Action]:
+    """The actions that move GitHub toward the desired state; ``[]`` when in step."""
+    if not desired.execution_started:
+        return []
+    pr = observed.pr
+    notices = _Notices(desired, observed)
+    if _is_paused(desired, observed) and not _in_flight(desired, pr):
+        return []
+    _pause_notice(desired, observed, notices)
+    if _is_paused(desired, observed):
+        return _ordered(notices.items)
+
+    writes: list[GitHubAction] = []
+    finish: GitHubAction | None = None
+    if pr is not None:
+        _activity_notices(observed, pr, notices)
+
+    if pr is not None and pr.merged:
+        notices.add("pr_merged", f"pr_merged:{pr.number}", head_sha=pr.head_sha)
+    elif pr is not None and pr.state == "closed":
+        extra: dict[str, Any] = {"by": "ghapp" if pr.closed_by_ghapp else "person"}
+        if desired.cancelled:
+            extra["reason"] = desired.cancel_reason
+        if not observed.base_exists:
+            extra["base_branch_missing"] = True
+        notices.add("pr_closed", f"pr_closed:{pr.number}", **extra)
+    elif desired.cancelled:
+        if pr is not None:
+            finish = ClosePR(repo=desired.repo, number=pr.number, comment=_close_comment(desired))
+    else:
+        for dep in _cancelled_dependencies(desired, observed):
+            notices.add(
+                "workstream_blocked",
+                f"blocked:dependency_cancelled:{dep}",
+                reason="dependency_cancelled",
+                dependency=dep,
+            )
+        if pr is None:
+            writes.extend(_plan_without_pr(desired, observed, notices))
+        else:
+            open_writes, finish = _plan_open(desired, observed, policy, pr, notices)
+            writes.extend(open_writes)
+
+    if pr is not None:
+        writes.extend(_comment_requests(desired, observed, pr))
+    if finish is not None:
+        writes.append(finish)
+    return [*writes, *_ordered(notices.items)]
+
+
+def converged(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> bool:
+    """Nothing left to do: GitHub and the pod's log already reflect the desired state."""
+    return not plan(desired, observed, policy)

@@ -1,0 +1,157 @@
+"""Reads and writes of the workstream rows that the sync and the webhook handlers share.
+
+The pod API creates a row when a workstream is created; from then on the
+sync owns its observation document and the PR columns derived from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from ghapp.store.schema import workstreams
+from ghapp.sync import observations
+from ghapp.sync.model import DependencyState, DesiredWorkstream
+
+
+@dataclass(frozen=True)
+class WorkstreamRef:
+    task_id: str
+    workstream_id: str
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_observed(conn: Connection, task_id: str, workstream_id: str) -> observations.Doc | None:
+    row = conn.execute(
+        select(workstreams.c.observed).where(
+            workstreams.c.task_id == task_id, workstreams.c.workstream_id == workstream_id
+        )
+    ).first()
+    return None if row is None else observations.normalise(row.observed)
+
+
+def save_observed(
+    conn: Connection, task_id: str, workstream_id: str, doc: observations.Doc, *, status: str | None = None,
+    approval: str | None = None, last_error: str | None = None,
+) -> None:
+    """Store the document and the columns listings read (PR number, URL, state, sha, checks)."""
+    pr = doc.get("pr") or {}
+    values: dict[str, Any] = {
+        "observed": doc,
+        "pr_number": pr.get("number"),
+        "pr_node_id": pr.get("node_id"),
+        "pr_url": pr.get("url"),
+        "pr_state": observations.pr_state_label(doc),
+        "head_sha": pr.get("head_sha"),
+        "checks": observations.checks_for(doc, pr.get("head_sha")),
+        "last_error": last_error,
+        "updated_at": now(),
+    }
+    if status is not None:
+        values["status"] = status
+    if approval is not None:
+        values["approval"] = approval
+    conn.execute(
+        update(workstreams)
+        .where(workstreams.c.task_id == task_id, workstreams.c.workstream_id == workstream_id)
+        .values(**values)
+    )
+
+
+def mutate_observed(
+    conn: Connection, task_id: str, workstream_id: str, change: Callable[[observations.Doc], Any]
+) -> observations.Doc | None:
+    """Apply ``change`` to the stored document inside the caller's transaction."""
+    doc = load_observed(conn, task_id, workstream_id)
+    if doc is None:
+        return None
+    change(doc)
+    save_observed(conn, task_id, workstream_id, doc)
+    return doc
+
+
+def find_by_pr(conn: Connection, repo: str, number: int | None = None, head: str | None = None) -> list[WorkstreamRef]:
+    """Workstreams whose PR is ``repo#number`` or whose head branch is ``head``."""
+    conditions = []
+    if number is not None:
+        conditions.append(workstreams.c.pr_number == number)
+    if head is not None:
+        conditions.append(workstreams.c.head_branch == head)
+    if not conditions:
+        return []
+    rows = conn.execute(
+        select(workstreams.c.task_id, workstreams.c.workstream_id).where(
+            and_(workstreams.c.repo == repo, or_(*conditions))
+        )
+    ).all()
+    return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
+
+
+def find_by_sha(conn: Connection, repo: str, sha: str) -> list[WorkstreamRef]:
+    rows = conn.execute(
+        select(workstreams.c.task_id, workstreams.c.workstream_id).where(
+            workstreams.c.repo == repo, workstreams.c.head_sha == sha
+        )
+    ).all()
+    return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
+
+
+def find_by_repos(conn: Connection, repos: Iterable[str]) -> list[WorkstreamRef]:
+    repos = list(repos)
+    if not repos:
+        return []
+    rows = conn.execute(
+        select(workstreams.c.task_id, workstreams.c.workstream_id).where(workstreams.c.repo.in_(repos))
+    ).all()
+    return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
+
+
+def open_workstreams(conn: Connection) -> list[WorkstreamRef]:
+    """Workstreams whose PR is not finished (merged or closed), which the sweep verifies."""
+    rows = conn.execute(
+        select(workstreams.c.task_id, workstreams.c.workstream_id).where(
+            or_(workstreams.c.pr_state.is_(None), workstreams.c.pr_state.in_(("open", "draft")))
+        )
+    ).all()
+    return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
+
+
+def dependency_states(
+    conn: Connection, task_id: str, desired: dict[str, DesiredWorkstream], ws: DesiredWorkstream
+) -> tuple[DependencyState, ...]:
+    """How each dependency of ``ws`` stands: its PR link, merged, or cancelled/closed unmerged."""
+    if not ws.dependencies:
+        return ()
+    rows = {
+        r.workstream_id: r
+        for r in conn.execute(
+            select(workstreams.c.workstream_id, workstreams.c.pr_url, workstreams.c.pr_number, workstreams.c.pr_state)
+            .where(workstreams.c.task_id == task_id, workstreams.c.workstream_id.in_(ws.dependencies))
+        ).all()
+    }
+    states = []
+    for dep_id in ws.dependencies:
+        row = rows.get(dep_id)
+        dep = desired.get(dep_id)
+        pr_state = row.pr_state if row else None
+        states.append(
+            DependencyState(
+                workstream_id=dep_id,
+                pr_url=row.pr_url if row else None,
+                pr_number=row.pr_number if row else None,
+                merged=pr_state == "merged",
+                cancelled=bool(dep and dep.cancelled) or pr_state == "closed",
+            )
+        )
+    return tuple(states)
+
+
+def dependents_of(desired: dict[str, DesiredWorkstream], workstream_id: str) -> list[str]:
+    return [ws.workstream_id for ws in desired.values() if workstream_id in ws.dependencies]

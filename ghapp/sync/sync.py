@@ -1,0 +1,211 @@
+"""One workstream's sync: desired (pod log) + observed (GitHub) -> plan -> actions -> notices.
+
+Level-triggered: every run re-reads both states and converges, so a
+duplicate or out-of-order run is harmless. It loops plan -> execute until
+the plan is empty (or a round limit guards against a planner bug).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ghapp.github.errors import Forbidden, NotFound
+from ghapp.runtime import Runtime
+from ghapp.sync import executor, observations, state
+from ghapp.sync.model import DesiredWorkstream, EmitNotice, Policy
+from ghapp.sync.planner import plan
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 8
+
+
+@dataclass
+class SyncOutcome:
+    actions: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    rounds: int = 0
+    changed_pr: bool = False
+    dependents: list[str] = field(default_factory=list)
+
+
+def policy_from(runtime: Runtime) -> Policy:
+    s = runtime.settings
+    return Policy(
+        approval=s.approval_policy,  # type: ignore[arg-type]
+        merge_method=s.merge_method,  # type: ignore[arg-type]
+        reviewers=s.reviewers,
+        checks_required=s.checks_required,
+    )
+
+
+def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[no-untyped-def]
+    """Desired state of the workstream, its observation document, and the planner's Observed."""
+    from ghapp.pod.notices import notice_keys
+    from ghapp.pod.projection import desired_workstreams
+    from ghapp.store.tasks import load_log
+
+    with runtime.engine.begin() as conn:
+        entries = load_log(conn, task_id)
+        desired_all = desired_workstreams(task_id, entries)
+        ws = desired_all.get(workstream_id)
+        doc = state.load_observed(conn, task_id, workstream_id)
+        if ws is None or doc is None:
+            return None
+        deps = state.dependency_states(conn, task_id, desired_all, ws)
+        keys = notice_keys(entries, prefix=f"{workstream_id}/")
+    return ws, desired_all, doc, deps, keys
+
+
+def refresh(client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: Policy) -> None:
+    """Verify the observation with conditional reads (each 304 costs no rate limit)."""
+    pr = doc.get("pr")
+    if not pr:
+        if not doc.get("base_exists", True):
+            doc["base_exists"] = client.get_branch(ws.repo, ws.base) is not None
+        doc["stale"] = False
+        return
+    pull = client.get_pr(ws.repo, pr["number"])
+    observations.set_pr(doc, executor.pr_doc(pull, closed_by_ghapp=bool(pr.get("closed_by_ghapp"))))
+    needs_writers = policy.approval in ("github", "either")
+    for review in client.list_reviews(ws.repo, pr["number"]):
+        dismissed = review.state.upper() == "DISMISSED"
+        can_write = bool(
+            needs_writers and not dismissed and review.user and client.user_can_write(ws.repo, review.user)
+        )
+        observations.record_review(
+            doc, review_id=review.id, user=review.user or "", state=review.state, commit_id=review.commit_id or "",
+            body=review.body, user_can_write=can_write, dismissed=dismissed,
+        )
+    for comment in client.list_comments(ws.repo, pr["number"]):
+        observations.record_comment(doc, comment_id=comment.id, user=comment.user or "", body=comment.body)
+    sha = doc["pr"]["head_sha"]
+    for suite in client.check_suites(ws.repo, sha):
+        name = "suite:" + str(suite.app or suite.id)
+        observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion)
+    for status in client.combined_status(ws.repo, sha).statuses:
+        observations.record_status(doc, sha, status.context, status.state)
+    observations.prune_checks(doc)
+    doc["stale"] = False
+
+
+def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str) -> SyncOutcome:
+    """Converge one workstream. ``client_for(repo)`` gives the pull-request client for a repo."""
+    from ghapp.pod.notices import append_notice, publish
+
+    outcome = SyncOutcome()
+    policy = policy_from(runtime)
+    before_state: str | None = None
+    for round_no in range(MAX_ROUNDS):
+        loaded = _load(runtime, task_id, workstream_id)
+        if loaded is None:
+            log.info("workstream %s/%s is unknown; nothing to sync", task_id, workstream_id)
+            return outcome
+        ws, desired_all, doc, deps, keys = loaded
+        if round_no == 0:
+            before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
+        client = client_for(ws.repo)
+        if ws.execution_started and not ws.paused and doc.get("stale"):
+            try:
+                refresh(client, ws, doc, policy)
+                doc["repo_accessible"] = True
+            except (NotFound, Forbidden):
+                doc["repo_accessible"] = False
+                doc["stale"] = False
+        observed = observations.to_observed(doc, notified=keys, dependencies=deps)
+        actions = plan(ws, observed, policy)
+        outcome.rounds = round_no + 1
+        if not actions:
+            with runtime.engine.begin() as conn:
+                state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc))
+            break
+        notices = [a for a in actions if isinstance(a, EmitNotice)]
+        writes = _coalesce([a for a in actions if not isinstance(a, EmitNotice)])
+        failure: Exception | None = None
+        for action in writes:
+            try:
+                executor.execute(client, action, doc)
+            except NotFound as exc:
+                _record_not_found(doc, action, exc)
+                failure = None
+                break
+            except Exception as exc:
+                failure = exc
+                break
+            outcome.actions.append(type(action).__name__)
+            with runtime.engine.begin() as conn:
+                state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc))
+        published: list[str] = []
+        with runtime.engine.begin() as conn:
+            if failure is None:
+                for notice in notices:
+                    notice_id = append_notice(conn, task_id, notice.type, notice.key, notice.data)
+                    if notice_id is not None:
+                        published.append(notice_id)
+                        outcome.notices.append(notice.type)
+            state.save_observed(
+                conn, task_id, workstream_id, doc, status=_status(ws, doc),
+                last_error=str(failure) if failure else None,
+            )
+        publish(runtime, published)
+        if failure is not None:
+            raise failure
+    else:
+        log.warning("sync of %s/%s did not converge in %d rounds", task_id, workstream_id, MAX_ROUNDS)
+    after = _load(runtime, task_id, workstream_id)
+    if after is not None:
+        ws, desired_all, doc, _, _ = after
+        after_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
+        if after_state != before_state:
+            outcome.changed_pr = True
+            outcome.dependents = state.dependents_of(desired_all, workstream_id)
+    return outcome
+
+
+def _coalesce(writes: list[Any]) -> list[Any]:
+    """Drop an EnsureBranch directly followed by a BootstrapCommit for the same head.
+
+    The bootstrap creates the head ref at its new commit itself, which saves
+    a ref write per workstream (API economy).
+    """
+    from ghapp.sync.model import BootstrapCommit, EnsureBranch
+
+    result = []
+    for index, action in enumerate(writes):
+        following = writes[index + 1] if index + 1 < len(writes) else None
+        if (
+            isinstance(action, EnsureBranch)
+            and isinstance(following, BootstrapCommit)
+            and (following.repo, following.head) == (action.repo, action.head)
+        ):
+            continue
+        result.append(action)
+    return result
+
+
+def _record_not_found(doc: observations.Doc, action: Any, exc: NotFound) -> None:
+    """A 404 while creating the branch means the base is gone; elsewhere, the repo is out of reach."""
+    from ghapp.sync.model import BootstrapCommit, EnsureBranch, OpenDraftPR
+
+    if isinstance(action, EnsureBranch | BootstrapCommit | OpenDraftPR):
+        doc["base_exists"] = False
+    else:
+        doc["repo_accessible"] = False
+    log.info("GitHub answered 404 to %s: %s", type(action).__name__, exc.message)
+
+
+def _status(ws: DesiredWorkstream, doc: observations.Doc) -> str:
+    label = observations.pr_state_label(doc)
+    if label in ("merged", "closed"):
+        return label
+    if ws.paused or not doc.get("repo_accessible", True):
+        return "paused"
+    if ws.cancelled:
+        return "cancelling"
+    if not ws.execution_started:
+        return "pending"
+    if label is None:
+        return "opening"
+    return "ready" if label == "open" else "draft"
