@@ -58,6 +58,7 @@ class Settings:
     content_per_minute: int = 80
     content_per_hour: int = 500
     write_spacing_s: float = 1.0
+    github_read_timeout_s: float = 30.0
     sweep_interval_s: int = 300
     sweep_min_s: int = 60
     sweep_max_s: int = 1800
@@ -253,6 +254,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         content_per_minute=_env_int(env, "GITHUB_CONTENT_PER_MINUTE", 80, minimum=1),
         content_per_hour=_env_int(env, "GITHUB_CONTENT_PER_HOUR", 500, minimum=1),
         write_spacing_s=_env_float(env, "GITHUB_WRITE_SPACING_SECONDS", 1.0),
+        github_read_timeout_s=_env_float(env, "GITHUB_READ_TIMEOUT_SECONDS", 30.0),
         sweep_interval_s=sweep_default,
         sweep_min_s=sweep_min,
         sweep_max_s=sweep_max,

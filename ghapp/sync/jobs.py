@@ -33,10 +33,12 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=4)
 def _client(runtime_id: int) -> Any:
     from ghapp.github.client import GitHubClient
+    from ghapp.github.http import GitHubHttp
     from ghapp.github.pulls import PullRequests
 
     runtime = get_runtime()
-    return PullRequests(GitHubClient.from_settings(runtime.settings, runtime.redis))
+    http = GitHubHttp(read_timeout_s=runtime.settings.github_read_timeout_s)
+    return PullRequests(GitHubClient.from_settings(runtime.settings, runtime.redis, http=http))
 
 
 def github_client(runtime: Runtime) -> Any:
