@@ -5,6 +5,7 @@ Errors are one clear line on stderr and a non-zero exit status.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -131,6 +132,33 @@ def serve(port: int | None) -> None:
         if embedded is not None:
             embedded.stop()
     sys.exit(manager.returncode or 0)
+
+
+@main.command()
+@click.option("-e", "--event", "event_name", required=True, help="The X-GitHub-Event name, e.g. pull_request.")
+@click.option("-p", "--payload", "payload_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A JSON file holding the delivery's payload.")
+@click.option("--url", default=None, help="ghapp's base URL (default http://localhost:$PORT).")
+def receive(event_name: str, payload_path: str, url: str | None) -> None:
+    """Sign a payload file and post it to the running server, as GitHub would."""
+    from ghapp.webhook_sender import post_delivery
+
+    settings = load_settings()
+    if not settings.webhook_secrets:
+        fail("WEBHOOK_SECRET is not set, so the delivery cannot be signed", code=2)
+    body = Path(payload_path).read_bytes()
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        fail(f"{payload_path} is not JSON: {exc}")
+    base = (url or f"http://localhost:{settings.port}").rstrip("/")
+    try:
+        response = post_delivery(base + settings.webhook_path, event_name, body, settings.webhook_secrets[0])
+    except OSError as exc:
+        fail(f"could not reach {base}: {exc}")
+    click.echo(f"{response.status_code} {response.reason}: {response.text.strip()}")
+    if response.status_code >= 300:
+        sys.exit(1)
 
 
 def _register_optional_commands() -> None:

@@ -53,9 +53,11 @@ def release_dead_claim(runtime: Runtime, task_id: str, workstream_id: str) -> No
 def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recovered:
     """Enqueue again every stored-but-unfinished piece of work that has no live job."""
     from ghapp.pod.notices import pending_notice_ids
+    from ghapp.pod.resync import requeue_unsynced
     from ghapp.store import inbox
 
     found = Recovered()
+    requeue_unsynced(runtime)
     with runtime.engine.connect() as conn:
         guids = inbox.pending_guids(conn, older_than_s=older_than_s, limit=10_000)
         notice_ids = pending_notice_ids(conn, limit=10_000) if runtime.settings.pod_callback_url else []

@@ -23,11 +23,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["ghapp"] = runtime
 
-    from ghapp.web import health, pod_api, webhooks
+    from ghapp.web import auth, health, metrics, pod_api, setup, status, webhooks
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(webhooks.make_blueprint(runtime.settings))
     app.register_blueprint(pod_api.blueprint)
+    auth.protect(app, runtime.settings)
+    app.register_blueprint(status.blueprint)
+    app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(setup.blueprint)
+    status.mount_rq_dashboard(app, runtime)
     return app
 
 

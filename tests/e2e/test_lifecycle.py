@@ -134,16 +134,15 @@ def test_whole_life_of_a_task(redis_url, database_url, tmp_path):
 
 
 def test_whole_life_with_faults(redis_url, database_url, tmp_path):
-    with GitHubSimulator(SimulatorConfig(seed=7)) as sim:
-        with GhappStack(
-            sim, redis_url, database_url, workers=2, log_dir=tmp_path, receiver_fail_first=3,
-            env_overrides={"GITHUB_READ_TIMEOUT_SECONDS": "2"}, settings_overrides={"write_spacing_s": 0.2},
-        ) as stack:
-            sim.faults.error_rate = 0.08
-            sim.faults.drop_rate = 0.03
-            sim.faults.webhook_duplicate_rate = 0.3
-            sim.faults.webhook_reorder = True
-            _run_scenario(sim, stack, timeout=180)
-            sim.faults.error_rate = 0.0
-            sim.faults.drop_rate = 0.0
-            _check_notices(stack)
+    with GitHubSimulator(SimulatorConfig(seed=7)) as sim, GhappStack(
+        sim, redis_url, database_url, workers=2, log_dir=tmp_path, receiver_fail_first=3,
+        env_overrides={"GITHUB_READ_TIMEOUT_SECONDS": "2"}, settings_overrides={"write_spacing_s": 0.2},
+    ) as stack:
+        sim.faults.error_rate = 0.08
+        sim.faults.drop_rate = 0.03
+        sim.faults.webhook_duplicate_rate = 0.3
+        sim.faults.webhook_reorder = True
+        _run_scenario(sim, stack, timeout=180)
+        sim.faults.error_rate = 0.0
+        sim.faults.drop_rate = 0.0
+        _check_notices(stack)

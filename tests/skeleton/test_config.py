@@ -107,7 +107,9 @@ def test_heroku_database_urls_are_rewritten(raw, expected):
 
 
 def test_secrets_are_masked_in_repr_and_describe():
-    settings = from_env({"APP_ID": "7", "PRIVATE_KEY": RSA_PEM, "WEBHOOK_SECRET": "hooksecret123", "POD_SECRET": "podsecret456"})
+    settings = from_env(
+        {"APP_ID": "7", "PRIVATE_KEY": RSA_PEM, "WEBHOOK_SECRET": "hooksecret123", "POD_SECRET": "podsecret456"}
+    )
     shown = repr(settings) + repr(settings.describe())
     for secret in ("hooksecret123", "podsecret456", "PRIVATE KEY"):
         assert secret not in shown
@@ -140,5 +142,7 @@ def test_dotenv_is_honoured_without_overriding_the_environment(tmp_path):
     (tmp_path / ".env").write_text("APP_ID=99\nPORT=4000\n")
     code = "from ghapp.config import get_settings; s = get_settings(); print(s.app_id, s.port)"
     env = {"PATH": "/usr/bin:/bin", "PORT": "5000"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["99", "5000"]

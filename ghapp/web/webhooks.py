@@ -1,0 +1,160 @@
+"""GitHub webhook ingest: verify, store in the inbox, enqueue the GUID, answer 202.
+
+The view never parses the JSON body (except a rare ``ping``) and never
+calls GitHub: the worker does both (ARCHITECTURE rules 1-3). Its whole cost
+is one HMAC per configured secret, one INSERT and one enqueue.
+
+Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
+
+* 413 body larger than ``MAX_BODY_BYTES`` (GitHub caps payloads at 25 MB);
+* 401 missing or wrong ``X-Hub-Signature-256`` (every configured secret is
+  tried, so ``WEBHOOK_SECRET=new,old`` rotates without downtime);
+* 400 missing or malformed ``X-GitHub-Event`` / ``X-GitHub-Delivery``;
+* 415 a content type other than ``application/json`` or
+  ``application/x-www-form-urlencoded`` (the worker decodes both);
+* 400 an empty body;
+* 200 ``ping``, not stored;
+* 202 stored (or already stored: a redelivery keeps its GUID and is
+  processed once; a GUID still ``pending`` is queued again, which is
+  harmless because the job id is unique per GUID and heals a lost enqueue);
+* 503 when the database or Redis does not answer, so the delivery shows as
+  failed on GitHub and the redelivery job sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from types import SimpleNamespace
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from gidgethub import ValidationFailure
+from gidgethub.sansio import validate_event
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ghapp.config import ConfigError, Settings
+from ghapp.store import inbox
+from ghapp.sync.queue import enqueue_delivery
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_TYPES = frozenset({"application/json", inbox.FORM_CONTENT_TYPE})
+_HEADER_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    """A JSON error answer: ``{"error": message, ...}``."""
+    return jsonify({"error": message, **extra}), status
+
+
+def signature_matches(body: bytes, signature: str, secrets: tuple[str, ...]) -> bool:
+    """True when ``signature`` (``sha256=<hex>``) signs ``body`` with one of ``secrets``, in constant time."""
+    if not signature.startswith("sha256="):
+        return False
+    for secret in secrets:
+        try:
+            validate_event(body, signature=signature, secret=secret)
+        except ValidationFailure:
+            continue
+        return True
+    return False
+
+
+def read_body(max_bytes: int) -> bytes | None:
+    """The request's body, or None when it is over ``max_bytes``, declared or streamed.
+
+    Werkzeug silently truncates a streamed (chunked) body at the limit, so
+    a full-sized read is probed for one more byte: reading past the limit
+    raises. A chunked body of exactly ``max_bytes`` therefore counts as too large.
+    """
+    if request.content_length is not None and request.content_length > max_bytes:
+        return None
+    request.max_content_length = max_bytes
+    try:
+        body = request.get_data(cache=False)
+        if request.content_length is None and len(body) >= max_bytes and request.stream.read(1):
+            return None
+    except RequestEntityTooLarge:
+        return None
+    return body
+
+
+def make_blueprint(settings: Settings) -> Blueprint:
+    """The webhook endpoint at ``settings.webhook_path``, verifying with ``settings.webhook_secrets``."""
+    blueprint = Blueprint("webhooks", __name__)
+    secrets = tuple(settings.webhook_secrets)
+    max_bytes = settings.max_body_bytes
+    statements: dict[str, Any] = {}
+
+    @blueprint.post(settings.webhook_path)
+    def receive():  # type: ignore[no-untyped-def]
+        from ghapp.web import current_runtime
+
+        body = read_body(max_bytes)
+        if body is None:
+            return _too_large(max_bytes)
+        if not secrets:
+            return error(401, "this app has no WEBHOOK_SECRET configured, so no delivery can be verified")
+        signature = request.headers.get("X-Hub-Signature-256", "")
+        if not signature:
+            return error(401, "the X-Hub-Signature-256 header is missing; set a secret on the webhook")
+        if not signature_matches(body, signature, secrets):
+            return error(
+                401, "the X-Hub-Signature-256 signature does not match the body for any configured secret"
+            )
+        event = request.headers.get("X-GitHub-Event", "")
+        guid = request.headers.get("X-GitHub-Delivery", "")
+        if not event or not _HEADER_VALUE.match(event):
+            return error(400, "the X-GitHub-Event header is missing or malformed")
+        if not guid or not _HEADER_VALUE.match(guid):
+            return error(400, "the X-GitHub-Delivery header is missing or malformed")
+        if request.mimetype not in ACCEPTED_TYPES:
+            return error(
+                415,
+                f"content type {request.mimetype or '(none)'!r} is not supported; "
+                "use application/json or application/x-www-form-urlencoded",
+            )
+        if not body:
+            return error(400, "the request body is empty")
+        if event == "ping":
+            return jsonify({"ok": True, "zen": _zen(body), "guid": guid}), 200
+
+        runtime = current_runtime()
+        try:
+            engine = runtime.engine
+            statement = statements.get(engine.dialect.name)
+            if statement is None:
+                statement = statements[engine.dialect.name] = inbox.insert_statement(engine.dialect.name)
+            with engine.begin() as conn:
+                inserted = conn.execute(statement, inbox.insert_values(guid, event, body)).first() is not None
+                status = "pending" if inserted else inbox.status_of(conn, guid)
+        except DBAPIError as exc:
+            log.error("webhook %s not stored, the database is unavailable: %s", guid, exc.orig or exc)
+            return error(503, "the database is unavailable; the delivery was not stored, please retry later")
+        try:
+            if status == "pending":
+                enqueue_delivery(runtime.queue, guid)
+        except (RedisConnectionError, RedisTimeoutError, ConfigError) as exc:
+            log.error("webhook %s stored but not queued, Redis is unavailable: %s", guid, exc)
+            return error(503, "the queue (Redis) is unavailable; please retry later")
+        return jsonify({"ok": True, "guid": guid, "duplicate": not inserted}), 202
+
+    return blueprint
+
+
+def _too_large(max_bytes: int) -> tuple[Response, int]:
+    return error(413, f"the body is larger than the {max_bytes} bytes this endpoint accepts")
+
+
+def _zen(body: bytes) -> str | None:
+    """The ping's ``zen`` line, if the payload has one (pings are rare and small, so parsing is fine)."""
+    try:
+        payload = inbox.decode_payload(SimpleNamespace(body=body))
+    except ValueError:
+        return None
+    zen = payload.get("zen")
+    return zen if isinstance(zen, str) else None

@@ -1,0 +1,29 @@
+"""Signing and posting a webhook delivery the way GitHub's Hookshot does (``ghapp receive``, benchmarks)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+
+import requests
+
+
+def delivery_headers(event: str, body: bytes, secret: str, guid: str | None = None) -> dict[str, str]:
+    """The headers GitHub sends with a delivery, signed with ``secret``."""
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/ghapp-cli",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": guid or str(uuid.uuid4()),
+        "X-Hub-Signature-256": f"sha256={signature}",
+    }
+
+
+def post_delivery(
+    url: str, event: str, body: bytes, secret: str, *, guid: str | None = None, session: requests.Session | None = None
+) -> requests.Response:
+    """POST one signed delivery to ``url``."""
+    sender = session or requests
+    return sender.post(url, data=body, headers=delivery_headers(event, body, secret, guid), timeout=15)
