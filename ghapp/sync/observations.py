@@ -72,13 +72,21 @@ def pr_from_api(pull: Mapping[str, Any], *, closed_by_ghapp: bool = False) -> Do
         "mergeable": pull.get("mergeable"),
         "mergeable_state": pull.get("mergeable_state") or "unknown",
         "closed_by_ghapp": closed_by_ghapp,
+        "updated_at": pull.get("updated_at") or "",
     }
 
 
 def set_pr(doc: Doc, pr: Doc) -> Doc:
-    """Record a fresh view of the PR, keeping what ghapp knows that GitHub doesn't say."""
+    """Record a view of the PR, keeping what ghapp knows that GitHub doesn't say.
+
+    Deliveries can arrive out of order: a snapshot older than the one already
+    recorded (by GitHub's ``updated_at``) is ignored rather than rolling the
+    head sha or state back.
+    """
     previous = doc.get("pr") or {}
     if previous.get("number") == pr["number"]:
+        if pr.get("updated_at") and previous.get("updated_at") and pr["updated_at"] < previous["updated_at"]:
+            return doc
         pr = {**pr, "closed_by_ghapp": pr.get("closed_by_ghapp") or previous.get("closed_by_ghapp", False)}
         if pr.get("mergeable") is None and previous.get("head_sha") == pr["head_sha"]:
             pr["mergeable"] = previous.get("mergeable")
@@ -146,11 +154,21 @@ def checks_for(doc: Doc, sha: str | None) -> ChecksState:
     return "pending"
 
 
+MAX_CHECKED_SHAS = 8
+
+
 def prune_checks(doc: Doc) -> Doc:
-    """Keep check results only for the current head, so the document stays small."""
-    pr = doc.get("pr")
-    if pr and pr.get("head_sha"):
-        doc["checks"] = {sha: v for sha, v in doc["checks"].items() if sha == pr["head_sha"]}
+    """Keep check results for the current head and a few recent shas, so the document stays small.
+
+    Recent shas are kept because a check result can arrive before the push
+    that made its sha the head (deliveries are not ordered).
+    """
+    pr = doc.get("pr") or {}
+    head = pr.get("head_sha")
+    shas = list(doc["checks"])
+    if len(shas) > MAX_CHECKED_SHAS:
+        keep = set(shas[-MAX_CHECKED_SHAS:]) | ({head} if head else set())
+        doc["checks"] = {sha: v for sha, v in doc["checks"].items() if sha in keep}
     return doc
 
 

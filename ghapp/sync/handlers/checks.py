@@ -6,9 +6,22 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from ghapp.sync import observations, state
-from ghapp.sync.handlers.context import DeliveryContext
+from ghapp.sync.handlers.context import MANAGED_PREFIX, DeliveryContext
 
 router = Router()
+
+
+def _workstreams(ctx: DeliveryContext, repo: str, sha: str, branches: list[str]) -> list:  # type: ignore[type-arg]
+    """Workstreams whose head is ``sha``, or whose head branch is one of ``branches``.
+
+    The branch matters because a check result can arrive before the push
+    that made its sha the PR's head: deliveries are not ordered.
+    """
+    found = state.find_by_sha(ctx.conn, repo, sha)
+    for branch in branches:
+        if branch and branch.startswith(MANAGED_PREFIX):
+            found += [ref for ref in state.find_by_pr(ctx.conn, repo, head=branch) if ref not in found]
+    return found
 
 
 def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
@@ -17,7 +30,8 @@ def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
     if not sha:
         return
     repo = event.data["repository"]["full_name"]
-    refs = state.find_by_sha(ctx.conn, repo, sha)
+    suite = item if event.event == "check_suite" else (item.get("check_suite") or {})
+    refs = _workstreams(ctx, repo, sha, [suite.get("head_branch") or ""])
     if not refs:
         return
     if event.event == "check_suite":
@@ -31,7 +45,7 @@ def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
 def _on_status(event: sansio.Event, ctx: DeliveryContext) -> None:
     sha = event.data["sha"]
     repo = event.data["repository"]["full_name"]
-    refs = state.find_by_sha(ctx.conn, repo, sha)
+    refs = _workstreams(ctx, repo, sha, [b.get("name", "") for b in event.data.get("branches") or []])
     if not refs:
         return
     context, status = event.data.get("context", "default"), event.data["state"]

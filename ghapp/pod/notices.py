@@ -1,0 +1,237 @@
+"""Notices: what ghapp tells the pod, written to the task's log and pushed to the pod's callback.
+
+Writing (``append_notice``)
+    A notice is appended to the task's log at the next version, under the
+    task's lock, and is idempotent by ``key`` (unique per task): a second
+    append with the same key stores nothing and returns None. In the same
+    transaction an ``outbox`` row owes the pod one push. After the commit
+    the caller calls ``publish`` (or ``publish_pending``) to queue the pushes.
+    Notice types are not restricted here: the sync decides what to say.
+
+Pushing (``deliver_notice``, an RQ job)
+    With ``POD_CALLBACK_URL`` set, the job POSTs the notice document
+    ``{notice_id, task_id, version, type, data, created_at}`` there, signed
+    like the pod API (``X-Pod-Timestamp`` / ``X-Pod-Signature-256``, see
+    ``ghapp.pod.signing``) and carrying ``X-Ghapp-Notice-Id`` so the pod can
+    drop a duplicate. Only a 2xx marks the row ``delivered``.
+
+    A failed push is retried by the job itself: it records the attempt and
+    schedules a new job (own job id per attempt, ``enqueue_at``) after
+    ``RETRY_DELAYS_S`` with jitter, so the retries need no change to how
+    notices are first queued, and a failed attempt does not leave a failed
+    job holding the notice's unique job id. After ``MAX_ATTEMPTS`` the row
+    stays ``failed`` (visible on the status page and in the log) and the
+    last job raises, so RQ's failed registry shows it too.
+
+    Without a callback URL nothing is pushed: notices stay in the log (the
+    pod reads ``GET /api/tasks/<id>/events``) and their rows stay ``pending``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import Connection
+
+from ghapp.pod.signing import sign
+from ghapp.runtime import Runtime, get_runtime
+from ghapp.store import outbox, tasks
+from ghapp.store.tasks import LogEntry
+from ghapp.sync import queue as jobs_queue
+
+log = logging.getLogger(__name__)
+
+NOTICE_ID_HEADER = "X-Ghapp-Notice-Id"
+RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600)
+MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 10.0
+JOB_FAILURE_TTL_S = 7 * 24 * 3600
+
+
+class NoticeUndeliverable(Exception):
+    """The pod's callback refused or missed a notice on every attempt."""
+
+
+def notice_document(
+    notice_id: str, task_id: str, version: int, type_: str, data: dict[str, Any], created_at: datetime
+) -> dict[str, Any]:
+    """The JSON the pod receives for one notice."""
+    return {
+        "notice_id": notice_id,
+        "task_id": task_id,
+        "version": version,
+        "type": type_,
+        "data": data,
+        "created_at": tasks.iso(created_at),
+    }
+
+
+def append_notice(conn: Connection, task_id: str, type_: str, key: str, data: dict[str, Any]) -> str | None:
+    """Append a notice to the task's log and owe the pod a push of it; returns the notice id.
+
+    Returns None, storing nothing, when the task's log already has a notice
+    with this ``key``. Runs inside the caller's transaction.
+    """
+    tasks.ensure_task(conn, task_id)
+    row = tasks.lock_task(conn, task_id)
+    assert row is not None  # ensure_task made sure of it, inside this transaction
+    if tasks.notice_key_taken(conn, task_id, key):
+        return None
+    version = row.version + 1
+    entry = tasks.append_entry(
+        conn, task_id, version, kind="notice", type_=type_, data=dict(data), actor_id="ghapp", notice_key=key
+    )
+    # A notice needs no sync of its own (the sync that wrote it goes on planning),
+    # so it does not make a fully synced task look unsynced.
+    synced = version if row.synced_version == row.version else row.synced_version
+    tasks.set_task(conn, task_id, version=version, synced_version=synced)
+    notice_id = uuid.uuid4().hex
+    assert entry.created_at is not None
+    document = notice_document(notice_id, task_id, version, type_, entry.data, entry.created_at)
+    outbox.add(conn, notice_id, task_id, version, type_, document)
+    return notice_id
+
+
+def notice_keys(entries: Sequence[LogEntry], prefix: str = "") -> frozenset[str]:
+    """The keys of the notices in a log (those starting with ``prefix``): the planner's ledger."""
+    return frozenset(
+        e.notice_key
+        for e in entries
+        if e.kind == "notice" and e.notice_key and e.notice_key.startswith(prefix)
+    )
+
+
+def publish_pending(queue: Queue, notice_ids: Iterable[str]) -> int:
+    """Queue a push for each notice (idempotent per notice id); returns how many were asked for."""
+    count = 0
+    for notice_id in notice_ids:
+        jobs_queue.enqueue_notice(queue, notice_id)
+        count += 1
+    return count
+
+
+def publish(runtime: Runtime, notice_ids: Iterable[str]) -> int:
+    """Queue pushes after the notices' transaction committed, when there is a callback URL.
+
+    The notices are already durable: if Redis is unreachable now, local
+    recovery queues them later (``pending_notice_ids``), so this logs
+    instead of failing the caller's job.
+    """
+    ids = list(notice_ids)
+    if not ids or not runtime.settings.pod_callback_url:
+        return 0
+    try:
+        return publish_pending(runtime.queue, ids)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("could not queue %d notice pushes (recovery will): %s", len(ids), exc)
+        return 0
+
+
+def pending_notice_ids(conn: Connection, limit: int = 1000) -> list[str]:
+    """Notices owed to the pod with no retry scheduled ahead (local recovery queues these)."""
+    return outbox.pending_ids(conn, limit=limit)
+
+
+_sessions: dict[int, requests.Session] = {}
+
+
+def _session() -> requests.Session:
+    """One pooled HTTP session per process (a forked worker child opens its own)."""
+    pid = os.getpid()
+    session = _sessions.get(pid)
+    if session is None:
+        session = _sessions[pid] = requests.Session()
+    return session
+
+
+def retry_delay(attempt: int, rand: random.Random | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): the schedule with jitter."""
+    base = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S)) - 1]
+    factor = (rand or random).uniform(0.5, 1.0)
+    return max(1.0, base * factor)
+
+
+def retry_job_id(notice_id: str, attempt: int) -> str:
+    return f"{jobs_queue.safe_job_id('notice', notice_id)}-r{attempt}"
+
+
+def push(callback_url: str, secret: str, notice_id: str, document: dict[str, Any]) -> str | None:
+    """POST one notice; None on a 2xx, else why it failed (one line)."""
+    body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "ghapp-notices",
+        NOTICE_ID_HEADER: notice_id,
+        **sign(secret, body),
+    }
+    try:
+        response = _session().post(
+            callback_url, data=body, headers=headers, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+        )
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status_code < 300:
+        return None
+    return f"the pod's callback answered HTTP {response.status_code}"
+
+
+def deliver_notice(notice_id: str) -> str:
+    """RQ job: push one notice to the pod; see the module docstring for retries."""
+    runtime = get_runtime()
+    settings = runtime.settings
+    with runtime.engine.connect() as conn:
+        row = outbox.load(conn, notice_id)
+    if row is None:
+        log.warning("notice %s is not in the outbox; nothing to push", notice_id)
+        return "missing"
+    if row.status in ("delivered", "failed"):
+        return row.status
+    if not settings.pod_callback_url:
+        return "not_pushed"
+    if not settings.pod_secret:
+        log.error(
+            "POD_CALLBACK_URL is set but POD_SECRET is not: notices cannot be signed, so none are pushed"
+        )
+        return "not_pushed"
+    problem = push(settings.pod_callback_url, settings.pod_secret, notice_id, dict(row.payload))
+    attempt = row.attempts + 1
+    if problem is None:
+        with runtime.engine.begin() as conn:
+            outbox.mark_delivered(conn, notice_id)
+        return "delivered"
+    if attempt >= MAX_ATTEMPTS:
+        with runtime.engine.begin() as conn:
+            outbox.mark_attempt_failed(conn, notice_id, problem, retry_at=None)
+        log.error("notice %s undeliverable after %d attempts: %s", notice_id, attempt, problem)
+        raise NoticeUndeliverable(f"notice {notice_id} undeliverable after {attempt} attempts: {problem}")
+    delay = retry_delay(attempt)
+    retry_at = time.time() + delay
+    with runtime.engine.begin() as conn:
+        outbox.mark_attempt_failed(conn, notice_id, problem, retry_at=retry_at)
+    with contextlib.suppress(DuplicateJobError):
+        runtime.queue.enqueue_at(
+            datetime.fromtimestamp(retry_at, UTC),
+            jobs_queue.DELIVER_NOTICE,
+            notice_id,
+            job_id=retry_job_id(notice_id, attempt),
+            unique=True,
+            result_ttl=0,
+            failure_ttl=JOB_FAILURE_TTL_S,
+        )
+    log.warning("notice %s push %d failed (%s); next try in %.0f s", notice_id, attempt, problem, delay)
+    return "retry_scheduled"

@@ -1,0 +1,257 @@
+"""Fold a task's log (pod events and ghapp's notices) into what the pod wants.
+
+Pure: entries in, values out. The sync plans from ``desired_workstreams``;
+the pod API checks new events against ``fold_task`` (does the workstream
+exist, would a dependency make a cycle, is the task finished).
+
+Rules worth knowing
+    * ``execution_started`` becomes true once the task's phase reaches
+      ``workstream_execution`` or a later phase, and stays true: a phase
+      going back does not abandon PRs already opened.
+    * ``phase_changed`` to ``cancelled`` and ``task_cancelled`` both cancel
+      the task, and with it every workstream (the task's reason is used
+      unless the workstream was cancelled with its own).
+    * The title is ``data.title`` when the pod gave one, otherwise the
+      first non-blank line of the spec (so it follows spec updates).
+    * An approval applies to ``data.head_sha`` when given, else to the sha of
+      the latest ``approval_requested`` notice for that workstream *before*
+      the approval, else to nothing known (``None``). The latest decision wins.
+    * A comment request's id is ``data.request_id`` or ``v<version>``; a
+      repeated id keeps its first body.
+    * ``paused`` follows the latest ``workstream_paused`` /
+      ``workstream_resumed`` notice for the workstream (a notice with no
+      ``workstream_id`` applies to every workstream). A ``workstream_paused``
+      with ``reason="repository_inaccessible"`` is ghapp reporting what it
+      observed, not a cause, so it does not pause the desired state (the
+      planner already pauses on ``observed.repo_accessible``; counting it
+      here would keep the workstream paused after access returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ghapp.store.tasks import LogEntry
+from ghapp.sync.model import CommentRequest, DesiredWorkstream, head_branch
+
+EXECUTION_PHASES = frozenset({"workstream_execution", "review", "completed"})
+OBSERVATION_ONLY_PAUSE_REASONS = frozenset({"repository_inaccessible"})
+
+
+@dataclass
+class _Workstream:
+    """A workstream while the log is being folded (mutable; frozen into DesiredWorkstream at the end)."""
+
+    workstream_id: str
+    repo: str
+    base: str
+    spec: str
+    title: str | None
+    dependencies: tuple[str, ...]
+    reviewers: tuple[str, ...]
+    created_version: int
+    completed: bool = False
+    cancelled: bool = False
+    cancel_reason: str = ""
+    pod_approval: str | None = None
+    pod_approval_sha: str | None = None
+    last_requested_sha: str | None = None
+    comments: dict[str, CommentRequest] = field(default_factory=dict)
+    paused: bool = False
+
+
+@dataclass
+class TaskState:
+    """The task as its log describes it."""
+
+    task_id: str
+    title: str = ""
+    url: str = ""
+    phase: str = "planning"
+    execution_started: bool = False
+    cancelled: bool = False
+    cancel_reason: str = ""
+    version: int = 0
+    workstreams: dict[str, _Workstream] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("completed", "cancelled")
+
+    def dependencies(self) -> dict[str, tuple[str, ...]]:
+        return {ws_id: ws.dependencies for ws_id, ws in self.workstreams.items()}
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, stripped."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
+    data = entry.data
+    kind = entry.type
+    if kind == "task_created":
+        state.title = data.get("title", state.title) or state.title
+        state.url = data.get("url", state.url) or state.url
+        return
+    if kind == "phase_changed":
+        phase = str(data.get("phase", state.phase))
+        state.phase = phase
+        if phase in EXECUTION_PHASES:
+            state.execution_started = True
+        if phase == "cancelled":
+            state.cancelled = True
+        return
+    if kind == "task_cancelled":
+        state.phase = "cancelled"
+        state.cancelled = True
+        state.cancel_reason = str(data.get("reason") or "")
+        return
+    ws_id = data.get("workstream_id")
+    if kind == "workstream_created":
+        if ws_id in state.workstreams:
+            return
+        state.workstreams[ws_id] = _Workstream(
+            workstream_id=ws_id,
+            repo=data["repo"],
+            base=data["branch"],
+            spec=data["spec"],
+            title=data.get("title"),
+            dependencies=tuple(data.get("dependencies") or ()),
+            reviewers=tuple(data.get("reviewers") or ()),
+            created_version=entry.version,
+        )
+        return
+    ws = state.workstreams.get(ws_id)
+    if ws is None:
+        return
+    if kind == "workstream_updated":
+        if "spec" in data:
+            ws.spec = data["spec"]
+        if "title" in data:
+            ws.title = data["title"]
+        if "branch" in data:
+            ws.base = data["branch"]
+        if "dependencies" in data:
+            ws.dependencies = tuple(data["dependencies"])
+        if "reviewers" in data:
+            ws.reviewers = tuple(data["reviewers"])
+    elif kind == "workstream_completed":
+        ws.completed = True
+    elif kind == "workstream_cancelled":
+        ws.cancelled = True
+        ws.cancel_reason = str(data.get("reason") or "")
+    elif kind in ("approval_granted", "approval_denied"):
+        ws.pod_approval = "granted" if kind == "approval_granted" else "denied"
+        ws.pod_approval_sha = data.get("head_sha") or ws.last_requested_sha
+    elif kind == "comment_requested":
+        request_id = str(data.get("request_id") or f"v{entry.version}")
+        ws.comments.setdefault(
+            request_id, CommentRequest(request_id=request_id, body=str(data.get("body", "")))
+        )
+
+
+def _apply_notice(state: TaskState, entry: LogEntry) -> None:
+    data = entry.data
+    ws_id = data.get("workstream_id")
+    if entry.type == "approval_requested":
+        ws = state.workstreams.get(ws_id)
+        if ws is not None and data.get("head_sha"):
+            ws.last_requested_sha = str(data["head_sha"])
+    elif entry.type in ("workstream_paused", "workstream_resumed"):
+        if entry.type == "workstream_paused" and data.get("reason") in OBSERVATION_ONLY_PAUSE_REASONS:
+            return
+        targets = [state.workstreams[ws_id]] if ws_id in state.workstreams else []
+        if ws_id is None:
+            targets = list(state.workstreams.values())
+        for ws in targets:
+            ws.paused = entry.type == "workstream_paused"
+
+
+def fold_task(task_id: str, entries: Sequence[LogEntry]) -> TaskState:
+    """The task's state after every entry of its log, in version order."""
+    state = TaskState(task_id=task_id)
+    for entry in sorted(entries, key=lambda e: e.version):
+        state.version = max(state.version, entry.version)
+        if entry.kind == "notice":
+            _apply_notice(state, entry)
+        else:
+            _apply_pod_event(state, entry)
+    return state
+
+
+def _desired(task_id: str, state: TaskState, ws: _Workstream) -> DesiredWorkstream:
+    cancelled = ws.cancelled or state.cancelled
+    reason = ws.cancel_reason if ws.cancelled else state.cancel_reason
+    return DesiredWorkstream(
+        task_id=task_id,
+        workstream_id=ws.workstream_id,
+        repo=ws.repo,
+        base=ws.base,
+        head=head_branch(task_id, ws.workstream_id),
+        title=ws.title or first_line(ws.spec),
+        spec=ws.spec,
+        dependencies=ws.dependencies,
+        execution_started=state.execution_started,
+        completed=ws.completed,
+        cancelled=cancelled,
+        cancel_reason=reason,
+        reviewers=ws.reviewers,
+        pod_approval=ws.pod_approval,  # type: ignore[arg-type]
+        pod_approval_sha=ws.pod_approval_sha,
+        comment_requests=tuple(ws.comments.values()),
+        paused=ws.paused,
+        task_url=state.url,
+    )
+
+
+def desired_workstreams(task_id: str, events: Sequence[LogEntry]) -> dict[str, DesiredWorkstream]:
+    """What the pod wants for each workstream of the task, keyed by workstream id."""
+    state = fold_task(task_id, events)
+    return {ws_id: _desired(task_id, state, ws) for ws_id, ws in state.workstreams.items()}
+
+
+def desired_from_state(state: TaskState) -> dict[str, DesiredWorkstream]:
+    """``desired_workstreams`` for a log already folded."""
+    return {ws_id: _desired(state.task_id, state, ws) for ws_id, ws in state.workstreams.items()}
+
+
+def find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
+    """A dependency cycle as a path (``[a, b, a]``), or None; edges to unknown ids are ignored."""
+    visiting: set[str] = set()
+    done: set[str] = set()
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        visiting.add(node)
+        stack.append(node)
+        for dep in graph.get(node, ()):
+            if dep not in graph:
+                continue
+            if dep in visiting:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in done:
+                found = visit(dep)
+                if found:
+                    return found
+        visiting.discard(node)
+        done.add(node)
+        stack.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in done:
+            cycle = visit(start)
+            if cycle:
+                return cycle
+    return None
+
+
+def summary(state: TaskState) -> dict[str, Any]:
+    """Task-level fields for the pod API."""
+    return {"title": state.title, "url": state.url or None, "phase": state.phase}

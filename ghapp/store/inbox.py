@@ -1,0 +1,145 @@
+"""The webhook inbox: every GitHub delivery, stored raw and keyed by its GUID.
+
+The web process only stores (``insert_statement`` + ``status_of``); the worker
+decodes, applies and marks. Keeping the raw bytes means the worker, not the
+request, pays for JSON parsing, and a redelivery (same GUID) finds its row.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ghapp.store.schema import inbox
+
+FINAL_STATUSES = ("processed", "ignored", "failed")
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def insert_statement(dialect_name: str) -> Insert:
+    """A prepared ``INSERT ... ON CONFLICT (guid) DO NOTHING RETURNING guid`` for the given dialect.
+
+    Built once per process by the webhook view; a duplicate GUID then costs
+    no exception, and the returned row (or its absence) says whether this
+    request stored it (``rowcount`` is not reliable here across drivers).
+    """
+    builder = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return builder(inbox).on_conflict_do_nothing(index_elements=[inbox.c.guid]).returning(inbox.c.guid)
+
+
+def insert_values(guid: str, event: str, body: bytes) -> dict[str, Any]:
+    """The row the webhook view stores; the worker fills ``action`` and ``installation_id`` later."""
+    return {
+        "guid": guid,
+        "event": event,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "received_at": datetime.now(UTC),
+    }
+
+
+def store(conn: Connection, guid: str, event: str, body: bytes) -> bool:
+    """Store one delivery unless its GUID is already there; True when a new row was written."""
+    result = conn.execute(insert_statement(conn.dialect.name), insert_values(guid, event, body))
+    return result.first() is not None
+
+
+def status_of(conn: Connection, guid: str) -> str | None:
+    """The status of a stored delivery, or None when the GUID is unknown."""
+    return conn.execute(select(inbox.c.status).where(inbox.c.guid == guid)).scalar_one_or_none()
+
+
+def exists(conn: Connection, guid: str) -> bool:
+    """Whether the delivery is stored (the redelivery job skips those)."""
+    return status_of(conn, guid) is not None
+
+
+def load(conn: Connection, guid: str) -> Row[Any] | None:
+    """The whole stored delivery (``guid, event, action, installation_id, body, status, ...``)."""
+    return conn.execute(select(inbox).where(inbox.c.guid == guid)).first()
+
+
+def mark(
+    conn: Connection,
+    guid: str,
+    status: str,
+    error: str | None = None,
+    *,
+    action: str | None = None,
+    installation_id: int | None = None,
+) -> None:
+    """Record the outcome of one processing attempt (``processed``, ``ignored`` or ``failed``).
+
+    Every call counts as an attempt, so a delivery that keeps failing shows
+    how often it was tried.
+    """
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error[:2000] if error else None,
+        "attempts": inbox.c.attempts + 1,
+    }
+    if status in FINAL_STATUSES:
+        values["processed_at"] = datetime.now(UTC)
+    if action is not None:
+        values["action"] = action[:64]
+    if installation_id is not None:
+        values["installation_id"] = installation_id
+    conn.execute(update(inbox).where(inbox.c.guid == guid).values(**values))
+
+
+def pending_guids(conn: Connection, *, older_than_s: float = 30.0, limit: int = 1000) -> list[str]:
+    """GUIDs still ``pending`` after ``older_than_s`` seconds, oldest first (local recovery).
+
+    The age guard leaves fresh rows to the job the webhook view just queued.
+    """
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    rows = conn.execute(
+        select(inbox.c.guid)
+        .where(inbox.c.status == "pending", inbox.c.received_at <= cutoff)
+        .order_by(inbox.c.received_at)
+        .limit(limit)
+    )
+    return [row.guid for row in rows]
+
+
+def recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest deliveries without their bodies, newest first (status page)."""
+    columns = [c for c in inbox.c if c.name != "body"]
+    rows = conn.execute(
+        select(*columns, func.length(inbox.c.body).label("size"))
+        .order_by(inbox.c.received_at.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def counts_by_status(conn: Connection) -> dict[str, int]:
+    """How many deliveries are in each status (status page, metrics)."""
+    rows = conn.execute(select(inbox.c.status, func.count()).group_by(inbox.c.status))
+    return {status: count for status, count in rows}
+
+
+def decode_payload(row: Any) -> dict[str, Any]:
+    """The delivery's payload as a dict, whichever content type GitHub used.
+
+    GitHub sends either the JSON document itself or a form body whose
+    ``payload`` field holds it; a JSON body always starts with ``{`` (after
+    optional blanks), a form body never does.
+    """
+    body: bytes = bytes(row.body)
+    stripped = body.lstrip()
+    if not stripped.startswith(b"{"):
+        fields = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=False)
+        if "payload" not in fields:
+            raise ValueError("the form-encoded delivery has no 'payload' field")
+        body = fields["payload"][0].encode("utf-8")
+    payload = json.loads(body)
+    if not isinstance(payload, dict):
+        raise ValueError("the delivery's payload is not a JSON object")
+    return payload

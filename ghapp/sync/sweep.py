@@ -1,0 +1,277 @@
+"""The reconciliation sweep: heals what webhooks missed, at an interval that adapts.
+
+Webhooks drive ghapp, but GitHub drops some and never redelivers them by
+itself. Each sweep therefore
+
+1. marks every open workstream's observation document ``stale``;
+2. re-queues stored work that has no live job (``recover_local_work``) and
+   asks for every open workstream's sync, which verifies the document with
+   conditional reads (an unchanged PR answers ``304 Not Modified`` to every
+   read, which costs no rate limit), so an idle PR costs nothing;
+3. picks the next interval (``next_interval``, pure) and records it with its
+   reason in ``app_state`` under ``"sweep"`` for the status page and
+   ``ghapp status``;
+4. schedules its next run (see ``ghapp.sync.schedule``).
+
+The interval is 5 minutes by default and stays within 1 to 30 minutes. It
+grows when any installation's rate budget runs low, so the sweep never eats
+the allowance the real work needs, and shrinks when the previous sweep's
+refreshes found *drift*: observations that changed on a refresh, meaning a
+webhook was missed or late. ``note_drift`` counts those (the sync calls it)
+and each sweep reads and resets the count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import Connection
+
+from ghapp.github.budgets import RateBudget, all_rate_budgets
+from ghapp.runtime import Runtime, get_runtime
+from ghapp.store.installations import get_state, set_state
+from ghapp.sync import observations, state
+from ghapp.sync import queue as jobs_queue
+from ghapp.sync.schedule import SWEEP, schedule_next
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "sweep"
+DRIFT_KEY = "ghapp:sweep:drift"
+STALE_BATCH = 100
+RECOVER_OLDER_THAN_S = 30.0
+
+# Shares of the hourly rate budget left below which the sweep slows down: x2, x4, then the maximum.
+LOW_BUDGET = 0.50
+SCARCE_BUDGET = 0.20
+EXHAUSTED_BUDGET = 0.05
+
+
+# -- the interval (pure) ----------------------------------------------------------------------------
+
+
+def usable_budgets(budgets: Iterable[RateBudget], now: float) -> list[RateBudget]:
+    """The readings that still say something: REST (core) budgets whose hour has not been reset yet.
+
+    GraphQL budgets are left out (the sweep reads only through REST), and a
+    reading taken before its window's reset time says nothing once it passed.
+    """
+    return [b for b in budgets if b.resource == "core" and b.reset > now]
+
+
+def _who(budget: RateBudget) -> str:
+    return "the app itself" if budget.installation == "app" else f"installation {budget.installation}"
+
+
+def _minutes(seconds: int) -> str:
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute" + ("" if minutes == 1 else "s")
+    return f"{seconds} s"
+
+
+def next_interval(
+    budgets: Sequence[RateBudget],
+    *,
+    default_s: int,
+    min_s: int,
+    max_s: int,
+    drift: int,
+    previous_s: int | None = None,
+) -> tuple[int, str]:
+    """Seconds until the next sweep and the reason, as a sentence a person reads on the status page.
+
+    * The lowest remaining fraction of any budget decides first: under 5 %
+      the maximum; under 20 % four times the default; under 50 % twice it.
+      A scarce budget (under 20 %) wins over drift: the sweep must not eat
+      what the real work needs. The reason names the lowest budget.
+    * Drift (changes found that webhooks had missed) halves the interval,
+      from the previous one, down to the minimum.
+    * Without drift, an interval shortened earlier doubles back toward the
+      budget's choice rather than jumping.
+    """
+    base, reason = _clamp(default_s, min_s, max_s), "default"
+    lowest = min(budgets, key=lambda b: b.fraction_left, default=None)
+    if lowest is not None and lowest.fraction_left < LOW_BUDGET:
+        left = lowest.fraction_left
+        reason = f"rate budget at {_percent(left)} on {_who(lowest)}"
+        if left < EXHAUSTED_BUDGET:
+            return max_s, reason
+        if left < SCARCE_BUDGET:
+            return _clamp(default_s * 4, min_s, max_s), reason
+        base = _clamp(default_s * 2, min_s, max_s)
+    if drift > 0:
+        start = min(previous_s or base, base)
+        changes = f"{drift} change{'' if drift == 1 else 's'} found that webhooks had missed"
+        return _clamp(start // 2, min_s, max_s), changes
+    if previous_s is not None and previous_s < base:
+        eased = _clamp(previous_s * 2, min_s, base)
+        if eased < base:
+            return eased, f"no missed webhooks in the last sweep: easing back toward {_minutes(base)}"
+    return base, reason
+
+
+def _percent(fraction: float) -> str:
+    """A share as a whole percentage, never rounding a nearly empty budget up to look healthier."""
+    return f"{int(fraction * 100)}%"
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, int(value)))
+
+
+def observation_drifted(before: observations.Doc, after: observations.Doc) -> bool:
+    """True when a refresh changed what the planner sees (so a webhook was missed or late).
+
+    Compared through the planner's own view (``to_observed``), not the raw
+    documents: webhooks and REST reads describe the same facts a little
+    differently (check names, say), and that is not drift. Mergeability is
+    left out: GitHub computes it lazily and sends no webhook for it.
+    """
+
+    def view(doc: observations.Doc) -> Any:
+        seen = observations.to_observed(observations.normalise(doc), notified=())
+        pr = seen.pr
+        if pr is not None:
+            pr = dataclasses.replace(pr, mergeable=None, mergeable_state="unknown")
+        return (seen.repo_accessible, seen.base_exists, pr, seen.reviews, seen.comments, seen.checks)
+
+    return view(before) != view(after)
+
+
+# -- drift counter ---------------------------------------------------------------------------------
+
+
+def note_drift(redis: Redis, n: int = 1) -> None:
+    """Count ``n`` observations that a refresh found changed (called by the sync)."""
+    if n > 0:
+        redis.incrby(DRIFT_KEY, n)
+
+
+def take_drift(redis: Redis) -> int:
+    """The drift counted since the last sweep, reset to zero in the same step."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.get(DRIFT_KEY)
+    pipe.delete(DRIFT_KEY)
+    raw, _ = pipe.execute()
+    return int(raw) if raw else 0
+
+
+# -- one sweep -------------------------------------------------------------------------------------
+
+
+def sweep_state(conn: Connection) -> dict[str, Any] | None:
+    """The last sweep's record: ``interval_s``, ``reason``, ``last_run``, ``next_run``, ``workstreams`` …"""
+    value = get_state(conn, STATE_KEY)
+    return dict(value) if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    interval_s: int
+    reason: str
+    workstreams: int
+    syncs_queued: int
+    drift: int
+    last_run: datetime
+    next_run: datetime
+
+    def as_state(self, recovered: dict[str, int]) -> dict[str, Any]:
+        return {
+            "interval_s": self.interval_s,
+            "reason": self.reason,
+            "last_run": self.last_run.isoformat(timespec="seconds"),
+            "next_run": self.next_run.isoformat(timespec="seconds"),
+            "workstreams": self.workstreams,
+            "syncs_queued": self.syncs_queued,
+            "drift": self.drift,
+            "recovered": recovered,
+        }
+
+
+def mark_stale(runtime: Runtime, refs: Sequence[state.WorkstreamRef]) -> None:
+    """Flag each observation for verification, in short transactions (SQLite has one writer)."""
+
+    def flag(doc: observations.Doc) -> None:
+        doc["stale"] = True
+
+    for start in range(0, len(refs), STALE_BATCH):
+        with runtime.engine.begin() as conn:
+            for ref in refs[start : start + STALE_BATCH]:
+                state.mutate_observed(conn, ref.task_id, ref.workstream_id, flag)
+
+
+def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_THAN_S) -> SweepResult:
+    """One whole sweep, without scheduling the next (tests and operators call it directly).
+
+    ``recover_older_than_s``: inbox deliveries younger than this are left to
+    the web process's own enqueue (re-queuing them is harmless, only useless).
+    """
+    from ghapp.sync.recovery import recover_local_work
+
+    started = datetime.now(UTC)
+    with runtime.engine.connect() as conn:
+        refs = state.open_workstreams(conn)
+        previous = sweep_state(conn)
+    # Stale first, so every sync queued from here on (recovery's included) verifies.
+    mark_stale(runtime, refs)
+    recovered = recover_local_work(runtime, older_than_s=recover_older_than_s)
+    queued = recovered.syncs
+    queued += sum(jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id) for ref in refs)
+    drift = take_drift(runtime.redis)
+    settings = runtime.settings
+    interval, reason = next_interval(
+        usable_budgets(all_rate_budgets(runtime.redis), time.time()),
+        default_s=settings.sweep_interval_s,
+        min_s=settings.sweep_min_s,
+        max_s=settings.sweep_max_s,
+        drift=drift,
+        previous_s=int(previous["interval_s"]) if previous and previous.get("interval_s") else None,
+    )
+    result = SweepResult(
+        interval_s=interval,
+        reason=reason,
+        workstreams=len(refs),
+        syncs_queued=queued,
+        drift=drift,
+        last_run=started,
+        next_run=started + timedelta(seconds=interval),
+    )
+    recovered_counts = {
+        "deliveries": recovered.deliveries,
+        "notices": recovered.notices,
+        "syncs": recovered.syncs,
+    }
+    with runtime.engine.begin() as conn:
+        set_state(conn, STATE_KEY, result.as_state(recovered_counts))
+    log.info(
+        "sweep: %d open workstreams, %d syncs queued, drift %d; next in %d s (%s)",
+        len(refs), queued, drift, interval, reason,
+    )
+    return result
+
+
+def run_sweep() -> dict[str, Any]:
+    """The RQ job (``ghapp.sync.sweep.run_sweep``): one sweep, then hand the chain to the next run.
+
+    The next run is scheduled even when this one fails, at the default
+    interval, so a transient failure never ends the chain.
+    """
+    from rq import get_current_job
+
+    runtime = get_runtime()
+    job = get_current_job()
+    next_at = datetime.now(UTC) + timedelta(seconds=runtime.settings.sweep_interval_s)
+    try:
+        result = sweep_once(runtime)
+        next_at = result.next_run
+        return {"interval_s": result.interval_s, "reason": result.reason, "workstreams": result.workstreams}
+    finally:
+        schedule_next(runtime, SWEEP, next_at, replacing=job.id if job else None)

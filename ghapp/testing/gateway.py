@@ -1,0 +1,321 @@
+"""The path every simulated API request takes: faults, authentication, limits, scope, handler, ETag.
+
+Handlers stay plain functions of a ``Call`` and return a ``Reply``; everything GitHub does around
+them (rate-limit headers, secondary limits, 304s, 401/403/404 on credentials) happens here once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, request
+
+from ghapp.testing.auth import BAD_CREDENTIALS, bearer_credential, looks_like_jwt, verify_app_jwt
+from ghapp.testing.errors import ApiError, forbidden_integration, not_found
+from ghapp.testing.limits import SECONDARY_MESSAGE, RateSnapshot
+from ghapp.testing.models import AccessToken, Account, Installation, Repo, grants
+
+if TYPE_CHECKING:
+    from ghapp.testing.server import GitHubSimulator
+
+API_VERSION = "2022-11-28"
+CONTENT_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+
+
+@dataclass
+class Reply:
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One authenticated request, as a handler sees it."""
+
+    sim: GitHubSimulator
+    auth: str  # "jwt", "token" or "none"
+    token: AccessToken | None
+    installation: Installation | None
+    repo: Repo | None
+    params: dict[str, Any]
+
+    @property
+    def world(self) -> Any:
+        return self.sim.world
+
+    @property
+    def base(self) -> str:
+        return self.sim.world.base_url
+
+    @property
+    def actor(self) -> Account:
+        """Who GitHub says did it: the app's bot user for its requests."""
+        return self.sim.world.bot
+
+    def json(self) -> dict[str, Any]:
+        raw = request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(400, "Problems parsing JSON") from exc
+        if not isinstance(value, dict):
+            raise ApiError(400, "Problems parsing JSON")
+        return value
+
+    @property
+    def args(self) -> Any:
+        return request.args
+
+
+Handler = Callable[..., Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    rule: str
+    handler: Handler
+    auth: str = "token"  # token, jwt, none, any
+    permission: Any = None  # ("pull_requests", "write"), or a tuple of such pairs of which any one suffices
+    resource: str = "core"
+    content: bool | None = None  # None: by method
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.rule}"
+
+    @property
+    def content_creating(self) -> bool:
+        return self.content if self.content is not None else self.method in CONTENT_METHODS
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    response = Response(data, status=status, content_type="application/json; charset=utf-8")
+    for key, value in headers.items():
+        response.headers[key] = value
+    return response
+
+
+def _etag(data: bytes) -> str:
+    return 'W/"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare or tag.strip() == "*" for tag in header.split(","))
+
+
+def _is_mutation() -> bool:
+    """GraphQL mutations count as content-creating; queries do not."""
+    body = request.get_json(silent=True, cache=True)
+    query = body.get("query") if isinstance(body, dict) else None
+    return isinstance(query, str) and query.lstrip().startswith("mutation")
+
+
+def _drop_connection() -> None:
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+
+class Gateway:
+    def __init__(self, sim: GitHubSimulator) -> None:
+        self.sim = sim
+
+    def register(self, app: Flask, routes: list[Route]) -> None:
+        by_rule: dict[str, dict[str, Route]] = {}
+        for route in routes:
+            by_rule.setdefault(route.rule, {})[route.method] = route
+        for rule, methods in by_rule.items():
+            app.add_url_rule(
+                rule,
+                endpoint="api " + rule,
+                view_func=self._view(methods),
+                methods=list(methods),
+            )
+
+    def _view(self, methods: dict[str, Route]) -> Callable[..., Response]:
+        def view(**params: Any) -> Response:
+            route = methods[request.method]
+            return self.handle(route, params)
+
+        return view
+
+    # ---------------------------------------------------------------------------------------
+
+    def handle(self, route: Route, params: dict[str, Any]) -> Response:
+        sim = self.sim
+        faults = sim.faults
+        counters = sim.counters
+        headers = {
+            "x-github-request-id": uuid.uuid4().hex[:20].upper(),
+            "x-github-api-version-selected": API_VERSION,
+        }
+        if faults.roll(faults.drop_rate):
+            counters.add("dropped_connections")
+            if faults.drop_mode == "hang":
+                time.sleep(faults.hang_s)
+            _drop_connection()
+            return Response(b"", status=500)
+        if faults.roll(faults.error_rate):
+            counters.add("injected_errors")
+            status = faults.choice([502, 503])
+            message = "Server Error" if status == 502 else "Service Unavailable"
+            return _json_response(
+                status, {"message": message, "documentation_url": "https://docs.github.com/rest"}, headers
+            )
+        counters.hit(route.name)
+        try:
+            call = self._authenticate(route, params)
+        except ApiError as exc:
+            counters.add("auth_failures")
+            return _json_response(exc.status, exc.body(), {**headers, **exc.headers})
+        identity = self._identity(call)
+        if identity is None:
+            return self._run(route, call, headers, None)
+        if not sim.limiter.enter(identity):
+            return self._secondary(headers, identity, route, retry_after=60)
+        try:
+            if faults.take_secondary_burst():
+                return self._secondary(headers, identity, route, retry_after=60)
+            now = sim.world.now()
+            spent, snapshot = sim.limiter.spend(identity, route.resource, now)
+            if not spent:
+                counters.add("primary_limit_hits")
+                who = "app ID" if call.auth == "jwt" else "installation ID"
+                number = sim.app_id if call.auth == "jwt" else call.installation.id  # type: ignore[union-attr]
+                error = ApiError(403, f"API rate limit exceeded for {who} {number}.")
+                return _json_response(403, error.body(), {**headers, **snapshot.headers()})
+            counters.add("rate_limited_requests")
+            if route.content_creating and (route.resource != "graphql" or _is_mutation()):
+                retry_after = sim.limiter.content_retry_after(identity, now)
+                if retry_after is not None:
+                    counters.add("rate_limited_requests", -1)
+                    sim.limiter.refund(identity, route.resource, now)
+                    return self._secondary(headers, identity, route, retry_after=retry_after)
+                counters.add("content_creating_requests")
+            return self._run(route, call, headers, (identity, snapshot))
+        finally:
+            sim.limiter.leave(identity)
+
+    def _secondary(self, headers: dict[str, str], identity: str, route: Route, *, retry_after: int) -> Response:
+        self.sim.counters.add("secondary_limit_hits")
+        snapshot = self.sim.limiter.peek(identity, route.resource, self.sim.world.now())
+        body = ApiError(403, SECONDARY_MESSAGE).body()
+        return _json_response(403, body, {**headers, **snapshot.headers(), "retry-after": str(retry_after)})
+
+    def _identity(self, call: Call) -> str | None:
+        if call.auth == "jwt":
+            return "app"
+        if call.installation is not None:
+            return f"installation:{call.installation.id}"
+        return None
+
+    def _run(
+        self, route: Route, call: Call, headers: dict[str, str], spent: tuple[str, RateSnapshot] | None
+    ) -> Response:
+        latency = self.sim.faults.latency_s
+        if latency > 0:  # inside the in-flight window, so slow answers pile up against the concurrency limit
+            time.sleep(latency)
+        try:
+            self._check_scope(route, call)
+            reply = route.handler(call, **call.params)
+        except ApiError as exc:
+            extra = spent[1].headers() if spent else {}
+            return _json_response(exc.status, exc.body(), {**headers, **extra, **exc.headers})
+        all_headers = {**headers, **reply.headers}
+        if spent is not None:
+            all_headers.update(spent[1].headers())
+        if request.method == "GET" and reply.status == 200:
+            data = json.dumps(reply.body, separators=(",", ":")).encode()
+            etag = _etag(data)
+            all_headers["etag"] = etag
+            if _etag_matches(request.headers.get("If-None-Match"), etag):
+                self.sim.counters.add("not_modified")
+                if spent is not None:
+                    self.sim.counters.add("rate_limited_requests", -1)
+                    refunded = self.sim.limiter.refund(spent[0], route.resource, self.sim.world.now())
+                    all_headers.update(refunded.headers())
+                response = Response(b"", status=304)
+                for key, value in all_headers.items():
+                    response.headers[key] = value
+                return response
+            response = Response(data, status=200, content_type="application/json; charset=utf-8")
+            for key, value in all_headers.items():
+                response.headers[key] = value
+            return response
+        return _json_response(reply.status, reply.body, all_headers)
+
+    # ---------------------------------------------------------------------------------------
+
+    def _authenticate(self, route: Route, params: dict[str, Any]) -> Call:
+        sim = self.sim
+        world = sim.world
+        call = Call(sim=sim, auth="none", token=None, installation=None, repo=None, params=params)
+        if route.auth == "none":
+            return call
+        credential = bearer_credential(request.headers.get("Authorization"))
+        if credential is None:
+            if route.auth == "jwt":
+                raise ApiError(401, "A JSON web token could not be decoded")
+            raise ApiError(401, "Requires authentication")
+        if looks_like_jwt(credential):
+            if route.auth not in ("jwt", "any"):
+                raise forbidden_integration()  # an app JWT cannot act on repositories
+            verify_app_jwt(
+                credential, public_key=sim.public_key, app_id=sim.app_id, now=world.now(), client_id=sim.client_id
+            )
+            call.auth = "jwt"
+            return call
+        if route.auth == "jwt":
+            raise ApiError(401, "A JSON web token could not be decoded")
+        with world.lock:
+            token = world.tokens.get(credential)
+            if token is None or token.expires_at <= world.now():
+                raise ApiError(401, BAD_CREDENTIALS)
+            installation = world.installations.get(token.installation_id)
+            if installation is None or installation.suspended_at is not None:
+                raise ApiError(401, BAD_CREDENTIALS)
+        call.auth = "token"
+        call.token = token
+        call.installation = installation
+        return call
+
+    def _check_scope(self, route: Route, call: Call) -> None:
+        """Resolve ``owner/repo`` for installation tokens: 404 outside the token's reach, 403 without permission."""
+        params = call.params
+        world = self.sim.world
+        if "owner" in params and "repo" in params:
+            repo = world.repo(f"{params['owner']}/{params['repo']}")
+            if repo is None:
+                raise not_found()
+            if call.auth == "token":
+                assert call.installation is not None and call.token is not None
+                with world.lock:
+                    reachable = world.installation_for(repo)
+                if reachable is None or reachable.id != call.installation.id:
+                    raise not_found()
+                if call.token.repo_ids is not None and repo.id not in call.token.repo_ids:
+                    raise not_found()
+            call.repo = repo
+        if call.auth == "token" and route.permission is not None:
+            assert call.token is not None
+            options = route.permission if isinstance(route.permission[0], tuple) else (route.permission,)
+            if not any(grants(call.token.permissions, name, level) for name, level in options):
+                raise forbidden_integration()

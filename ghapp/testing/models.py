@@ -1,0 +1,219 @@
+"""The simulated GitHub's records: plain dataclasses, mutated only under the world's lock."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+PERMISSION_LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
+
+
+def iso(ts: float | None) -> str | None:
+    """GitHub's timestamp format: ISO 8601 in UTC with a ``Z``."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_id(prefix: str, number: int) -> str:
+    """An opaque global id in the style of GitHub's (``PR_kwDO...``); unique per prefix and number."""
+    raw = base64.urlsafe_b64encode(f"{prefix}:{number:010d}".encode()).decode().rstrip("=")
+    return f"{prefix}_kw{raw}"
+
+
+@dataclass
+class Account:
+    login: str
+    id: int
+    type: str = "User"  # User, Organization or Bot
+
+    @property
+    def node_id(self) -> str:
+        return node_id("O" if self.type == "Organization" else "U", self.id)
+
+
+@dataclass
+class Commit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    author: str
+    created_at: float
+
+
+@dataclass
+class Label:
+    id: int
+    name: str
+    color: str = "ededed"
+    description: str | None = None
+
+
+@dataclass
+class Repo:
+    id: int
+    owner: Account
+    name: str
+    default_branch: str
+    created_at: float
+    pushed_at: float
+    branches: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, Commit] = field(default_factory=dict)
+    trees: set[str] = field(default_factory=set)
+    collaborators: dict[str, str] = field(default_factory=dict)
+    required_checks: list[str] = field(default_factory=list)
+    labels: dict[str, Label] = field(default_factory=dict)
+    next_number: int = 1
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.login}/{self.name}"
+
+    @property
+    def node_id(self) -> str:
+        return node_id("R", self.id)
+
+
+@dataclass
+class PullRequest:
+    id: int
+    repo: Repo
+    number: int
+    title: str
+    body: str | None
+    user: Account
+    head_ref: str
+    base_ref: str
+    head_sha: str
+    base_sha: str
+    created_at: float
+    updated_at: float
+    draft: bool = False
+    state: str = "open"
+    merged: bool = False
+    merged_at: float | None = None
+    merged_by: Account | None = None
+    merge_commit_sha: str | None = None
+    closed_at: float | None = None
+    conflict: bool = False
+    requested_reviewers: list[Account] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    comments: int = 0
+
+    @property
+    def node_id(self) -> str:
+        return node_id("PR", self.id)
+
+
+@dataclass
+class Review:
+    id: int
+    pull: PullRequest
+    user: Account
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+    body: str
+    commit_id: str
+    submitted_at: float
+
+
+@dataclass
+class IssueComment:
+    id: int
+    repo: Repo
+    number: int
+    user: Account
+    body: str
+    created_at: float
+    updated_at: float
+    via_app: bool = False
+
+
+@dataclass
+class CheckRun:
+    id: int
+    suite_id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    started_at: float
+    completed_at: float | None
+
+
+@dataclass
+class CheckSuite:
+    id: int
+    repo: Repo
+    head_sha: str
+    head_branch: str | None
+    status: str
+    conclusion: str | None
+    created_at: float
+    updated_at: float
+    runs: list[CheckRun] = field(default_factory=list)
+
+
+@dataclass
+class CommitStatus:
+    id: int
+    repo: Repo
+    sha: str
+    state: str
+    context: str
+    description: str | None
+    target_url: str | None
+    creator: Account
+    created_at: float
+
+
+@dataclass
+class Installation:
+    id: int
+    account: Account
+    repo_ids: set[int]
+    repository_selection: str
+    permissions: dict[str, str]
+    events: list[str]
+    created_at: float
+    updated_at: float
+    suspended_at: float | None = None
+    suspended_by: Account | None = None
+
+
+@dataclass
+class AccessToken:
+    token: str
+    installation_id: int
+    expires_at: float
+    repo_ids: frozenset[int] | None  # None: every repository of the installation
+    permissions: dict[str, str]
+
+
+DEFAULT_PERMISSIONS = {
+    "metadata": "read",
+    "contents": "write",
+    "pull_requests": "write",
+    "issues": "write",
+    "checks": "read",
+    "statuses": "read",
+}
+
+DEFAULT_EVENTS = [
+    "check_run",
+    "check_suite",
+    "issue_comment",
+    "pull_request",
+    "pull_request_review",
+    "push",
+    "status",
+]
+
+
+def grants(granted: dict[str, str], permission: str, level: str) -> bool:
+    """True when ``granted`` holds ``permission`` at ``level`` or above (``metadata: read`` is implicit)."""
+    if permission == "metadata" and level == "read":
+        return True
+    have = PERMISSION_LEVELS.get(granted.get(permission, "none"), 0)
+    return have >= PERMISSION_LEVELS[level]

@@ -1,0 +1,139 @@
+"""Repositories, branches and the Git Data API (refs and commits)."""
+
+from __future__ import annotations
+
+from ghapp.testing import render
+from ghapp.testing.errors import ApiError, missing_field, not_found
+from ghapp.testing.gateway import Call, Reply, Route
+from ghapp.testing.models import PERMISSION_LEVELS
+
+
+def _branch_of(ref: str) -> str:
+    if not ref.startswith("heads/"):
+        raise not_found()
+    return ref.removeprefix("heads/")
+
+
+def get_repo(call: Call, owner: str, repo: str) -> Reply:
+    world = call.world
+    with world.lock:
+        return Reply(render.repository(call.base, call.repo, open_issues=len(world.open_pulls(call.repo))))
+
+
+def get_branch(call: Call, owner: str, repo: str, branch: str) -> Reply:
+    world = call.world
+    found = call.repo
+    with world.lock:
+        sha = found.branches.get(branch)
+        if sha is None:
+            raise ApiError(404, "Branch not found")
+        return Reply(render.branch(call.base, found, branch, found.commits[sha]))
+
+
+def get_ref(call: Call, owner: str, repo: str, ref: str) -> Reply:
+    branch = _branch_of(ref)
+    world = call.world
+    with world.lock:
+        sha = call.repo.branches.get(branch)
+        if sha is None:
+            raise not_found()
+        return Reply(render.git_ref(call.base, call.repo, branch, sha))
+
+
+def create_ref(call: Call, owner: str, repo: str) -> Reply:
+    body = call.json()
+    ref, sha = body.get("ref"), body.get("sha")
+    if not ref:
+        raise missing_field("Reference", "ref")
+    if not sha:
+        raise missing_field("Reference", "sha")
+    if not str(ref).startswith("refs/") or str(ref).count("/") < 2:
+        raise ApiError(422, "Reference name must start with 'refs/' and have at least two slashes.")
+    if not str(ref).startswith("refs/heads/"):
+        raise ApiError(422, "Only branch references are supported here")
+    branch = str(ref).removeprefix("refs/heads/")
+    world = call.world
+    with world.lock:
+        world.create_branch(call.repo, branch, str(sha), call.actor)
+        return Reply(render.git_ref(call.base, call.repo, branch, str(sha)), status=201)
+
+
+def update_ref(call: Call, owner: str, repo: str, ref: str) -> Reply:
+    branch = _branch_of(ref)
+    body = call.json()
+    sha = body.get("sha")
+    if not sha:
+        raise missing_field("Reference", "sha")
+    world = call.world
+    with world.lock:
+        world.update_branch(call.repo, branch, str(sha), bool(body.get("force", False)), call.actor)
+        return Reply(render.git_ref(call.base, call.repo, branch, str(sha)))
+
+
+def delete_ref(call: Call, owner: str, repo: str, ref: str) -> Reply:
+    branch = _branch_of(ref)
+    world = call.world
+    with world.lock:
+        world.delete_branch(call.repo, branch, call.actor)
+    return Reply(None, status=204)
+
+
+def get_commit(call: Call, owner: str, repo: str, sha: str) -> Reply:
+    world = call.world
+    with world.lock:
+        commit = call.repo.commits.get(sha)
+        if commit is None:
+            raise not_found()
+        return Reply(render.git_commit(call.base, call.repo, commit))
+
+
+def create_commit(call: Call, owner: str, repo: str) -> Reply:
+    body = call.json()
+    message, tree = body.get("message"), body.get("tree")
+    if message is None:
+        raise missing_field("Commit", "message")
+    if not tree:
+        raise missing_field("Commit", "tree")
+    parents = body.get("parents") or []
+    if not isinstance(parents, list):
+        raise ApiError(422, "Invalid request.\n\nFor 'properties/parents', it is not an array.")
+    world = call.world
+    author = (body.get("author") or {}).get("name") or call.actor.login
+    with world.lock:
+        commit = world.create_commit(call.repo, str(message), str(tree), [str(p) for p in parents], author)
+        return Reply(render.git_commit(call.base, call.repo, commit), status=201)
+
+
+def collaborator_permission(call: Call, owner: str, repo: str, username: str) -> Reply:
+    world = call.world
+    with world.lock:
+        found = call.repo
+        level = "admin" if username.lower() == found.owner.login.lower() else found.collaborators.get(username, "none")
+        if level == "none" and username.lower() not in world.accounts:
+            raise not_found()
+        account = world.account(username)
+        user = render.user(call.base, account)
+        user["permissions"] = {
+            "admin": level == "admin",
+            "maintain": level == "admin",
+            "push": PERMISSION_LEVELS[level] >= PERMISSION_LEVELS["write"],
+            "triage": PERMISSION_LEVELS[level] >= PERMISSION_LEVELS["write"],
+            "pull": PERMISSION_LEVELS[level] >= PERMISSION_LEVELS["read"],
+        }
+        return Reply({"permission": level, "role_name": level, "user": user})
+
+
+REPO = "/repos/<owner>/<repo>"
+ROUTES = [
+    Route("GET", REPO, get_repo, permission=("metadata", "read")),
+    Route("GET", REPO + "/branches/<path:branch>", get_branch, permission=("contents", "read")),
+    Route("GET", REPO + "/git/ref/<path:ref>", get_ref, permission=("contents", "read")),
+    Route("POST", REPO + "/git/refs", create_ref, permission=("contents", "write")),
+    Route("PATCH", REPO + "/git/refs/<path:ref>", update_ref, permission=("contents", "write")),
+    Route("DELETE", REPO + "/git/refs/<path:ref>", delete_ref, permission=("contents", "write")),
+    Route("GET", REPO + "/git/commits/<sha>", get_commit, permission=("contents", "read")),
+    Route("POST", REPO + "/git/commits", create_commit, permission=("contents", "write")),
+    Route(
+        "GET", REPO + "/collaborators/<username>/permission", collaborator_permission, permission=("metadata", "read")
+    ),
+]

@@ -1,0 +1,835 @@
+"""The simulated GitHub's state and every change to it, each followed by the webhook GitHub would send.
+
+Both the REST/GraphQL handlers and the people-and-CI helpers of ``GitHubSimulator`` act through
+``World``. Every public method takes the one re-entrant lock, so a change and its webhook are atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import secrets
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from ghapp.testing import events, render
+from ghapp.testing.config import SimulatorConfig
+from ghapp.testing.errors import ApiError, missing_field, not_found, validation_failed
+from ghapp.testing.mergeability import (
+    CheckVerdicts,
+    commits_between,
+    is_fast_forward,
+    merge_refusal,
+    mergeable_state,
+)
+from ghapp.testing.models import (
+    DEFAULT_EVENTS,
+    DEFAULT_PERMISSIONS,
+    PERMISSION_LEVELS,
+    AccessToken,
+    Account,
+    CheckRun,
+    CheckSuite,
+    Commit,
+    CommitStatus,
+    Installation,
+    IssueComment,
+    Label,
+    PullRequest,
+    Repo,
+    Review,
+)
+from ghapp.testing.webhooks import WebhookSender
+
+ZERO_SHA = "0" * 40
+ALWAYS_SENT = {"installation", "installation_repositories"}
+REVIEW_STATES = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
+
+
+class World:
+    def __init__(self, config: SimulatorConfig, sender: WebhookSender) -> None:
+        self.config = config
+        self.sender = sender
+        self.lock = threading.RLock()
+        self.base_url = f"http://{config.host}"
+        self._ids = itertools.count(1001)
+        self._sha_counter = itertools.count(1)
+        self.accounts: dict[str, Account] = {}
+        self.repos: dict[str, Repo] = {}
+        self.repos_by_id: dict[int, Repo] = {}
+        self.pulls: dict[tuple[int, int], PullRequest] = {}
+        self.pulls_by_node: dict[str, PullRequest] = {}
+        self.reviews: dict[tuple[int, int], list[Review]] = {}
+        self.comments: dict[tuple[int, int], list[IssueComment]] = {}
+        self.suites: dict[tuple[int, str], list[CheckSuite]] = {}
+        self.statuses: dict[tuple[int, str], list[CommitStatus]] = {}
+        self.installations: dict[int, Installation] = {}
+        self.tokens: dict[str, AccessToken] = {}
+        self.manifest_codes: dict[str, tuple[dict[str, Any], float]] = {}
+        self.bot = Account(f"{config.app_slug}[bot]", 41_000_000 + config.app_id % 1_000_000, "Bot")
+        self._ancestry_cache: dict[int, Any] = {}
+
+    # ----- basics -------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.config.now()
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    def account(self, login: str, kind: str = "User") -> Account:
+        with self.lock:
+            found = self.accounts.get(login.lower())
+            if found is None:
+                found = Account(login, self.new_id(), kind)
+                self.accounts[login.lower()] = found
+            return found
+
+    def repo(self, full_name: str) -> Repo | None:
+        return self.repos.get(full_name.lower())
+
+    def require_repo(self, full_name: str) -> Repo:
+        found = self.repo(full_name)
+        if found is None:
+            raise not_found()
+        return found
+
+    def _new_sha(self, *parts: object) -> str:
+        seed = ":".join(str(p) for p in (next(self._sha_counter), self.config.seed, *parts))
+        return hashlib.sha1(seed.encode()).hexdigest()
+
+    def parents_map(self, repo: Repo) -> dict[str, tuple[str, ...]]:
+        return {sha: c.parents for sha, c in repo.commits.items()}
+
+    def _between(self, repo: Repo, base: str, head: str) -> list[str]:
+        cache = self._ancestry_cache.get(repo.id)
+        if cache is None:
+            commits = repo.commits
+
+            @lru_cache(maxsize=4096)
+            def between(b: str, h: str) -> tuple[str, ...]:
+                return tuple(commits_between({s: c.parents for s, c in commits.items()}, b, h))
+
+            cache = self._ancestry_cache[repo.id] = between
+        return list(cache(base, head))
+
+    # ----- repositories and git data ------------------------------------------------------------
+
+    def create_repo(self, full_name: str, default_branch: str = "main") -> Repo:
+        """A repository with one initial commit on ``default_branch`` (existing ones are returned as is)."""
+        with self.lock:
+            found = self.repo(full_name)
+            if found is not None:
+                return found
+            owner_login, _, name = full_name.partition("/")
+            if not owner_login or not name:
+                raise ValueError(f"repository names look like owner/name, not {full_name!r}")
+            owner = self.account(owner_login, "Organization")
+            now = self.now()
+            repo = Repo(
+                id=self.new_id(), owner=owner, name=name, default_branch=default_branch, created_at=now, pushed_at=now
+            )
+            initial = self._make_commit(repo, (), "Initial commit", owner_login)
+            repo.branches[default_branch] = initial.sha
+            self.repos[full_name.lower()] = repo
+            self.repos_by_id[repo.id] = repo
+            return repo
+
+    def _make_commit(
+        self, repo: Repo, parents: tuple[str, ...], message: str, author: str, tree: str | None = None
+    ) -> Commit:
+        sha = self._new_sha(repo.id, message, *parents)
+        if tree is None:
+            tree = self._new_sha("tree", repo.id, sha)
+        commit = Commit(sha=sha, tree=tree, parents=parents, message=message, author=author, created_at=self.now())
+        repo.commits[sha] = commit
+        repo.trees.add(tree)
+        return commit
+
+    def create_commit(self, repo: Repo, message: str, tree: str, parents: list[str], author: str) -> Commit:
+        """``POST /git/commits``: a commit object on no branch yet."""
+        with self.lock:
+            if tree not in repo.trees:
+                raise ApiError(422, "Tree SHA does not exist")
+            for parent in parents:
+                if parent not in repo.commits:
+                    raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+            return self._make_commit(repo, tuple(parents), message, author, tree)
+
+    def resolve(self, repo: Repo, ref: str) -> str:
+        """A branch name, ``heads/x``, ``refs/heads/x`` or a sha to a commit sha (422 when unknown)."""
+        name = ref.removeprefix("refs/").removeprefix("heads/")
+        if name in repo.branches:
+            return repo.branches[name]
+        if ref in repo.commits:
+            return ref
+        matches = [sha for sha in repo.commits if len(ref) >= 7 and sha.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise ApiError(422, f"No commit found for SHA: {ref}")
+
+    def set_branch(self, repo: Repo, branch: str, sha: str, sender: Account, *, forced: bool = False) -> None:
+        """Point ``branch`` at ``sha``: a push webhook, and ``synchronize`` for open PRs whose head it is."""
+        with self.lock:
+            before = repo.branches.get(branch)
+            repo.branches[branch] = sha
+            repo.pushed_at = self.now()
+            new_commits = self._between(repo, before, sha) if before else [sha]
+            self._emit_repo(
+                "push",
+                repo,
+                events.push(
+                    self,
+                    repo,
+                    branch,
+                    before or ZERO_SHA,
+                    sha,
+                    [repo.commits[s] for s in new_commits],
+                    sender,
+                    created=before is None,
+                    forced=forced,
+                ),
+            )
+            for pull in self.open_pulls(repo):
+                if pull.base_ref == branch:
+                    pull.base_sha = sha
+                if pull.head_ref == branch and pull.head_sha != sha:
+                    previous = pull.head_sha
+                    pull.head_sha = sha
+                    pull.updated_at = self.now()
+                    self._emit_pull("synchronize", pull, sender, before=previous, after=sha)
+
+    def create_branch(self, repo: Repo, branch: str, sha: str, sender: Account) -> None:
+        with self.lock:
+            if branch in repo.branches:
+                raise ApiError(422, "Reference already exists")
+            if sha not in repo.commits:
+                raise ApiError(422, "Object does not exist")
+            self.set_branch(repo, branch, sha, sender)
+
+    def update_branch(self, repo: Repo, branch: str, sha: str, force: bool, sender: Account) -> None:
+        with self.lock:
+            if branch not in repo.branches:
+                raise ApiError(422, "Reference does not exist")
+            if sha not in repo.commits:
+                raise ApiError(422, "Object does not exist")
+            old = repo.branches[branch]
+            fast_forward = is_fast_forward(self.parents_map(repo), old, sha)
+            if not force and not fast_forward:
+                raise ApiError(422, "Update is not a fast forward")
+            if old != sha:
+                self.set_branch(repo, branch, sha, sender, forced=not fast_forward)
+
+    def delete_branch(self, repo: Repo, branch: str, sender: Account) -> None:
+        """Delete a branch; open pull requests from it are closed, as on GitHub."""
+        with self.lock:
+            if branch not in repo.branches:
+                raise ApiError(422, "Reference does not exist")
+            before = repo.branches.pop(branch)
+            self._emit_repo("push", repo, events.push(self, repo, branch, before, ZERO_SHA, [], sender, deleted=True))
+            for pull in self.open_pulls(repo):
+                if pull.head_ref == branch:
+                    self._close(pull, sender)
+
+    def push_commit(self, repo: Repo, branch: str, message: str, author: str) -> str:
+        with self.lock:
+            parent = repo.branches.get(branch) or repo.branches[repo.default_branch]
+            commit = self._make_commit(repo, (parent,), message, author)
+            self.set_branch(repo, branch, commit.sha, self.account(author))
+            return commit.sha
+
+    # ----- installations and tokens -------------------------------------------------------------
+
+    def installation_repos(self, item: Installation) -> list[Repo]:
+        if item.repository_selection == "all":
+            return [r for r in self.repos_by_id.values() if r.owner.id == item.account.id]
+        return [self.repos_by_id[i] for i in sorted(item.repo_ids) if i in self.repos_by_id]
+
+    def installation_for(self, repo: Repo) -> Installation | None:
+        for item in self.installations.values():
+            if item.account.id == repo.owner.id and (item.repository_selection == "all" or repo.id in item.repo_ids):
+                return item
+        return None
+
+    def install(
+        self,
+        account: str,
+        repos: Iterable[str],
+        *,
+        permissions: dict[str, str] | None = None,
+        events_: list[str] | None = None,
+        repository_selection: str = "selected",
+    ) -> Installation:
+        with self.lock:
+            owner = self.account(account, "Organization")
+            made = [self.create_repo(r if "/" in r else f"{account}/{r}") for r in repos]
+            for existing in self.installations.values():
+                if existing.account.id == owner.id:
+                    self.add_repos(existing, made)
+                    return existing
+            now = self.now()
+            item = Installation(
+                id=self.new_id(),
+                account=owner,
+                repo_ids={r.id for r in made},
+                repository_selection=repository_selection,
+                permissions=dict(permissions or DEFAULT_PERMISSIONS),
+                events=list(events_ if events_ is not None else DEFAULT_EVENTS),
+                created_at=now,
+                updated_at=now,
+            )
+            self.installations[item.id] = item
+            self._emit_installation(item, "installation", events.installation_event(self, item, "created", owner))
+            return item
+
+    def require_installation(self, installation_id: int) -> Installation:
+        found = self.installations.get(int(installation_id))
+        if found is None:
+            raise not_found()
+        return found
+
+    def add_repos(self, item: Installation, repos: Iterable[Repo]) -> None:
+        with self.lock:
+            added = [r for r in repos if r.id not in item.repo_ids]
+            if not added:
+                return
+            item.repo_ids.update(r.id for r in added)
+            item.updated_at = self.now()
+            payload = events.installation_repositories(self, item, "added", added, [])
+            self._emit_installation(item, "installation_repositories", payload)
+
+    def remove_repos(self, item: Installation, repos: Iterable[Repo]) -> None:
+        with self.lock:
+            removed = [r for r in repos if r.id in item.repo_ids]
+            if not removed:
+                return
+            item.repo_ids.difference_update(r.id for r in removed)
+            item.updated_at = self.now()
+            payload = events.installation_repositories(self, item, "removed", [], removed)
+            self._emit_installation(item, "installation_repositories", payload)
+
+    def suspend(self, item: Installation, by: str) -> None:
+        with self.lock:
+            item.suspended_at = self.now()
+            item.suspended_by = self.account(by)
+            self._revoke_tokens(item.id)
+            self._emit_installation(
+                item, "installation", events.installation_event(self, item, "suspend", item.suspended_by)
+            )
+
+    def unsuspend(self, item: Installation, by: str) -> None:
+        with self.lock:
+            item.suspended_at = None
+            item.suspended_by = None
+            sender = self.account(by)
+            self._emit_installation(item, "installation", events.installation_event(self, item, "unsuspend", sender))
+
+    def uninstall(self, item: Installation, by: str) -> None:
+        with self.lock:
+            self._revoke_tokens(item.id)
+            self._emit_installation(
+                item, "installation", events.installation_event(self, item, "deleted", self.account(by))
+            )
+            del self.installations[item.id]
+
+    def _revoke_tokens(self, installation_id: int) -> None:
+        for key in [k for k, t in self.tokens.items() if t.installation_id == installation_id]:
+            del self.tokens[key]
+
+    def mint_token(
+        self,
+        item: Installation,
+        *,
+        repositories: list[str] | None,
+        repository_ids: list[int] | None,
+        permissions: dict[str, str] | None,
+    ) -> tuple[AccessToken, list[Repo] | None]:
+        """``POST /app/installations/{id}/access_tokens`` with GitHub's checks of the requested scope."""
+        with self.lock:
+            if item.suspended_at is not None:
+                raise ApiError(403, "This installation has been suspended")
+            available = {r.id: r for r in self.installation_repos(item)}
+            scoped: list[Repo] | None = None
+            if repositories is not None or repository_ids is not None:
+                by_name = {r.name.lower(): r for r in available.values()}
+                scoped = []
+                for name in repositories or []:
+                    found = by_name.get(str(name).lower().split("/")[-1])
+                    if found is None:
+                        raise ApiError(
+                            422,
+                            "There is at least one repository that does not exist or is not accessible "
+                            "to the parent installation.",
+                        )
+                    scoped.append(found)
+                for repo_id in repository_ids or []:
+                    if repo_id not in available:
+                        raise ApiError(
+                            422,
+                            "There is at least one repository that does not exist or is not accessible "
+                            "to the parent installation.",
+                        )
+                    scoped.append(available[repo_id])
+            granted = dict(item.permissions)
+            if permissions is not None:
+                for name, level in permissions.items():
+                    if level not in ("read", "write", "admin") or PERMISSION_LEVELS[level] > PERMISSION_LEVELS.get(
+                        granted.get(name, "none"), 0
+                    ):
+                        raise ApiError(422, "The permissions requested are not granted to this installation.")
+                granted = dict(permissions)
+                granted.setdefault("metadata", "read")
+            token = AccessToken(
+                token="ghs_" + secrets.token_urlsafe(27).replace("-", "A").replace("_", "b")[:36],
+                installation_id=item.id,
+                expires_at=self.now() + self.config.token_lifetime_s,
+                repo_ids=frozenset(r.id for r in scoped) if scoped is not None else None,
+                permissions=granted,
+            )
+            self.tokens[token.token] = token
+            return token, scoped
+
+    # ----- pull requests ------------------------------------------------------------------------
+
+    def open_pulls(self, repo: Repo) -> list[PullRequest]:
+        return [p for (rid, _), p in self.pulls.items() if rid == repo.id and p.state == "open"]
+
+    def pulls_of(self, repo: Repo) -> list[PullRequest]:
+        return [p for (rid, _), p in self.pulls.items() if rid == repo.id]
+
+    def require_pull(self, repo: Repo, number: int) -> PullRequest:
+        found = self.pulls.get((repo.id, int(number)))
+        if found is None:
+            raise not_found()
+        return found
+
+    def verdicts(self, repo: Repo, sha: str) -> CheckVerdicts:
+        outcomes: dict[str, str] = {}
+        for suite in self.suites.get((repo.id, sha), []):
+            for run in suite.runs:
+                outcomes[run.name] = run.conclusion if run.status == "completed" and run.conclusion else "pending"
+        for status in self.statuses.get((repo.id, sha), []):
+            outcomes[status.context] = "failure" if status.state == "error" else status.state
+        return CheckVerdicts(outcomes)
+
+    def pull_json(self, pull: PullRequest, *, simple: bool = False) -> dict[str, Any]:
+        repo = pull.repo
+        flags = self._merge_flags(pull)
+        mergeable, state = mergeable_state(**flags)
+        commits = len(self._between(repo, pull.base_sha, pull.head_sha)) if pull.head_sha in repo.commits else 0
+        return render.pull_request(
+            self.base_url, pull, mergeable=mergeable, mergeable_state=state, commits=commits, simple=simple
+        )
+
+    def _merge_flags(self, pull: PullRequest) -> dict[str, Any]:
+        return {
+            "state": pull.state,
+            "merged": pull.merged,
+            "draft": pull.draft,
+            "conflict": pull.conflict,
+            "required": pull.repo.required_checks,
+            "verdicts": self.verdicts(pull.repo, pull.head_sha),
+        }
+
+    def _split_head(self, repo: Repo, head: str) -> str:
+        owner, sep, branch = head.partition(":")
+        if not sep:
+            return head
+        if owner.lower() != repo.owner.login.lower():
+            raise validation_failed({"resource": "PullRequest", "field": "head", "code": "invalid"})
+        return branch
+
+    def open_pull(
+        self,
+        repo: Repo,
+        *,
+        title: str | None,
+        head: str | None,
+        base: str | None,
+        body: str | None,
+        draft: bool,
+        user: Account,
+    ) -> PullRequest:
+        with self.lock:
+            for name, value in (("title", title), ("head", head), ("base", base)):
+                if not value:
+                    raise missing_field("PullRequest", name)
+            assert head is not None and base is not None and title is not None
+            branch = self._split_head(repo, head)
+            if branch not in repo.branches:
+                raise validation_failed({"resource": "PullRequest", "field": "head", "code": "invalid"})
+            if base not in repo.branches:
+                raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
+            head_sha, base_sha = repo.branches[branch], repo.branches[base]
+            if not self._between(repo, base_sha, head_sha):
+                raise validation_failed(
+                    {"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {branch}"}
+                )
+            self._refuse_duplicate(repo, branch, base)
+            now = self.now()
+            pull = PullRequest(
+                id=self.new_id(),
+                repo=repo,
+                number=repo.next_number,
+                title=title,
+                body=body,
+                user=user,
+                head_ref=branch,
+                base_ref=base,
+                head_sha=head_sha,
+                base_sha=base_sha,
+                created_at=now,
+                updated_at=now,
+                draft=bool(draft),
+            )
+            repo.next_number += 1
+            self.pulls[(repo.id, pull.number)] = pull
+            self.pulls_by_node[pull.node_id] = pull
+            self._emit_pull("opened", pull, user)
+            return pull
+
+    def _refuse_duplicate(self, repo: Repo, branch: str, base: str, *, but: PullRequest | None = None) -> None:
+        for other in self.open_pulls(repo):
+            if other is not but and other.head_ref == branch and other.base_ref == base:
+                raise validation_failed(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo.owner.login}:{branch}.",
+                    }
+                )
+
+    def update_pull(self, pull: PullRequest, fields: dict[str, Any], sender: Account) -> PullRequest:
+        """``PATCH .../pulls/{n}``: title, body, base and state; ``draft`` is ignored, as on GitHub."""
+        with self.lock:
+            repo = pull.repo
+            changes: dict[str, Any] = {}
+            if "base" in fields and fields["base"] != pull.base_ref:
+                if fields["base"] not in repo.branches:
+                    raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
+                changes["base"] = {"ref": {"from": pull.base_ref}, "sha": {"from": pull.base_sha}}
+                pull.base_ref = fields["base"]
+                pull.base_sha = repo.branches[pull.base_ref]
+            if "title" in fields and fields["title"] is not None and fields["title"] != pull.title:
+                changes["title"] = {"from": pull.title}
+                pull.title = fields["title"]
+            if "body" in fields and fields["body"] != pull.body:
+                changes["body"] = {"from": pull.body or ""}
+                pull.body = fields["body"]
+            if changes:
+                pull.updated_at = self.now()
+                self._emit_pull("edited", pull, sender, changes=changes)
+            state = fields.get("state")
+            if state == "closed" and pull.state == "open":
+                self._close(pull, sender)
+            elif state == "open" and pull.state == "closed":
+                self.reopen(pull, sender)
+            elif state not in (None, "open", "closed"):
+                raise validation_failed({"resource": "PullRequest", "field": "state", "code": "invalid"})
+            return pull
+
+    def _close(self, pull: PullRequest, sender: Account) -> None:
+        now = self.now()
+        pull.state = "closed"
+        pull.closed_at = now
+        pull.updated_at = now
+        self._emit_pull("closed", pull, sender)
+
+    def close(self, pull: PullRequest, sender: Account) -> None:
+        with self.lock:
+            if pull.state == "open":
+                self._close(pull, sender)
+
+    def reopen(self, pull: PullRequest, sender: Account) -> None:
+        with self.lock:
+            if pull.merged:
+                raise validation_failed(
+                    {"resource": "PullRequest", "code": "custom", "message": "Cannot reopen a merged pull request"}
+                )
+            if pull.state == "open":
+                return
+            if pull.head_ref not in pull.repo.branches:
+                raise validation_failed(
+                    {"resource": "PullRequest", "code": "custom", "message": "The head branch has been deleted"}
+                )
+            self._refuse_duplicate(pull.repo, pull.head_ref, pull.base_ref, but=pull)
+            pull.state = "open"
+            pull.closed_at = None
+            pull.head_sha = pull.repo.branches[pull.head_ref]
+            pull.base_sha = pull.repo.branches.get(pull.base_ref, pull.base_sha)
+            pull.updated_at = self.now()
+            self._emit_pull("reopened", pull, sender)
+
+    def set_draft(self, pull: PullRequest, draft: bool, sender: Account) -> None:
+        with self.lock:
+            if pull.state != "open":
+                raise ApiError(422, "Pull request is closed")
+            if pull.draft == draft:
+                return
+            pull.draft = draft
+            pull.updated_at = self.now()
+            self._emit_pull("converted_to_draft" if draft else "ready_for_review", pull, sender)
+
+    def merge(
+        self,
+        pull: PullRequest,
+        *,
+        sha: str | None,
+        method: str,
+        title: str | None,
+        message: str | None,
+        sender: Account,
+    ) -> str:
+        """Merge ``pull`` into its base: 405 when GitHub would refuse, 409 on a stale ``sha``."""
+        with self.lock:
+            repo = pull.repo
+            if method not in ("merge", "squash", "rebase"):
+                raise validation_failed({"resource": "PullRequest", "field": "merge_method", "code": "invalid"})
+            refusal = merge_refusal(**self._merge_flags(pull))
+            if refusal:
+                raise ApiError(405, refusal)
+            if sha is not None and sha != pull.head_sha:
+                raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+            base_tip = repo.branches[pull.base_ref]
+            carried = self._between(repo, base_tip, pull.head_sha)
+            default_title = f"Merge pull request #{pull.number} from {repo.owner.login}/{pull.head_ref}"
+            if method == "merge":
+                text = f"{title or default_title}\n\n{message if message is not None else pull.title}"
+                result = self._make_commit(repo, (base_tip, pull.head_sha), text, sender.login)
+            elif method == "squash":
+                text = f"{title or f'{pull.title} (#{pull.number})'}\n\n{message or ''}".rstrip()
+                result = self._make_commit(repo, (base_tip,), text, sender.login)
+            else:
+                result = repo.commits[base_tip]
+                for sha_ in carried:
+                    original = repo.commits[sha_]
+                    result = self._make_commit(repo, (result.sha,), original.message, original.author)
+            now = self.now()
+            pull.merged = True
+            pull.merged_at = now
+            pull.merged_by = sender
+            pull.merge_commit_sha = result.sha
+            pull.state = "closed"
+            pull.closed_at = now
+            pull.updated_at = now
+            self.set_branch(repo, pull.base_ref, result.sha, sender)
+            self._emit_pull("closed", pull, sender)
+            return result.sha
+
+    def request_reviewers(self, pull: PullRequest, logins: list[str], sender: Account) -> None:
+        with self.lock:
+            repo = pull.repo
+            for login in logins:
+                if login.lower() == pull.user.login.lower():
+                    raise ApiError(422, "Review cannot be requested from pull request author.")
+                if login not in repo.collaborators and login != repo.owner.login:
+                    raise ApiError(
+                        422,
+                        "Reviews may only be requested from collaborators. One or more of the users or teams "
+                        f"you specified is not a collaborator of the {repo.full_name} repository.",
+                    )
+            for login in logins:
+                reviewer = self.account(login)
+                if all(r.id != reviewer.id for r in pull.requested_reviewers):
+                    pull.requested_reviewers.append(reviewer)
+                    pull.updated_at = self.now()
+                    self._emit_pull("review_requested", pull, sender, requested_reviewer=reviewer)
+
+    def remove_reviewers(self, pull: PullRequest, logins: list[str], sender: Account) -> None:
+        with self.lock:
+            wanted = {login.lower() for login in logins}
+            for reviewer in [r for r in pull.requested_reviewers if r.login.lower() in wanted]:
+                pull.requested_reviewers.remove(reviewer)
+                self._emit_pull("review_request_removed", pull, sender, requested_reviewer=reviewer)
+
+    def submit_review(self, pull: PullRequest, user: Account, event: str, body: str, commit_id: str | None) -> Review:
+        with self.lock:
+            if event not in REVIEW_STATES:
+                raise validation_failed({"resource": "PullRequestReview", "field": "event", "code": "invalid"})
+            if event in ("APPROVE", "REQUEST_CHANGES") and user.id == pull.user.id:
+                verb = "approve" if event == "APPROVE" else "request changes on"
+                raise ApiError(422, "Unprocessable Entity", errors=[f"Can not {verb} your own pull request"])  # type: ignore[list-item]
+            if event in ("REQUEST_CHANGES", "COMMENT") and not body:
+                raise ApiError(422, "Unprocessable Entity", errors=[f"Body is required for event {event}"])  # type: ignore[list-item]
+            if commit_id is not None and commit_id not in pull.repo.commits:
+                raise validation_failed({"resource": "PullRequestReview", "field": "commit_id", "code": "invalid"})
+            item = Review(
+                id=self.new_id(),
+                pull=pull,
+                user=user,
+                state=REVIEW_STATES[event],
+                body=body or "",
+                commit_id=commit_id or pull.head_sha,
+                submitted_at=self.now(),
+            )
+            self.reviews.setdefault((pull.repo.id, pull.number), []).append(item)
+            pull.requested_reviewers = [r for r in pull.requested_reviewers if r.id != user.id]
+            self._emit_repo("pull_request_review", pull.repo, events.review_event(self, item, "submitted", user))
+            return item
+
+    def dismiss_review(self, pull: PullRequest, review_id: int, message: str, sender: Account) -> Review:
+        with self.lock:
+            for item in self.reviews.get((pull.repo.id, pull.number), []):
+                if item.id == int(review_id):
+                    if item.state not in ("APPROVED", "CHANGES_REQUESTED"):
+                        raise ApiError(422, "Can not dismiss a commented pull request review")
+                    item.state = "DISMISSED"
+                    self._emit_repo(
+                        "pull_request_review", pull.repo, events.review_event(self, item, "dismissed", sender)
+                    )
+                    return item
+            raise not_found()
+
+    def add_comment(self, repo: Repo, number: int, user: Account, body: str | None, *, via_app: bool) -> IssueComment:
+        with self.lock:
+            if not body:
+                raise missing_field("IssueComment", "body")
+            pull = self.require_pull(repo, number)
+            now = self.now()
+            item = IssueComment(
+                id=self.new_id(),
+                repo=repo,
+                number=number,
+                user=user,
+                body=body,
+                created_at=now,
+                updated_at=now,
+                via_app=via_app,
+            )
+            self.comments.setdefault((repo.id, number), []).append(item)
+            pull.comments += 1
+            self._emit_repo("issue_comment", repo, events.issue_comment(self, pull, item, "created", user))
+            return item
+
+    def add_labels(self, pull: PullRequest, names: list[str], sender: Account) -> list[Label]:
+        with self.lock:
+            repo = pull.repo
+            for name in names:
+                item = repo.labels.get(name)
+                if item is None:
+                    item = repo.labels[name] = Label(id=self.new_id(), name=name)
+                if item not in pull.labels:
+                    pull.labels.append(item)
+                    pull.updated_at = self.now()
+                    self._emit_pull("labeled", pull, sender, label=render.label(self.base_url, repo, item))
+            return list(pull.labels)
+
+    # ----- checks and statuses ------------------------------------------------------------------
+
+    def complete_check(self, repo: Repo, sha: str, conclusion: str, name: str) -> CheckRun:
+        """CI finished ``name`` on ``sha``: a completed check run in the CI app's suite, with webhooks."""
+        with self.lock:
+            if sha not in repo.commits:
+                sha = self.resolve(repo, sha)
+            now = self.now()
+            suites = self.suites.setdefault((repo.id, sha), [])
+            if not suites:
+                branch = next((b for b, s in repo.branches.items() if s == sha), None)
+                suites.append(
+                    CheckSuite(
+                        id=self.new_id(),
+                        repo=repo,
+                        head_sha=sha,
+                        head_branch=branch,
+                        status="queued",
+                        conclusion=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            suite = suites[0]
+            run = CheckRun(
+                id=self.new_id(),
+                suite_id=suite.id,
+                name=name,
+                head_sha=sha,
+                status="completed",
+                conclusion=conclusion,
+                started_at=now,
+                completed_at=now,
+            )
+            suite.runs = [r for r in suite.runs if r.name != name] + [run]
+            suite.status = "completed"
+            conclusions = {r.conclusion for r in suite.runs}
+            suite.conclusion = next(
+                (c for c in ("failure", "timed_out", "cancelled", "action_required") if c in conclusions), "success"
+            )
+            suite.updated_at = now
+            ci = self.account("github-actions[bot]", "Bot")
+            self._emit_repo("check_run", repo, events.check_run(self, repo, suite, run, "completed", ci))
+            self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "completed", ci))
+            return run
+
+    def set_status(
+        self,
+        repo: Repo,
+        sha: str,
+        state: str,
+        context: str,
+        *,
+        description: str | None = None,
+        target_url: str | None = None,
+        creator: Account | None = None,
+    ) -> CommitStatus:
+        with self.lock:
+            if state not in ("success", "failure", "pending", "error"):
+                raise validation_failed(
+                    {
+                        "resource": "Status",
+                        "field": "state",
+                        "code": "custom",
+                        "message": "state is not included in the list",
+                    }
+                )
+            sha = self.resolve(repo, sha)
+            item = CommitStatus(
+                id=self.new_id(),
+                repo=repo,
+                sha=sha,
+                state=state,
+                context=context,
+                description=description,
+                target_url=target_url,
+                creator=creator or self.account("ci-bot"),
+                created_at=self.now(),
+            )
+            self.statuses.setdefault((repo.id, sha), []).append(item)
+            self._emit_repo("status", repo, events.status(self, item))
+            return item
+
+    def pulls_for_sha(self, repo: Repo, sha: str) -> list[PullRequest]:
+        return [p for p in self.open_pulls(repo) if p.head_sha == sha]
+
+    # ----- manifest flow ------------------------------------------------------------------------
+
+    def create_manifest_code(self, manifest: dict[str, Any]) -> str:
+        with self.lock:
+            code = secrets.token_hex(10)
+            self.manifest_codes[code] = (manifest, self.now())
+            return code
+
+    def take_manifest(self, code: str) -> dict[str, Any]:
+        with self.lock:
+            found = self.manifest_codes.pop(code, None)
+            if found is None or self.now() - found[1] > 3600:
+                raise not_found()
+            return found[0]
+
+    # ----- webhooks -----------------------------------------------------------------------------
+
+    def _emit_pull(self, action: str, pull: PullRequest, sender: Account, **extra: Any) -> None:
+        self._emit_repo("pull_request", pull.repo, events.pull_request(self, pull, action, sender, **extra))
+
+    def _emit_repo(self, event: str, repo: Repo, payload: dict[str, Any]) -> None:
+        item = self.installation_for(repo)
+        if item is None or item.suspended_at is not None:
+            return
+        if event not in ALWAYS_SENT and event not in item.events:
+            return
+        payload["installation"] = {"id": item.id, "node_id": events.installation_node_id(item)}
+        self.sender.enqueue(event, payload, installation_id=item.id, repository_id=repo.id)
+
+    def _emit_installation(self, item: Installation, event: str, payload: dict[str, Any]) -> None:
+        self.sender.enqueue(event, payload, installation_id=item.id, repository_id=None)

@@ -1,0 +1,234 @@
+"""Every pull-request operation against the simulated GitHub: it works, and doing it twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from gh_helpers import make_client  # type: ignore[import-not-found]
+from redis import Redis
+
+from ghapp.github.deliveries import HookDeliveries
+from ghapp.github.errors import GitHubError, HeadModified, NotMergeable
+from ghapp.github.pulls import PullRequests
+
+pytest.importorskip("ghapp.testing")
+from ghapp.testing import GitHubSimulator
+
+REPO = "octo/hello"
+
+
+@pytest.fixture
+def sim() -> Iterator[GitHubSimulator]:
+    with GitHubSimulator() as simulator:
+        simulator.install("octo", [REPO])
+        yield simulator
+
+
+@pytest.fixture
+def pulls(sim: GitHubSimulator, redis_conn: Redis) -> PullRequests:
+    return PullRequests(make_client(sim, redis_conn))
+
+
+def writes(sim: GitHubSimulator) -> int:
+    return sim.counters.content_creating_requests
+
+
+def test_branches_and_the_bootstrap_commit(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    main = pulls.get_branch(REPO, "main")
+    assert main is not None and main.sha == sim.branch_sha(REPO, "main") and main.tree_sha
+    assert pulls.get_branch(REPO, "nope") is None
+
+    assert pulls.ensure_branch(REPO, "ws/a", "main") == main.sha
+    assert pulls.ensure_branch(REPO, "ws/a", "main") == main.sha
+    assert sim.branch_sha(REPO, "ws/a") == main.sha
+
+    sim.reset_counters()
+    head = pulls.create_empty_commit(REPO, "ws/b", "main")
+    assert sim.counters.total_requests == 3  # read base, create commit, create ref
+    assert sim.branch_sha(REPO, "ws/b") == head != main.sha
+    commit = pulls.client.request(REPO, pulls_access("contents"), "GET", f"/repos/{REPO}/git/commits/{head}").data
+    assert commit["tree"]["sha"] == main.tree_sha and [p["sha"] for p in commit["parents"]] == [main.sha]
+    # again: the branch already has its commit, so it is left alone
+    assert pulls.create_empty_commit(REPO, "ws/b", "main") == head
+    assert sim.branch_sha(REPO, "ws/b") == head
+    # a head created by ensure_branch (still at base) is fast-forwarded to the new commit
+    moved = pulls.create_empty_commit(REPO, "ws/a", "main")
+    assert moved != main.sha and sim.branch_sha(REPO, "ws/a") == moved
+
+
+def pulls_access(kind: str):  # type: ignore[no-untyped-def]
+    from ghapp.github.tokens import Access
+
+    return {"contents": Access.CONTENTS_READ}[kind]
+
+
+def test_open_find_update_and_close(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    pulls.create_empty_commit(REPO, "ws/a", "main")
+    assert pulls.find_pr_for_head(REPO, "ws/a") is None
+    opened = pulls.open_draft(REPO, "ws/a", "main", "Add a thing", "Spec body")
+    assert opened.draft and opened.is_open and opened.head_ref == "ws/a" and opened.base_ref == "main"
+    again = pulls.open_draft(REPO, "ws/a", "main", "Add a thing", "Spec body")
+    assert again.number == opened.number
+    assert len(sim.pulls(REPO)) == 1
+    found = pulls.find_pr_for_head(REPO, "ws/a", base="main")
+    assert found is not None and found.number == opened.number
+    assert found.url.endswith(f"/pull/{opened.number}") and found.node_id == opened.node_id
+
+    updated = pulls.update_pr(REPO, opened.number, title="Add a better thing", body="New spec")
+    assert (updated.title, updated.body) == ("Add a better thing", "New spec")
+    before = writes(sim)
+    same = pulls.update_pr(REPO, opened.number, title="Add a better thing", body="New spec")
+    assert same.title == "Add a better thing" and writes(sim) == before  # nothing to change, nothing written
+
+    closed = pulls.close(REPO, opened.number)
+    assert closed.state == "closed" and sim.get_pull(REPO, opened.number)["state"] == "closed"
+    before = writes(sim)
+    assert pulls.close(REPO, opened.number).state == "closed"
+    assert writes(sim) == before
+
+
+def test_ready_draft_reviewers_and_merge(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    pulls.create_empty_commit(REPO, "ws/a", "main")
+    pr = pulls.open_draft(REPO, "ws/a", "main", "Title", "Body")
+    assert pulls.mark_ready(REPO, pr.node_id) is False
+    assert sim.get_pull(REPO, pr.number)["draft"] is False
+    assert pulls.mark_ready(REPO, pr.node_id) is False  # already ready: unchanged
+    assert pulls.convert_to_draft(REPO, pr.node_id) is True
+    assert sim.get_pull(REPO, pr.number)["draft"] is True
+    pulls.mark_ready(REPO, pr.node_id)
+
+    sim.add_collaborator(REPO, "reviewer-1", "write")
+    assert pulls.request_reviewers(REPO, pr.number, ["reviewer-1"]) == ["reviewer-1"]
+    assert pulls.request_reviewers(REPO, pr.number, ["reviewer-1"]) == ["reviewer-1"]
+    assert [u["login"] for u in sim.get_pull(REPO, pr.number)["requested_reviewers"]] == ["reviewer-1"]
+    assert pulls.request_reviewers(REPO, pr.number, []) == []
+
+    current = pulls.get_pr(REPO, pr.number)
+    merged_sha = pulls.merge(REPO, pr.number, current.head_sha, "squash", commit_title="Title (#1)")
+    assert sim.get_pull(REPO, pr.number)["merged"] is True
+    assert sim.branch_sha(REPO, "main") == merged_sha
+    before = writes(sim)
+    assert pulls.merge(REPO, pr.number, current.head_sha, "squash") == merged_sha
+    assert writes(sim) == before
+    assert pulls.close(REPO, pr.number).merged  # a merged PR is left as it is
+
+
+def test_merge_refusals_are_typed(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    pulls.create_empty_commit(REPO, "ws/a", "main")
+    pr = pulls.open_draft(REPO, "ws/a", "main", "Title", "Body")
+    pulls.mark_ready(REPO, pr.node_id)
+    old_head = pulls.get_pr(REPO, pr.number).head_sha
+    sim.push_commit(REPO, "ws/a")
+    with pytest.raises(HeadModified) as moved:
+        pulls.merge(REPO, pr.number, old_head)
+    assert moved.value.status == 409
+    sim.make_conflict(REPO, pr.number)
+    with pytest.raises(NotMergeable) as conflicted:
+        pulls.merge(REPO, pr.number, pulls.get_pr(REPO, pr.number).head_sha)
+    assert conflicted.value.status == 405
+    assert sim.get_pull(REPO, pr.number)["merged"] is False
+
+
+def test_comments_with_a_marker_are_posted_once(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    pulls.create_empty_commit(REPO, "ws/a", "main")
+    pr = pulls.open_draft(REPO, "ws/a", "main", "Title", "Body")
+    first = pulls.comment(REPO, pr.number, "Closing: the workstream was cancelled.", marker="cancel-1")
+    second = pulls.comment(REPO, pr.number, "Closing: the workstream was cancelled.", marker="cancel-1")
+    assert first.id == second.id
+    comments = pulls.list_comments(REPO, pr.number)
+    assert [c.id for c in comments] == [first.id]
+    assert "<!-- ghapp:cancel-1 -->" in comments[0].body
+    plain = pulls.comment(REPO, pr.number, "hello")
+    assert [c.id for c in pulls.list_comments(REPO, pr.number)] == [first.id, plain.id]
+
+
+def test_reviews_checks_and_write_access(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    pulls.create_empty_commit(REPO, "ws/a", "main")
+    pr = pulls.open_draft(REPO, "ws/a", "main", "Title", "Body")
+    head = pr.head_sha
+    sim.add_collaborator(REPO, "maintainer", "maintain")
+    sim.add_collaborator(REPO, "reader", "read")
+    assert pulls.list_reviews(REPO, pr.number) == []
+    sim.submit_review(REPO, pr.number, "maintainer", "APPROVED")
+    reviews = pulls.list_reviews(REPO, pr.number)
+    assert [(r.user, r.state, r.commit_id) for r in reviews] == [("maintainer", "APPROVED", head)]
+
+    assert pulls.checks_conclusion(REPO, head) == "none"
+    sim.set_status(REPO, head, "pending", context="lint")
+    assert pulls.checks_conclusion(REPO, head) == "pending"
+    sim.set_status(REPO, head, "success", context="lint")
+    sim.complete_checks(REPO, head, "success", name="ci")
+    assert pulls.combined_status(REPO, head).state == "success"
+    assert [s.conclusion for s in pulls.check_suites(REPO, head)] == ["success"]
+    assert pulls.checks_conclusion(REPO, head) == "success"
+    sim.complete_checks(REPO, head, "failure", name="ci")
+    assert pulls.checks_conclusion(REPO, head) == "failure"
+
+    assert pulls.user_can_write(REPO, "maintainer") is True
+    assert pulls.user_can_write(REPO, "reader") is False
+    assert pulls.user_can_write(REPO, "stranger") is False
+    before = sim.counters.total_requests
+    assert pulls.user_can_write(REPO, "maintainer") is True  # cached
+    assert sim.counters.total_requests == before
+
+
+def test_hook_deliveries_list_and_redeliver(sim: GitHubSimulator, pulls: PullRequests) -> None:
+    sim.push_commit(REPO, "ws/a")
+    sim.wait_deliveries_idle(5)
+    deliveries = HookDeliveries(pulls.client)
+    listed = list(deliveries.list_deliveries(per_page=2))  # several pages, followed through Link
+    assert len(listed) == len(sim.deliveries) and len(listed) >= 2
+    assert [d.id for d in listed] == sorted((d.id for d in listed), reverse=True)
+    target = listed[-1]
+    deliveries.redeliver(target.id)
+    sim.wait_deliveries_idle(5)
+    again = list(deliveries.list_deliveries())
+    redelivered = [d for d in again if d.redelivery]
+    assert redelivered and redelivered[0].guid == target.guid
+    newest_first = list(deliveries.list_deliveries(since=again[0].delivered_at))
+    assert newest_first and all(d.delivered_at >= again[0].delivered_at for d in newest_first)
+
+
+def test_no_secret_reaches_the_logs_or_errors(
+    sim: GitHubSimulator, pulls: PullRequests, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = pulls.client
+    errors: list[str] = []
+    pulls.create_empty_commit(REPO, "ws/a", "main")
+    pr = pulls.open_draft(REPO, "ws/a", "main", "Title", "Body")
+    pulls.mark_ready(REPO, pr.node_id)
+    pulls.comment(REPO, pr.number, "hi", marker="m")
+    pulls.get_pr(REPO, pr.number)
+    pulls.checks_conclusion(REPO, pr.head_sha)
+    for failing in (
+        lambda: pulls.get_pr(REPO, 404),
+        lambda: pulls.open_draft(REPO, "missing", "main", "x", "y"),
+        lambda: pulls.merge(REPO, pr.number, "0" * 40),
+    ):
+        try:
+            failing()
+        except GitHubError as exc:
+            errors.append(str(exc))
+            errors.append(repr(exc))
+    list(HookDeliveries(client).list_deliveries())
+    assert len(errors) == 6
+    installation = client.installation_for(REPO)
+    from ghapp.github.tokens import Access
+
+    secrets = {client.tokens.get(installation, REPO, access).token for access in Access}
+    secrets.add(client.app_jwt.token())
+    key_lines = [line for line in sim.private_key_pem.splitlines() if line and not line.startswith("-----")]
+    text = "\n".join(
+        [record.getMessage() for record in caplog.records]
+        + [str(record.args) for record in caplog.records]
+        + errors
+        + [repr(client), repr(client.tokens), repr(client.app_jwt), repr(client.http)]
+    )
+    assert caplog.records, "the run logged something to look at"
+    for secret in secrets:
+        assert secret and secret not in text
+    for line in key_lines:
+        assert line not in text

@@ -1,0 +1,99 @@
+"""The inbox and installations store helpers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import update
+
+from ghapp.store import inbox, installations
+from ghapp.store.engine import make_engine
+from ghapp.store.schema import inbox as inbox_table
+
+
+@pytest.fixture
+def engine(database_url):  # type: ignore[no-untyped-def]
+    built = make_engine(database_url)
+    yield built
+    built.dispose()
+
+
+def test_store_load_mark_and_list(engine):
+    with engine.begin() as conn:
+        assert inbox.store(conn, "g1", "pull_request", b'{"action":"opened"}') is True
+        assert inbox.store(conn, "g1", "pull_request", b"{}") is False
+        assert inbox.store(conn, "g2", "push", b"{}") is True
+    with engine.begin() as conn:
+        inbox.mark(conn, "g1", "failed", "boom " * 1000, action="opened", installation_id=42)
+        inbox.mark(conn, "g1", "processed")
+    with engine.connect() as conn:
+        row = inbox.load(conn, "g1")
+        assert (row.status, row.attempts, row.action, row.installation_id) == ("processed", 2, "opened", 42)
+        assert row.processed_at is not None
+        assert bytes(row.body) == b'{"action":"opened"}'
+        assert inbox.exists(conn, "g2") and not inbox.exists(conn, "nope")
+        assert inbox.load(conn, "nope") is None
+        recent = inbox.recent(conn, 10)
+        assert {r["guid"] for r in recent} == {"g1", "g2"}
+        assert all("body" not in r for r in recent)
+        assert inbox.counts_by_status(conn) == {"processed": 1, "pending": 1}
+
+
+def test_pending_guids_skips_fresh_rows(engine):
+    with engine.begin() as conn:
+        inbox.store(conn, "old", "push", b"{}")
+        inbox.store(conn, "new", "push", b"{}")
+        inbox.store(conn, "done", "push", b"{}")
+        inbox.mark(conn, "done", "processed")
+        long_ago = datetime.now(UTC) - timedelta(minutes=5)
+        conn.execute(
+            update(inbox_table).where(inbox_table.c.guid.in_(["old", "done"])).values(received_at=long_ago)
+        )
+    with engine.connect() as conn:
+        assert inbox.pending_guids(conn, older_than_s=30) == ["old"]
+        assert sorted(inbox.pending_guids(conn, older_than_s=0)) == ["new", "old"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"a": 1}).encode(),
+        b"  \n" + json.dumps({"a": 1}).encode(),
+        urllib.parse.urlencode({"payload": json.dumps({"a": 1})}).encode(),
+    ],
+)
+def test_decode_payload_reads_json_and_form_bodies(body):
+    assert inbox.decode_payload(SimpleNamespace(body=body)) == {"a": 1}
+
+
+@pytest.mark.parametrize("body", [b"other=1", b"[1]", b"{not json"])
+def test_decode_payload_refuses_what_is_not_a_payload(body):
+    with pytest.raises(ValueError):
+        inbox.decode_payload(SimpleNamespace(body=body))
+
+
+def test_installations_and_app_state(engine):
+    with engine.begin() as conn:
+        installations.save_installation(conn, 7, account="octo")
+        installations.add_repos(conn, 7, ["octo/api", "octo/web"])
+        installations.set_installation_status(conn, 7, "suspended")
+        assert installations.set_installation_repos_accessible(conn, 7, False) == ["octo/api", "octo/web"]
+        installations.add_repos(conn, 7, ["octo/api"])
+        installations.remove_repos(conn, ["octo/web"])
+        installations.set_state(conn, "sweep", {"interval": 300})
+        installations.set_state(conn, "sweep", {"interval": 600, "why": "quiet"})
+    with engine.connect() as conn:
+        row = installations.get_installation(conn, 7)
+        assert (row.account, row.status) == ("octo", "suspended")
+        assert installations.repo_access(conn, "octo/api").accessible is True
+        assert installations.repo_access(conn, "octo/web").accessible is False
+        assert installations.repo_access(conn, "octo/none") is None
+        assert installations.get_state(conn, "sweep") == {"interval": 600, "why": "quiet"}
+        assert installations.get_state(conn, "missing", default=1) == 1
+        assert [r.installation_id for r in installations.list_installations(conn)] == [7]
+    with pytest.raises(ValueError), engine.begin() as conn:
+        installations.save_installation(conn, 8, account="x", status="sleeping")

@@ -1,0 +1,316 @@
+"""The simulator's answers and webhook payloads validate against GitHub's own published descriptions.
+
+Schemas come from ``@octokit/openapi`` (REST) and ``@octokit/openapi-webhooks`` (webhooks), trimmed into
+``ghapp/testing/schemas/github-subset.json.gz`` by ``ghapp/testing/schemas/generate.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from sim_helpers import Setup
+
+from ghapp.testing import GitHubSimulator, SimulatorConfig
+from ghapp.testing.schemas import component_validator, load_subset, response_validator, webhook_validator
+
+
+def _leaves(errors: Any) -> list[Any]:
+    """The innermost reasons (``anyOf`` failures otherwise hide which field was wrong)."""
+    out = []
+    for error in errors:
+        out.extend(_leaves(error.context) if error.context else [error])
+    return out
+
+
+def assert_valid(validator: Any, instance: Any, what: str) -> None:
+    errors = sorted(_leaves(validator.iter_errors(instance)), key=lambda e: list(e.absolute_path))
+    details = "\n".join(
+        f"  at {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in errors[:15]
+    )
+    assert not errors, f"{what} does not match GitHub's schema:\n{details}"
+
+
+def check(response: requests.Response, method: str, path: str, status: int) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert_valid(response_validator(method, path, status), body, f"{method} {path} {status}")
+    return body
+
+
+def test_subset_names_its_sources_and_holds_every_schema_used() -> None:
+    subset = load_subset()
+    assert subset["sources"]["rest"].startswith("@octokit/openapi@")
+    assert subset["sources"]["webhooks"].startswith("@octokit/openapi-webhooks@")
+    assert len(subset["rest"]["operations"]) >= 30
+    assert "pull-request-opened" in subset["webhooks"]["events"]
+
+
+def test_rest_responses_match_github_schemas(setup: Any) -> None:
+    sim, repo = setup.sim, setup.repo
+    jwt_headers = setup.jwt_headers()
+    check(requests.get(f"{sim.url}/app", headers=jwt_headers), "get", "/app", 200)
+    # GitHub's description of this one operation inlines ``account`` as allOf[user, enterprise], which no
+    # real answer satisfies; its items are checked against the ``installation`` component it stands for.
+    listed = requests.get(f"{sim.url}/app/installations", headers=jwt_headers)
+    assert listed.status_code == 200 and len(listed.json()) == 1
+    for item in listed.json():
+        assert_valid(component_validator("installation"), item, "GET /app/installations item")
+    check(
+        requests.get(f"{sim.url}/app/installations/{setup.installation_id}", headers=jwt_headers),
+        "get",
+        "/app/installations/{installation_id}",
+        200,
+    )
+    check(setup.mint(), "post", "/app/installations/{installation_id}/access_tokens", 201)
+    check(setup.mint(repositories=["app"]), "post", "/app/installations/{installation_id}/access_tokens", 201)
+    check(
+        requests.get(f"{sim.url}/repos/{repo}/installation", headers=jwt_headers),
+        "get",
+        "/repos/{owner}/{repo}/installation",
+        200,
+    )
+    check(setup.api("GET", "/installation/repositories"), "get", "/installation/repositories", 200)
+    check(setup.api("GET", f"/repos/{repo}"), "get", "/repos/{owner}/{repo}", 200)
+    check(setup.api("GET", f"/repos/{repo}/branches/main"), "get", "/repos/{owner}/{repo}/branches/{branch}", 200)
+    ref = check(
+        setup.api("GET", f"/repos/{repo}/git/ref/heads/main"), "get", "/repos/{owner}/{repo}/git/ref/{ref}", 200
+    )
+    main_sha = ref["object"]["sha"]
+    commit = check(
+        setup.api("GET", f"/repos/{repo}/git/commits/{main_sha}"),
+        "get",
+        "/repos/{owner}/{repo}/git/commits/{commit_sha}",
+        200,
+    )
+    new_commit = check(
+        setup.api(
+            "POST",
+            f"/repos/{repo}/git/commits",
+            json={"message": "empty", "tree": commit["tree"]["sha"], "parents": [main_sha]},
+        ),
+        "post",
+        "/repos/{owner}/{repo}/git/commits",
+        201,
+    )
+    check(
+        setup.api("POST", f"/repos/{repo}/git/refs", json={"ref": "refs/heads/topic", "sha": new_commit["sha"]}),
+        "post",
+        "/repos/{owner}/{repo}/git/refs",
+        201,
+    )
+    check(
+        setup.api("PATCH", f"/repos/{repo}/git/refs/heads/topic", json={"sha": new_commit["sha"], "force": False}),
+        "patch",
+        "/repos/{owner}/{repo}/git/refs/{ref}",
+        200,
+    )
+    created = check(
+        setup.api("POST", f"/repos/{repo}/pulls", json={"title": "Topic", "head": "topic", "base": "main"}),
+        "post",
+        "/repos/{owner}/{repo}/pulls",
+        201,
+    )
+    number = created["number"]
+    check(setup.api("GET", f"/repos/{repo}/pulls/{number}"), "get", "/repos/{owner}/{repo}/pulls/{pull_number}", 200)
+    check(setup.api("GET", f"/repos/{repo}/pulls"), "get", "/repos/{owner}/{repo}/pulls", 200)
+    check(
+        setup.api("PATCH", f"/repos/{repo}/pulls/{number}", json={"body": "new body"}),
+        "patch",
+        "/repos/{owner}/{repo}/pulls/{pull_number}",
+        200,
+    )
+    check(
+        setup.api("POST", f"/repos/{repo}/pulls/{number}/requested_reviewers", json={"reviewers": ["alice"]}),
+        "post",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+        201,
+    )
+    check(
+        setup.api("POST", f"/repos/{repo}/pulls/{number}/reviews", json={"event": "COMMENT", "body": "looks fine"}),
+        "post",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        200,
+    )
+    sim.submit_review(repo, number, "alice", "APPROVED")
+    check(
+        setup.api("GET", f"/repos/{repo}/pulls/{number}/reviews"),
+        "get",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        200,
+    )
+    check(
+        setup.api("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": "hello"}),
+        "post",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        201,
+    )
+    sim.comment(repo, number, "alice", "a person speaks")
+    check(
+        setup.api("GET", f"/repos/{repo}/issues/{number}/comments"),
+        "get",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        200,
+    )
+    check(
+        setup.api("POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": ["ghapp"]}),
+        "post",
+        "/repos/{owner}/{repo}/issues/{issue_number}/labels",
+        200,
+    )
+    head = created["head"]["sha"]
+    sim.complete_checks(repo, head, "success", name="ci")
+    sim.set_status(repo, head, "success", context="lint")
+    suites = check(
+        setup.api("GET", f"/repos/{repo}/commits/{head}/check-suites"),
+        "get",
+        "/repos/{owner}/{repo}/commits/{ref}/check-suites",
+        200,
+    )
+    assert suites["total_count"] == 1
+    check(
+        setup.api("GET", f"/repos/{repo}/commits/{head}/check-runs"),
+        "get",
+        "/repos/{owner}/{repo}/commits/{ref}/check-runs",
+        200,
+    )
+    status = check(
+        setup.api("GET", f"/repos/{repo}/commits/{head}/status"),
+        "get",
+        "/repos/{owner}/{repo}/commits/{ref}/status",
+        200,
+    )
+    assert status["state"] == "success"
+    conflict = setup.api("PUT", f"/repos/{repo}/pulls/{number}/merge", json={"sha": "0" * 40})
+    check(conflict, "put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", 409)
+    merged = check(
+        setup.api("PUT", f"/repos/{repo}/pulls/{number}/merge", json={"sha": head, "merge_method": "squash"}),
+        "put",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        200,
+    )
+    assert merged["merged"] is True
+    again = setup.api("PUT", f"/repos/{repo}/pulls/{number}/merge", json={})
+    check(again, "put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", 405)
+    invalid = setup.api("POST", f"/repos/{repo}/pulls", json={"title": "Same", "head": "main", "base": "main"})
+    check(invalid, "post", "/repos/{owner}/{repo}/pulls", 422)
+    sim.wait_deliveries_idle()
+    listed = check(
+        requests.get(f"{sim.url}/app/hook/deliveries", headers=jwt_headers), "get", "/app/hook/deliveries", 200
+    )
+    check(
+        requests.get(f"{sim.url}/app/hook/deliveries/{listed[0]['id']}", headers=jwt_headers),
+        "get",
+        "/app/hook/deliveries/{delivery_id}",
+        200,
+    )
+    code = sim.create_manifest_code({"name": "demo", "url": "https://example.invalid"})
+    check(
+        requests.post(f"{sim.url}/app-manifests/{code}/conversions"), "post", "/app-manifests/{code}/conversions", 201
+    )
+
+
+def _payloads(sim: Any) -> dict[str, list[dict[str, Any]]]:
+    sim.wait_deliveries_idle()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for delivery in sim.deliveries:
+        name = delivery.event.replace("_", "-")
+        if delivery.action:
+            name += "-" + delivery.action.replace("_", "-")
+        out.setdefault(name, []).append(delivery.payload)
+    return out
+
+
+WEBHOOKS = [
+    "installation-created",
+    "installation-repositories-added",
+    "installation-repositories-removed",
+    "installation-suspend",
+    "installation-unsuspend",
+    "installation-deleted",
+    "push",
+    "pull-request-opened",
+    "pull-request-edited",
+    "pull-request-synchronize",
+    "pull-request-ready-for-review",
+    "pull-request-converted-to-draft",
+    "pull-request-review-requested",
+    "pull-request-closed",
+    "pull-request-reopened",
+    "pull-request-review-submitted",
+    "pull-request-review-dismissed",
+    "issue-comment-created",
+    "check-suite-completed",
+    "check-run-completed",
+    "status",
+]
+
+
+@pytest.fixture(scope="module")
+def every_payload() -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Drive one simulator through every webhook event it sends and collect the payloads."""
+    with GitHubSimulator(SimulatorConfig(seed=3)) as sim:
+        yield _drive(sim)
+
+
+def _drive(sim: GitHubSimulator) -> dict[str, list[dict[str, Any]]]:
+    setup = Setup(sim, sim.install("acme", ["app", "other"]), {})
+    setup.headers = setup.token_headers()
+    sim.add_collaborator("acme/app", "alice", "write")
+    repo = setup.repo
+    pull = setup.open_pull("feature", draft=True)
+    number = pull["number"]
+    node = pull["node_id"]
+    mutation = (
+        "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { id } } }"
+    )
+    assert setup.api("POST", "/graphql", json={"query": mutation, "variables": {"id": node}}).status_code == 200
+    back = f'mutation {{ convertPullRequestToDraft(input: {{pullRequestId: "{node}"}}) {{ pullRequest {{ id }} }} }}'
+    assert setup.api("POST", "/graphql", json={"query": back}).status_code == 200
+    setup.api("PATCH", f"/repos/{repo}/pulls/{number}", json={"title": "Renamed"})
+    setup.api("POST", f"/repos/{repo}/pulls/{number}/requested_reviewers", json={"reviewers": ["alice"]})
+    head = sim.push_commit(repo, "feature", "more work")
+    sim.complete_checks(repo, head, "failure")
+    sim.set_status(repo, head, "pending", context="deploy")
+    review = sim.submit_review(repo, number, "alice", "CHANGES_REQUESTED", body="please fix")
+    sim.dismiss_review(repo, number, review["id"])
+    sim.comment(repo, number, "alice", "a remark")
+    sim.close_by_hand(repo, number)
+    sim.reopen_by_hand(repo, number)
+    setup.api("PATCH", f"/repos/{repo}/pulls/{number}", json={"state": "closed"})
+    second = setup.open_pull("second")
+    sim.merge_by_hand(repo, second["number"])
+    sim.add_repos(setup.installation_id, ["third"])
+    sim.remove_repos(setup.installation_id, ["third"])
+    sim.suspend(setup.installation_id)
+    sim.unsuspend(setup.installation_id)
+    sim.uninstall(setup.installation_id)
+    return _payloads(sim)
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_webhook_payload_matches_github_schema(every_payload: dict[str, list[dict[str, Any]]], name: str) -> None:
+    payloads = every_payload.get(name)
+    assert payloads, f"no {name} delivery was recorded (got {sorted(every_payload)})"
+    validator = webhook_validator(name)
+    for payload in payloads:
+        assert_valid(validator, payload, f"webhook {name}")
+
+
+def test_merged_close_payload_says_merged(every_payload: dict[str, list[dict[str, Any]]]) -> None:
+    closed = every_payload["pull-request-closed"]
+    merged = [p for p in closed if p["pull_request"]["merged"]]
+    assert len(merged) == 1 and merged[0]["pull_request"]["merged_at"]
+    assert any(not p["pull_request"]["merged"] for p in closed)
+
+
+def test_validators_reject_wrong_shapes(every_payload: dict[str, list[dict[str, Any]]]) -> None:
+    """The schemas have teeth: a payload or response missing required parts does not pass."""
+    opened = dict(every_payload["pull-request-opened"][0])
+    del opened["pull_request"]
+    assert list(webhook_validator("pull-request-opened").iter_errors(opened))
+    broken = dict(every_payload["pull-request-opened"][0]["pull_request"])
+    broken["state"] = 7
+    assert list(response_validator("get", "/repos/{owner}/{repo}/pulls/{pull_number}", 200).iter_errors(broken))
