@@ -59,6 +59,7 @@ class Settings:
     content_per_hour: int = 500
     write_spacing_s: float = 1.0
     github_read_timeout_s: float = 30.0
+    sync_retry_intervals_s: tuple[int, ...] = (5, 20, 60, 180, 600)
     sweep_interval_s: int = 300
     sweep_min_s: int = 60
     sweep_max_s: int = 1800
@@ -135,6 +136,16 @@ def _env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[
     if raw not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw
+
+
+def _env_intervals(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    parts = _split_list(raw)
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"{name} must be a comma-separated list of positive whole seconds, got {raw!r}")
+    return tuple(int(p) for p in parts)
 
 
 def _split_list(raw: str) -> tuple[str, ...]:
@@ -255,6 +266,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         content_per_hour=_env_int(env, "GITHUB_CONTENT_PER_HOUR", 500, minimum=1),
         write_spacing_s=_env_float(env, "GITHUB_WRITE_SPACING_SECONDS", 1.0),
         github_read_timeout_s=_env_float(env, "GITHUB_READ_TIMEOUT_SECONDS", 30.0),
+        sync_retry_intervals_s=_env_intervals(env, "SYNC_RETRY_INTERVALS", (5, 20, 60, 180, 600)),
         sweep_interval_s=sweep_default,
         sweep_min_s=sweep_min,
         sweep_max_s=sweep_max,

@@ -12,6 +12,7 @@ a ``sync_failed`` notice and the job stays in RQ's failed registry.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -21,6 +22,7 @@ from rq import get_current_job
 
 from ghapp.github.errors import GitHubError, RetryAt
 from ghapp.logs import log_context
+from ghapp.metrics import record_sync
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.sync import queue as jobs_queue
 from ghapp.sync.handlers import router
@@ -54,6 +56,17 @@ def _final_attempt() -> bool:
 def sync_workstream(task_id: str, workstream_id: str) -> dict[str, Any]:
     """Converge one workstream; see the module docstring for deferral and failure."""
     runtime = get_runtime()
+    started = time.monotonic()
+    outcome = "error"
+    try:
+        result = _sync_workstream(runtime, task_id, workstream_id)
+        outcome = "deferred" if "deferred_until" in result else "ok"
+        return result
+    finally:
+        record_sync(runtime.redis, time.monotonic() - started, outcome)
+
+
+def _sync_workstream(runtime: Runtime, task_id: str, workstream_id: str) -> dict[str, Any]:
     queue = runtime.queue
     with log_context(task=task_id, workstream=workstream_id):
         jobs_queue.begin_sync(runtime.redis, task_id, workstream_id)
@@ -98,25 +111,38 @@ def apply_delivery(guid: str) -> str:
 
     runtime = get_runtime()
     with log_context(guid=guid):
-        with runtime.engine.begin() as conn:
-            row = inbox.load(conn, guid)
-            if row is None:
-                log.warning("delivery is not in the inbox; nothing to do")
-                return "missing"
-            if row.status in ("processed", "ignored"):
-                return row.status
-            payload = inbox.decode_payload(row)
-            event = sansio.Event(payload, event=row.event, delivery_id=guid)
-            callbacks = router.fetch(event)
-            if not callbacks:
-                inbox.mark(conn, guid, "ignored")
-                return "ignored"
-            ctx = DeliveryContext(runtime=runtime, conn=conn, user_can_write=_writer_check(runtime))
-            for callback in callbacks:
-                callback(event, ctx)
-            inbox.mark(conn, guid, "processed")
-        _after_commit(runtime, ctx)
-        return "processed"
+        try:
+            return _apply_delivery(runtime, guid)
+        except Exception as exc:
+            if _final_attempt():
+                with runtime.engine.begin() as conn:
+                    inbox.mark(conn, guid, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _apply_delivery(runtime: Runtime, guid: str) -> str:
+    from ghapp.store import inbox
+
+    with runtime.engine.begin() as conn:
+        row = inbox.load(conn, guid)
+        if row is None:
+            log.warning("delivery is not in the inbox; nothing to do")
+            return "missing"
+        if row.status in ("processed", "ignored"):
+            return row.status
+        payload = inbox.decode_payload(row)
+        event = sansio.Event(payload, event=row.event, delivery_id=guid)
+        facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
+        callbacks = router.fetch(event)
+        if not callbacks:
+            inbox.mark(conn, guid, "ignored", **facts)
+            return "ignored"
+        ctx = DeliveryContext(runtime=runtime, conn=conn, user_can_write=_writer_check(runtime))
+        for callback in callbacks:
+            callback(event, ctx)
+        inbox.mark(conn, guid, "processed", **facts)
+    _after_commit(runtime, ctx)
+    return "processed"
 
 
 def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]

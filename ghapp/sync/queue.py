@@ -39,12 +39,19 @@ SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
 DELIVER_NOTICE = "ghapp.pod.notices.deliver_notice"
 
 QUEUED_TTL_S = 15 * 60
-RETRY_BASE_INTERVALS_S = (5, 20, 60, 180, 600)
 
 
-def backoff_retry(base: tuple[int, ...] = RETRY_BASE_INTERVALS_S) -> Retry:
-    """RQ retries with exponential backoff and full jitter, so failed jobs don't return in lockstep."""
-    return Retry(max=len(base), interval=[max(1, int(random.uniform(0.5, 1.0) * step)) for step in base])
+def backoff_retry(base: tuple[int, ...] | None = None) -> Retry:
+    """RQ retries with exponential backoff and jitter, so failed jobs don't return in lockstep.
+
+    The base intervals are ``SYNC_RETRY_INTERVALS`` (5, 20, 60, 180, 600 s by
+    default); each is drawn between half and all of its value.
+    """
+    if base is None:
+        from ghapp.config import get_settings
+
+        base = get_settings().sync_retry_intervals_s
+    return Retry(max=len(base), interval=[max(1, round(random.uniform(0.5, 1.0) * step)) for step in base])
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 

@@ -329,6 +329,9 @@ def run_redelivery(reschedule: bool = True) -> dict[str, Any]:
     runtime = get_runtime()
     job = get_current_job()
     try:
+        if not runtime.settings.github_configured:
+            log.info("redelivery skipped: the GitHub App is not configured yet")
+            return {"skipped": "GitHub App not configured"}
         return redelivery_pass(runtime).summary()
     finally:
         if reschedule:
