@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ghapp.store.schema import workstreams
 from ghapp.sync import observations
@@ -37,11 +37,18 @@ def load_observed(conn: Connection, task_id: str, workstream_id: str) -> observa
     return None if row is None else observations.normalise(row.observed)
 
 
+_KEEP = object()
+
+
 def save_observed(
     conn: Connection, task_id: str, workstream_id: str, doc: observations.Doc, *, status: str | None = None,
-    approval: str | None = None, last_error: str | None = None,
+    approval: str | None = None, last_error: Any = _KEEP,
 ) -> None:
-    """Store the document and the columns listings read (PR number, URL, state, sha, checks)."""
+    """Store the document and the columns listings read (PR number, URL, state, sha, checks).
+
+    ``last_error`` is left as it is unless given (a sync sets or clears it;
+    a webhook's observation does not).
+    """
     pr = doc.get("pr") or {}
     values: dict[str, Any] = {
         "observed": doc,
@@ -51,9 +58,10 @@ def save_observed(
         "pr_state": observations.pr_state_label(doc),
         "head_sha": pr.get("head_sha"),
         "checks": observations.checks_for(doc, pr.get("head_sha")),
-        "last_error": last_error,
         "updated_at": now(),
     }
+    if last_error is not _KEEP:
+        values["last_error"] = last_error
     if status is not None:
         values["status"] = status
     if approval is not None:
@@ -88,7 +96,7 @@ def find_by_pr(conn: Connection, repo: str, number: int | None = None, head: str
         return []
     rows = conn.execute(
         select(workstreams.c.task_id, workstreams.c.workstream_id).where(
-            and_(workstreams.c.repo == repo, or_(*conditions))
+            and_(func.lower(workstreams.c.repo) == repo.lower(), or_(*conditions))
         )
     ).all()
     return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
@@ -97,18 +105,18 @@ def find_by_pr(conn: Connection, repo: str, number: int | None = None, head: str
 def find_by_sha(conn: Connection, repo: str, sha: str) -> list[WorkstreamRef]:
     rows = conn.execute(
         select(workstreams.c.task_id, workstreams.c.workstream_id).where(
-            workstreams.c.repo == repo, workstreams.c.head_sha == sha
+            func.lower(workstreams.c.repo) == repo.lower(), workstreams.c.head_sha == sha
         )
     ).all()
     return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
 
 
 def find_by_repos(conn: Connection, repos: Iterable[str]) -> list[WorkstreamRef]:
-    repos = list(repos)
+    repos = [repo.lower() for repo in repos]
     if not repos:
         return []
     rows = conn.execute(
-        select(workstreams.c.task_id, workstreams.c.workstream_id).where(workstreams.c.repo.in_(repos))
+        select(workstreams.c.task_id, workstreams.c.workstream_id).where(func.lower(workstreams.c.repo).in_(repos))
     ).all()
     return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
 

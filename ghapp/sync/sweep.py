@@ -217,6 +217,7 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     from ghapp.sync.recovery import recover_local_work
 
     started = datetime.now(UTC)
+    drift = take_drift(runtime.redis)  # what the previous sweep's refreshes found, before this one's begin
     with runtime.engine.connect() as conn:
         refs = state.open_workstreams(conn)
         previous = sweep_state(conn)
@@ -225,7 +226,6 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     recovered = recover_local_work(runtime, older_than_s=recover_older_than_s)
     queued = recovered.syncs
     queued += sum(jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id) for ref in refs)
-    drift = take_drift(runtime.redis)
     settings = runtime.settings
     interval, reason = next_interval(
         usable_budgets(all_rate_budgets(runtime.redis), time.time()),

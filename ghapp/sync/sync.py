@@ -7,13 +7,14 @@ the plan is empty (or a round limit guards against a planner bug).
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from ghapp.github.errors import Forbidden, NotFound
 from ghapp.runtime import Runtime
-from ghapp.sync import executor, observations, state
+from ghapp.sync import executor, observations, state, sweep
 from ghapp.sync.model import DesiredWorkstream, EmitNotice, Policy
 from ghapp.sync.planner import plan
 
@@ -108,18 +109,21 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
         if ws.execution_started and not ws.paused and doc.get("stale"):
+            before = copy.deepcopy(doc)
             try:
                 refresh(client, ws, doc, policy)
                 doc["repo_accessible"] = True
             except (NotFound, Forbidden):
                 doc["repo_accessible"] = False
                 doc["stale"] = False
+            if sweep.observation_drifted(before, doc):
+                sweep.note_drift(runtime.redis)  # a webhook was missed or is late: sweep sooner
         observed = observations.to_observed(doc, notified=keys, dependencies=deps)
         actions = plan(ws, observed, policy)
         outcome.rounds = round_no + 1
         if not actions:
             with runtime.engine.begin() as conn:
-                state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc))
+                state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc), last_error=None)
             break
         notices = [a for a in actions if isinstance(a, EmitNotice)]
         writes = _coalesce([a for a in actions if not isinstance(a, EmitNotice)])
