@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -20,7 +22,7 @@ PROCFILE_DEFAULTS = {
 }
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear line and exit non-zero."""
     click.echo(f"ghapp: {message}", err=True)
     sys.exit(code)
@@ -31,7 +33,6 @@ def load_settings() -> Settings:
         return get_settings()
     except ConfigError as exc:
         fail(f"configuration error: {exc}", code=2)
-        raise  # unreachable; keeps type checkers happy
 
 
 def procfile_processes(path: Path = Path("Procfile")) -> dict[str, str]:
@@ -44,7 +45,27 @@ def procfile_processes(path: Path = Path("Procfile")) -> dict[str, str]:
     return {name: cmd for name, cmd in processes.items() if name in ("web", "worker")}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """A command group whose usage errors are one line too (click's own span several)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"ghapp: {' '.join(exc.format_message().split())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("ghapp: interrupted", err=True)
+            sys.exit(130)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """ghapp: keeps the pod's workstreams in step with GitHub pull requests."""
 
@@ -88,17 +109,55 @@ def show_config() -> None:
         click.echo(f"{key} = {value}")
 
 
+def unreachable(base: str, exc: Exception) -> str:
+    """A short reason a server could not be reached (requests' own message runs to several hundred characters)."""
+    import requests
+
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        why = "timed out"
+    elif "Connection refused" in text or "ECONNREFUSED" in text:
+        why = "connection refused"
+    elif "Name or service not known" in text or "nodename nor servname" in text:
+        why = "unknown host"
+    else:
+        why = type(exc).__name__
+    return f"could not reach {base} ({why})"
+
+
+def _with_own_bin_on_path(path: str) -> str:
+    """PATH with this interpreter's bin directory first, so the Procfile's ``gunicorn`` and ``ghapp`` resolve
+    to the ones installed beside this ``ghapp`` even when its virtualenv is not activated (``make run``)."""
+    own = str(Path(sys.executable).parent)
+    parts = [p for p in path.split(os.pathsep) if p and p != own]
+    return os.pathsep.join([own, *parts])
+
+
+def demo_command(port: str, sim_url: str) -> str:
+    """The Procfile-style line that runs the demo driver beside web and worker."""
+    return (
+        f"{shlex.quote(sys.executable)} -m ghapp.cli demo --url http://127.0.0.1:{port} "
+        f"--sim-url {shlex.quote(sim_url)} --keep-running"
+    )
+
+
 @main.command()
 @click.option("--port", type=int, default=None, help="Web port (default $PORT or 3000).")
-def serve(port: int | None) -> None:
-    """Run web and worker together, as the Procfile declares them (what ``make run`` does).
+@click.option("--no-demo", is_flag=True,
+              help="With no GitHub App configured, serve without the simulated GitHub and the demo "
+                   "(e.g. to register an App at /setup).")
+def serve(port: int | None, no_demo: bool) -> None:
+    """Run web and worker together, as the Procfile declares them (what 'make run' does).
 
     With no REDIS_URL an embedded Redis is started for the run; with no
-    DATABASE_URL a SQLite file under instance/ is used.
+    DATABASE_URL a SQLite file under instance/ is used. With no GitHub App
+    configured, a simulated GitHub is started as well and a demo task is
+    played against it, then ghapp keeps serving. Ctrl-C stops everything.
     """
     from honcho.manager import Manager
 
     from ghapp.embedded import EmbeddedRedis, EmbeddedRedisUnavailable
+    from ghapp.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
     from ghapp.store.migrate import upgrade
 
     settings = load_settings()
@@ -107,31 +166,67 @@ def serve(port: int | None) -> None:
         env["PORT"] = str(port)
     env.setdefault("PORT", str(settings.port))
     env.setdefault("DATABASE_URL", settings.database_url)
+    env["PATH"] = _with_own_bin_on_path(env.get("PATH", ""))
+    env.setdefault("PYTHONUNBUFFERED", "1")
     embedded: EmbeddedRedis | None = None
-    if not settings.redis_url:
-        try:
-            embedded = EmbeddedRedis().start()
-        except EmbeddedRedisUnavailable as exc:
-            fail(str(exc))
-        env["REDIS_URL"] = embedded.url
-        click.echo(f"ghapp: REDIS_URL is unset, started an embedded Redis at {embedded.url}")
+    simulator: SimulatorProcess | None = None
+    base = f"http://localhost:{env['PORT']}"
     try:
+        if not settings.redis_url:
+            try:
+                embedded = EmbeddedRedis().start()
+            except EmbeddedRedisUnavailable as exc:
+                fail(str(exc))
+            env["REDIS_URL"] = embedded.url
+            click.echo(f"ghapp: REDIS_URL is unset, started an embedded Redis at {embedded.url}")
         upgrade(env["DATABASE_URL"])
-        if not settings.github_configured:
-            missing = ", ".join(settings.missing_github_settings())
+        processes = procfile_processes()
+        missing = ", ".join(settings.missing_github_settings())
+        if not settings.github_configured and no_demo:
             click.echo(
                 f"ghapp: no GitHub App configured: set {missing} (in the environment or .env), "
-                f"or open http://localhost:{env['PORT']}/setup to register one"
+                f"or open {base}/setup to register one"
             )
+        elif not settings.github_configured:
+            click.echo("ghapp: no GitHub App is configured, starting a simulated GitHub \u2026")
+            try:
+                simulator = SimulatorProcess(
+                    webhook_url=f"http://127.0.0.1:{env['PORT']}{settings.webhook_path}"
+                ).start()
+            except SimulatorUnavailable as exc:
+                fail(str(exc))
+            env.update(simulated_env(simulator.info, settings.pod_secret))
+            env.setdefault("GITHUB_WRITE_SPACING_SECONDS", "0.2")  # the simulator has no abuse detection to spare
+            env.setdefault("LOG_LEVEL", "warning")  # so the demo's steps stand out; LOG_LEVEL=info shows every job
+            processes["demo"] = demo_command(env["PORT"], simulator.url)
+            for line in simulation_notice(base, simulator.url, missing):
+                click.echo(line)
         manager = Manager()
-        for name, command in procfile_processes().items():
+        for name, command in processes.items():
             manager.add_process(name, command, env=env)
-        click.echo(f"ghapp: serving on http://localhost:{env['PORT']} (Ctrl-C stops everything)")
+        click.echo(f"ghapp: serving on {base} (Ctrl-C stops everything)")
         manager.loop()
     finally:
+        if simulator is not None:
+            simulator.stop()
         if embedded is not None:
             embedded.stop()
     sys.exit(manager.returncode or 0)
+
+
+def simulation_notice(base: str, sim_url: str, missing: str) -> list[str]:
+    """What ``ghapp serve`` says when it runs on the simulator instead of GitHub."""
+    return [
+        "ghapp: ------------------------------------------------------------------------------",
+        f"ghapp: THIS IS A SIMULATION. ghapp talks to a simulated GitHub at {sim_url},",
+        "ghapp: not to github.com, and plays a sample task to its end (the 'demo' lines).",
+        f"ghapp: Watch it on the status page: {base}/",
+        f"ghapp: To use a real GitHub App, set {missing}",
+        "ghapp: (in the environment or .env) and run 'make run' again, or run",
+        f"ghapp: 'ghapp serve --no-demo' and open {base}/setup to register a new App.",
+        "ghapp: The worker logs warnings only here; set LOG_LEVEL=info to see every job.",
+        "ghapp: ------------------------------------------------------------------------------",
+    ]
 
 
 @main.command()
@@ -155,10 +250,180 @@ def receive(event_name: str, payload_path: str, url: str | None) -> None:
     try:
         response = post_delivery(base + settings.webhook_path, event_name, body, settings.webhook_secrets[0])
     except OSError as exc:
-        fail(f"could not reach {base}: {exc}")
-    click.echo(f"{response.status_code} {response.reason}: {response.text.strip()}")
+        fail(unreachable(base, exc))
+    line = f"{response.status_code} {response.reason}: {' '.join(response.text.split())}"
     if response.status_code >= 300:
+        fail(f"the server refused the delivery: {line}")
+    click.echo(line)
+
+
+def base_url(url: str | None, settings: Settings) -> str:
+    return (url or f"http://localhost:{settings.port}").rstrip("/")
+
+
+@main.command()
+@click.argument("task_id", metavar="TASK")
+@click.argument("event_type", metavar="TYPE")
+@click.option("--data", "data_text", default="{}", show_default=True, metavar="JSON",
+              help="The event's fields, as a JSON object.")
+@click.option("--actor", default="operator", show_default=True, help="Who caused the event (its actor_id).")
+@click.option("--expected-version", type=int, default=None,
+              help="Refuse the event unless the task is still at this version.")
+@click.option("--url", default=None, help="ghapp's base URL (default http://localhost:$PORT).")
+def event(task_id: str, event_type: str, data_text: str, actor: str, expected_version: int | None,
+          url: str | None) -> None:
+    """Append one pod event to TASK's log, signed with POD_SECRET, and print the task's new version.
+
+    \b
+    Example:
+      ghapp event task-1 workstream_completed --data '{"workstream_id": "ws-api"}'
+    """
+    from ghapp.pod.client import PodClient, refusal_line
+
+    settings = load_settings()
+    if not settings.pod_secret:
+        fail("POD_SECRET is not set, so the event cannot be signed", code=2)
+    try:
+        data = json.loads(data_text)
+    except ValueError as exc:
+        fail(f"--data is not JSON: {exc}", code=2)
+    if not isinstance(data, dict):
+        fail("--data must be a JSON object, such as '{\"workstream_id\": \"ws-1\"}'", code=2)
+    base = base_url(url, settings)
+    client = PodClient(base, settings.pod_secret, timeout=15)
+    try:
+        response = client.post_event(task_id, event_type, data, actor_id=actor, expected_version=expected_version)
+    except OSError as exc:
+        fail(unreachable(base, exc))
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    if response.status_code != 201:
+        fail(f"the server refused the event: {refusal_line(response.status_code, body)}")
+    click.echo(str(body["version"]))
+
+
+@main.command()
+@click.argument("task_id", metavar="[TASK]", required=False)
+def status(task_id: str | None) -> None:
+    """Show tasks, their workstreams' PRs and states, the queue, failures and the sweep.
+
+    Reads ghapp's database and Redis directly (run it with ghapp's
+    environment); with TASK, shows that task alone in more detail.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ghapp.runtime import Runtime
+    from ghapp.status_report import load_report, render_report
+
+    runtime = Runtime(load_settings())
+    try:
+        report = load_report(runtime, task_id)
+    except LookupError as exc:
+        fail(str(exc.args[0]))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        fail(f"cannot read the database ({reason}); is DATABASE_URL right, and has 'ghapp migrate' run?")
+    for line in render_report(report):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--since", "since_text", required=True, metavar="DURATION",
+              help="How far back to look in GitHub's delivery log: 30m, 2h, 1d (3 days at most).")
+def redeliver(since_text: str) -> None:
+    """Ask GitHub to redeliver the webhook deliveries that failed in the last DURATION.
+
+    Deliveries ghapp already stored, still in flight, or asked for moments
+    ago are left alone. Progress goes to stderr; what was redelivered to
+    stdout.
+    """
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ghapp.github.errors import GitHubError
+    from ghapp.runtime import get_runtime
+    from ghapp.sync.redelivery import parse_since, redeliver_since
+
+    try:
+        since = parse_since(since_text)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    settings = load_settings()
+    if not settings.github_configured:
+        fail(f"no GitHub App is configured: set {', '.join(settings.missing_github_settings())}", code=2)
+    if not settings.redis_url:
+        fail("REDIS_URL is not set: redelivery remembers what it asked for in ghapp's Redis", code=2)
+
+    def progress(line: str) -> None:
+        click.echo(f"\u2026 {line}", err=True)
+
+    try:
+        done = redeliver_since(get_runtime(), since, progress=progress)
+    except GitHubError as exc:
+        fail(f"GitHub refused: {' '.join(str(exc).split())}")
+    except (RedisError, SQLAlchemyError, OSError) as exc:
+        fail(f"redelivery failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    for item in done:
+        name = item.get("event") or "?"
+        if item.get("action"):
+            name += f".{item['action']}"
+        why = item.get("status") or f"HTTP {item.get('status_code')}"
+        click.echo(f"redelivered {item.get('guid')}  {name}  first sent {item.get('delivered_at')}  ({why})")
+    click.echo(f"{len(done)} deliveries redelivered")
+
+
+@main.command()
+@click.option("--url", default=None, help="ghapp's base URL (default http://localhost:$PORT).")
+@click.option("--sim-url", default=None, help="The GitHub simulator's base URL (default $GITHUB_API_URL).")
+@click.option("--timeout", "step_timeout", type=float, default=90.0, show_default=True,
+              help="Seconds to wait for each step.")
+@click.option("--keep-running", is_flag=True,
+              help="Stay up once the demo ends, until stopped (ghapp serve uses it: its process runner "
+                   "stops every process as soon as one exits).")
+def demo(url: str | None, sim_url: str | None, step_timeout: float, keep_running: bool) -> None:
+    """Play a sample task to its end against a running ghapp and GitHub simulator.
+
+    Two repositories, a dependency between workstreams, CI, a review and
+    the pod's approvals; each step is printed as ghapp reports it.
+    """
+    import requests
+
+    from ghapp.demo import Demo, DemoFailed
+
+    settings = load_settings()
+    if not settings.pod_secret:
+        fail("POD_SECRET is not set, so the demo cannot sign the pod's events", code=2)
+    base = base_url(url, settings)
+    sim_base = (sim_url or settings.github_api_url).rstrip("/")
+    problem = None
+    try:
+        Demo(base, sim_base, settings.pod_secret, step_timeout=step_timeout).run(click.echo)
+    except DemoFailed as exc:
+        problem = str(exc)
+    except requests.RequestException as exc:
+        problem = unreachable(sim_base, exc)
+    if problem is not None:
+        click.echo(f"ghapp: demo failed: {problem}", err=True)
+    else:
+        click.echo(f"the task is on the status page: {base}/")
+    if keep_running:
+        wait_until_stopped()
+    if problem is not None:
         sys.exit(1)
+
+
+def wait_until_stopped() -> None:
+    """Sleep until SIGTERM or SIGINT, then return quietly."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
 
 
 def _register_optional_commands() -> None:

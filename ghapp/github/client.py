@@ -358,10 +358,14 @@ class GitHubClient:
         if token.fresh(time.time()):
             log.info("a token minted %.1fs ago was refused; retrying once", time.time() - token.minted_at)
             time.sleep(self.fresh_token_retry_delay_s)
-        else:
-            log.info("a cached token was refused; minting a new one and retrying once")
-            self.tokens.discard(token)
-            token = self.tokens.get(token.installation_id, token.repo, token.access)
+            raw = self._send_token(method, url, token, json, extra)
+            if raw.status != 401:
+                return raw, token
+            # Not replication lag after all: the token was revoked (a suspension, say). A new
+            # mint gets GitHub's real answer instead of a second "Bad credentials".
+        log.info("a token was refused; minting a new one and retrying once")
+        self.tokens.discard(token)
+        token = self.tokens.get(token.installation_id, token.repo, token.access)
         return self._send_token(method, url, token, json, extra), token
 
     # -- answers ----------------------------------------------------------------------------

@@ -11,10 +11,13 @@ Field errors are keyed by a dotted path from the request body's root
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
@@ -154,8 +157,25 @@ ENVELOPE_SCHEMA: dict[str, Any] = _object(
     ("type", "actor_id"),
 )
 
-_ENVELOPE = Draft202012Validator(ENVELOPE_SCHEMA)
-_DATA = {name: Draft202012Validator(schema) for name, schema in EVENT_DATA_SCHEMAS.items()}
+@lru_cache(maxsize=64)
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` where a final ``$`` means the end of the text, as in ECMA-262 (JSON Schema's dialect).
+
+    Python's ``$`` also matches before a final newline, so ``"main\\n"`` would pass ``^...$``.
+    """
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+_ENVELOPE = _Validator(ENVELOPE_SCHEMA)
+_DATA = {name: _Validator(schema) for name, schema in EVENT_DATA_SCHEMAS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +220,7 @@ def _describe(error: ValidationError) -> str:
     return error.message
 
 
-def _field_errors(validator: Draft202012Validator, document: Any, prefix: str) -> dict[str, str]:
+def _field_errors(validator: Any, document: Any, prefix: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         base = _path(prefix, error.absolute_path)

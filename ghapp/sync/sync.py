@@ -135,6 +135,13 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
                 _record_not_found(doc, action, exc)
                 failure = None
                 break
+            except Forbidden as exc:
+                if "suspended" not in exc.message.lower():
+                    failure = exc
+                    break
+                doc["repo_accessible"] = False  # the installation is suspended: pause, don't retry
+                failure = None
+                break
             except Exception as exc:
                 failure = exc
                 break

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
 from flask import Flask, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ghapp.config import Settings
-from ghapp.pod.signing import sign, verify
+from ghapp.pod.client import PodClient
+from ghapp.pod.signing import verify
 from ghapp.runtime import Runtime
 
 
@@ -95,50 +95,6 @@ class PodReceiver:
         with self._lock:
             found = [n for n in self.notices.values() if n["task_id"] == task_id]
         return sorted(found, key=lambda n: n["version"])
-
-
-class PodClient:
-    """Signed calls to ghapp's pod API, as the pod makes them."""
-
-    def __init__(self, base_url: str, secret: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.secret = secret
-        self.session = requests.Session()
-
-    def post_event(
-        self,
-        task_id: str,
-        type_: str,
-        data: dict[str, Any] | None = None,
-        *,
-        actor_id: str = "pod",
-        expected_version: int | None = None,
-    ) -> requests.Response:
-        payload: dict[str, Any] = {"type": type_, "data": data or {}, "actor_id": actor_id}
-        if expected_version is not None:
-            payload["expected_version"] = expected_version
-        body = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", **sign(self.secret, body)}
-        return self.session.post(f"{self.base_url}/api/tasks/{task_id}/events", data=body, headers=headers, timeout=30)
-
-    def get(self, path: str) -> requests.Response:
-        return self.session.get(f"{self.base_url}{path}", headers=sign(self.secret, b""), timeout=30)
-
-    def task(self, task_id: str) -> dict[str, Any]:
-        response = self.get(f"/api/tasks/{task_id}")
-        response.raise_for_status()
-        return response.json()
-
-    def events(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
-        while True:
-            response = self.get(f"/api/tasks/{task_id}/events?after={after}&limit=500")
-            response.raise_for_status()
-            page = response.json()
-            entries.extend(page["events"])
-            if not page.get("next_after") or page["next_after"] == after:
-                return entries
-            after = page["next_after"]
 
 
 @dataclasses.dataclass

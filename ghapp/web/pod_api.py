@@ -79,6 +79,41 @@ def _authenticate(body: bytes, *, allow_bearer: bool) -> tuple[Response, int] | 
     return None
 
 
+def unstorable_text(document: Any) -> str | None:
+    """The dotted path of the first string (key or value) the database cannot store, or None.
+
+    JSON may escape a NUL (``\\u0000``), which PostgreSQL's text refuses, and a lone
+    UTF-16 surrogate (``\\ud800``), which is not encodable as UTF-8 at all; refusing
+    them here turns what would be a 500 or a misleading 503 into a 422. The walk is
+    iterative because the document may be nested as deeply as the JSON parser allows.
+    """
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if not _storable(key):
+                    return path or "body"
+                pending.append((child, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
+    return None
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int | str:
     """A query parameter as an int within bounds, or the sentence saying why it is not."""
     raw = request.args.get(name)
@@ -111,9 +146,16 @@ def post_event(task_id: str):  # type: ignore[no-untyped-def]
         document = json.loads(body)
     except ValueError as exc:
         return error(400, f"the body is not valid JSON: {exc}")
+    except RecursionError:
+        return error(400, "the body is nested too deeply to be an event")
     if not isinstance(document, dict):
         return error(400, "the body must be a JSON object")
-    if not TASK_ID.match(task_id):
+    unstorable = unstorable_text(document)
+    if unstorable is not None:
+        return error(
+            422, "invalid event", fields={unstorable: "must not contain NUL characters or unpaired surrogates"}
+        )
+    if not TASK_ID.fullmatch(task_id):
         return error(
             422, "invalid event", fields={"task_id": "must be " + events.PATTERN_HINTS[events.ID_PATTERN]}
         )
@@ -156,7 +198,7 @@ def get_task(task_id: str):  # type: ignore[no-untyped-def]
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused
-    if not TASK_ID.match(task_id):
+    if not TASK_ID.fullmatch(task_id):
         return error(404, f"no task {task_id[:100]!r}")
     try:
         with current_runtime().engine.connect() as conn:
@@ -181,7 +223,7 @@ def get_events(task_id: str):  # type: ignore[no-untyped-def]
     for value in (after, limit):
         if isinstance(value, str):
             return error(400, value)
-    if not TASK_ID.match(task_id):
+    if not TASK_ID.fullmatch(task_id):
         return error(404, f"no task {task_id[:100]!r}")
     try:
         with current_runtime().engine.connect() as conn:
@@ -205,7 +247,7 @@ def list_tasks():  # type: ignore[no-untyped-def]
     if isinstance(limit, str):
         return error(400, limit)
     cursor = request.args.get("cursor") or None
-    if cursor is not None and not TASK_ID.match(cursor):
+    if cursor is not None and not TASK_ID.fullmatch(cursor):
         return error(400, "the 'cursor' parameter must be a task id, as returned in 'next_cursor'")
     try:
         with current_runtime().engine.connect() as conn:

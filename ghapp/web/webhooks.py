@@ -53,7 +53,8 @@ def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 def signature_matches(body: bytes, signature: str, secrets: tuple[str, ...]) -> bool:
     """True when ``signature`` (``sha256=<hex>``) signs ``body`` with one of ``secrets``, in constant time."""
-    if not signature.startswith("sha256="):
+    if not signature.startswith("sha256=") or not signature.isascii():
+        # hmac.compare_digest refuses non-ASCII str with a TypeError; such a header is simply wrong.
         return False
     for secret in secrets:
         try:
@@ -89,6 +90,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
     secrets = tuple(settings.webhook_secrets)
     max_bytes = settings.max_body_bytes
     statements: dict[str, Any] = {}
+    sqlite_stores: dict[Any, tuple[inbox.SqliteStore, inbox.WriterTurns]] = {}
 
     @blueprint.post(settings.webhook_path)
     def receive():  # type: ignore[no-untyped-def]
@@ -126,12 +128,24 @@ def make_blueprint(settings: Settings) -> Blueprint:
         runtime = current_runtime()
         try:
             engine = runtime.engine
-            statement = statements.get(engine.dialect.name)
-            if statement is None:
-                statement = statements[engine.dialect.name] = inbox.insert_statement(engine.dialect.name)
-            with engine.begin() as conn:
-                inserted = conn.execute(statement, inbox.insert_values(guid, event, body)).first() is not None
-                status = "pending" if inserted else inbox.status_of(conn, guid)
+            if engine.dialect.name == "sqlite":
+                store = sqlite_stores.get(engine)
+                if store is None:
+                    store = sqlite_stores[engine] = (inbox.SqliteStore(engine), inbox.WriterTurns(engine))
+                with store[1].turn():
+                    inserted = store[0].store(guid, event, body)
+                if inserted:
+                    status = "pending"
+                else:
+                    with engine.connect() as conn:
+                        status = inbox.status_of(conn, guid)
+            else:
+                statement = statements.get(engine.dialect.name)
+                if statement is None:
+                    statement = statements[engine.dialect.name] = inbox.insert_statement(engine.dialect.name)
+                with engine.begin() as conn:
+                    inserted = conn.execute(statement, inbox.insert_values(guid, event, body)).first() is not None
+                    status = "pending" if inserted else inbox.status_of(conn, guid)
         except DBAPIError as exc:
             log.error("webhook %s not stored, the database is unavailable: %s", guid, exc.orig or exc)
             return error(503, "the database is unavailable; the delivery was not stored, please retry later")
