@@ -15,7 +15,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the web app; ``settings`` default to the environment's."""
     if runtime is None:
         if settings is None:
+            from ghapp import logs
+
             runtime = get_runtime()
+            logs.configure(runtime.settings.log_level, runtime.settings.log_format)
         else:
             runtime = Runtime(settings)
             set_runtime(runtime)
