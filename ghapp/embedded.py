@@ -79,6 +79,9 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a terminal's Ctrl-C reaches ghapp's processes, which stop first;
+            # ghapp then stops this server, so workers never see Redis vanish under them.
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         return self

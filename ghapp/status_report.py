@@ -42,7 +42,7 @@ def load_task(conn: Connection, task_id: str) -> read_model.TaskView | None:
         select(*columns).where(workstreams.c.task_id == task_id).order_by(workstreams.c.workstream_id)
     ).mappings()
     for ws in rows:
-        view.workstreams.append(read_model._workstream_view(ws, notices.get((task_id, ws["workstream_id"]))))
+        view.workstreams.append(read_model.workstream_view(ws, notices.get((task_id, ws["workstream_id"]))))
     return view
 
 

@@ -139,7 +139,7 @@ class Overview:
         )
 
 
-def _workstream_view(row: Mapping[str, Any], notice: Notice | None) -> WorkstreamView:
+def workstream_view(row: Mapping[str, Any], notice: Notice | None) -> WorkstreamView:
     return WorkstreamView(
         workstream_id=row["workstream_id"],
         repo=row["repo"],
@@ -206,7 +206,7 @@ def load_tasks(conn: Connection, limit: int = TASK_LIMIT) -> list[TaskView]:
     ).mappings()
     for row in ws_rows:
         notice = notices.get((row["task_id"], row["workstream_id"]))
-        views[row["task_id"]].workstreams.append(_workstream_view(row, notice))
+        views[row["task_id"]].workstreams.append(workstream_view(row, notice))
     return [views[i] for i in ids]
 
 
@@ -242,7 +242,7 @@ def load_failed_workstreams(conn: Connection, limit: int = FAILURE_LIMIT) -> lis
         .order_by(workstreams.c.updated_at.desc())
         .limit(limit)
     )
-    return [(row["task_id"], _workstream_view(row, None)) for row in conn.execute(query).mappings()]
+    return [(row["task_id"], workstream_view(row, None)) for row in conn.execute(query).mappings()]
 
 
 def sweep_view(value: Any) -> SweepView | None:
