@@ -426,16 +426,14 @@ def wait_until_stopped() -> None:
         pass
 
 
-def _register_optional_commands() -> None:
+def _register_commands_defined_elsewhere() -> None:
     """Attach commands that live next to the code they drive."""
-    try:
-        from ghapp.github.check import check_command
-    except ImportError:
-        return
+    from ghapp.github.check import check_command
+
     main.add_command(check_command, name="check")
 
 
-_register_optional_commands()
+_register_commands_defined_elsewhere()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ second apart. ``WritePacer.slot`` enforces, per installation:
   package on Redis (``MovingWindowRateLimiter``), so every web process and
   worker draws from the same two windows;
 * one write in flight at a time (a Redis ``SET NX`` lock with a lease);
-* at least ``spacing_s`` between the end of one write and the start of the next.
+* at least ``spacing_s`` between the start of one write and the start of the next.
 
 When a budget is spent it raises ``RetryAt`` with the moment a slot frees
 up, and the queue defers the job: nothing is sent to GitHub.
@@ -154,10 +154,14 @@ class WritePacer:
             if not self.limiter.hit(self.per_hour, inst) or not self.limiter.hit(self.per_minute, inst):
                 raise self._budget_refusal(inst) or RetryAt(time.time() + 1, "content budget just ran out")
             sent = True
+            granted_at = time.time()
             yield
         finally:
             if sent:
-                self.redis.set(last_key, repr(time.time()), ex=3600)
+                # Spacing runs from the start of one write to the start of the next: counted from the
+                # end, every write's own duration (and the lock's hand-over) would come on top of it,
+                # and a budget of N a minute would only ever reach N * spacing / (spacing + duration).
+                self.redis.set(last_key, repr(granted_at), ex=3600)
             self._release(keys=[lock_key], args=[token])
 
     def clear(self, installation: int | str) -> None:

@@ -12,8 +12,10 @@ again for each GUID that
   counts as failed on GitHub's side while ghapp has it),
 * is not still in flight (GitHub waits 10 s for an answer), and
 * was not asked for a moment ago (``ghapp:redelivery:asked:<guid>``, a key
-  with a TTL, so a pass does not ask twice while GitHub's redelivery is on
-  its way) nor too many times already (nothing retries forever).
+  holding when it was asked, with a TTL, so a pass does not ask twice while
+  GitHub's redelivery is on its way; once the log shows that redelivery
+  failed too, it is asked again at once) nor too many times already
+  (nothing retries forever).
 
 Where it looked is kept in ``app_state`` under ``"redelivery"``: the pass
 resumes from the newest attempt it has seen, or from the oldest attempt it
@@ -207,7 +209,10 @@ def redeliver_failed(
     undecided: list[HookDelivery] = []
     redis = runtime.redis
     for delivery in missing:
-        if not redis.set(ASKED_PREFIX + delivery.guid, b"1", nx=True, ex=ASKED_TTL_S):
+        marker = ASKED_PREFIX + delivery.guid
+        if ask_carried_out(redis.get(marker), delivery):
+            redis.delete(marker)  # GitHub redelivered as asked and that attempt failed too: ask again now
+        if not redis.set(marker, str(int(now.timestamp())).encode(), nx=True, ex=ASKED_TTL_S):
             report.recently_asked += 1
             undecided.append(delivery)
             continue
@@ -231,6 +236,21 @@ def redeliver_failed(
         log.info("asked GitHub to redeliver %s", _label(delivery))
     verdicts.in_flight.extend(undecided)
     return report, verdicts
+
+
+def ask_carried_out(marker: bytes | None, newest: HookDelivery) -> bool:
+    """True when GitHub made an attempt at or after the ask recorded in ``marker`` (unix seconds).
+
+    Only failed attempts old enough not to be in flight reach this check, so
+    such an attempt is the redelivery ghapp asked for, and it failed as well.
+    """
+    if not marker or newest.delivered_at is None:
+        return False
+    try:
+        asked_at = int(marker)
+    except ValueError:
+        return False
+    return newest.delivered_at.timestamp() >= asked_at
 
 
 def _parse(value: Any) -> datetime | None:

@@ -8,8 +8,10 @@ the periodic chains, ``HealingWorkerMixin``) runs every
 ``MAINTENANCE_INTERVAL_S``, and an idle worker wakes from its blocking
 dequeue every ``WORKER_TTL_S - 15`` seconds to run it. RQ's defaults (10
 minutes, and 405 s asleep) would leave a cluster whose Redis lost its data
-without a sweep, and a workstream whose sync died with a killed worker
-without a sync, for that long.
+without a sweep for that long, and, when the worker that ran RQ's scheduler
+dies, every scheduled job (retries, deferred syncs, the sweep, notice
+retries) waits until another worker's maintenance round takes the
+scheduler over.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from ghapp.sync.schedule import HealingWorkerMixin
 
 log = logging.getLogger(__name__)
 
-MAINTENANCE_INTERVAL_S = 60
-WORKER_TTL_S = 75
+MAINTENANCE_INTERVAL_S = 30
+WORKER_TTL_S = 45
 
 
 class GhappWorker(HealingWorkerMixin, Worker):

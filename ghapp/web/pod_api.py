@@ -12,11 +12,13 @@ Authentication (``POD_SECRET``)
 
 Appending (``POST /api/tasks/<task_id>/events``)
     201 ``{"task_id", "version"}`` once the event is durable; 400 for a body
-    that is not a JSON object; 401 without a valid signature; 409
+    that is not a JSON object (or is nested too deeply to parse); 401 without a valid signature; 409
     ``{"error", "current_version"}`` for a stale ``expected_version`` or a
     task already completed or cancelled; 413 over 1 MB; 415 for a content
     type other than JSON; 422 ``{"error": "invalid event", "fields": {...}}``
-    with one sentence per field; 503 when the database is unavailable.
+    with one sentence per field (a string holding NUL or an unpaired
+    surrogate, which no database column keeps, is one of these); 503 when
+    the database is unavailable.
     Nothing is stored on any refusal. The workstreams' syncs are queued after
     the commit; if Redis fails *then*, the event is still durable, so the
     answer is still 201: the task keeps ``synced_version < version`` and
