@@ -46,6 +46,7 @@ STATE_KEY = "redelivery"
 ASKED_PREFIX = "ghapp:redelivery:asked:"
 ASKS_PREFIX = "ghapp:redelivery:asks:"
 ASKED_TTL_S = 5 * 60
+ASKED_AT = b"asked-at:"
 ASKS_TTL_S = 3 * 24 * 3600  # GitHub keeps the delivery log for three days
 MAX_ASKS = 5
 IN_FLIGHT_S = 15.0  # GitHub gives up on an attempt after 10 s
@@ -212,7 +213,7 @@ def redeliver_failed(
         marker = ASKED_PREFIX + delivery.guid
         if ask_carried_out(redis.get(marker), delivery):
             redis.delete(marker)  # GitHub redelivered as asked and that attempt failed too: ask again now
-        if not redis.set(marker, str(int(now.timestamp())).encode(), nx=True, ex=ASKED_TTL_S):
+        if not redis.set(marker, ASKED_AT + str(int(now.timestamp())).encode(), nx=True, ex=ASKED_TTL_S):
             report.recently_asked += 1
             undecided.append(delivery)
             continue
@@ -239,15 +240,16 @@ def redeliver_failed(
 
 
 def ask_carried_out(marker: bytes | None, newest: HookDelivery) -> bool:
-    """True when GitHub made an attempt at or after the ask recorded in ``marker`` (unix seconds).
+    """True when GitHub made an attempt at or after the ask recorded in ``marker`` (``asked-at:<unix s>``).
 
     Only failed attempts old enough not to be in flight reach this check, so
     such an attempt is the redelivery ghapp asked for, and it failed as well.
+    A marker without a time says nothing: its TTL decides.
     """
-    if not marker or newest.delivered_at is None:
+    if not marker or not marker.startswith(ASKED_AT) or newest.delivered_at is None:
         return False
     try:
-        asked_at = int(marker)
+        asked_at = int(marker[len(ASKED_AT):])
     except ValueError:
         return False
     return newest.delivered_at.timestamp() >= asked_at

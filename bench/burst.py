@@ -1,0 +1,186 @@
+"""Benchmark 2, burst acknowledgement: 2,000 deliveries at once while GitHub answers slowly.
+
+The scene: 50 workstreams have draft PRs; then people edit their titles on
+GitHub 2,000 times in a burst (``pull_request.edited``, 40 per PR, each
+delivery carrying an edited title; the simulator holds the last edit). Each
+delivery changes the workstream's observation and asks for a sync, which
+must restore the title from the pod's spec: a conditional read of the PR and,
+where GitHub still holds an edit, a ``PATCH``. Syncs collapse, so a PR is
+patched once or a few times, not 40 times. The simulator now answers every
+call after 100 ms. The deliveries are
+posted as fast as 32 connections allow to ghapp's web process under
+gunicorn (``-w 2 -k sync``), while 4 ``ghapp worker`` processes drain the
+queue.
+
+Targets: every delivery acknowledged (2xx) with ack p99 under 50 ms, none
+lost (every one stored), all processed (every inbox row ``processed``, no
+failed job) and every PR's title back to its spec. Reported too: the time
+for the worker pool to drain, how many PATCHes reached GitHub (syncs
+collapse, so fewer than deliveries) and the RSS of the processes.
+
+    python -m bench.burst [--quick] [--deliveries 2000] [--workstreams 50] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.common import Check, Gunicorn, arguments, delivery_headers, finish, rss_mb, signature
+from bench.loadgen import run_python_requests
+from bench.scenario import (
+    UNPACED,
+    UNPACED_SIM,
+    failed_jobs,
+    find_pull,
+    open_task,
+    running_stack,
+    wait_drafts,
+    wait_idle,
+)
+from ghapp.store.engine import make_engine
+from ghapp.store.schema import inbox
+from ghapp.testing import events as sim_events
+from ghapp.testing.stack import wait_until
+
+TASK = "burst"
+ACK_P99_TARGET_MS = 50.0
+PATCH_PULL = "PATCH /repos/<owner>/<repo>/pulls/<int:number>"
+
+
+def edited_deliveries(sim: Any, workstreams: list[tuple[str, str]], count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` signed ``pull_request.edited`` deliveries, spread over the workstreams' PRs."""
+    world = sim.world
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prepared = []
+    with world.lock:
+        pulls = []
+        for ws, repo in workstreams:
+            number = find_pull(sim, repo, TASK, ws)["number"]
+            pulls.append(world.require_pull(world.require_repo(repo), number))
+        person = world.account("maintainer")
+        for pull in pulls:  # the people's last edit is what GitHub now holds (set quietly: we send the webhooks)
+            pull.title = "Edited by hand"
+            pull.updated_at = world.now()
+        for index in range(count):
+            pull = pulls[index % len(pulls)]
+            payload = sim_events.pull_request(world, pull, "edited", person,
+                                              changes={"title": {"from": pull.title}})
+            payload["pull_request"]["title"] = "Edited by hand" if index >= count - len(pulls) else f"Edit {index}"
+            payload["pull_request"]["updated_at"] = stamp
+            item = world.installation_for(pull.repo)
+            payload["installation"] = {"id": item.id, "node_id": sim_events.installation_node_id(item)}
+            body = json.dumps(payload).encode()
+            guid = str(uuid.uuid4())
+            prepared.append((body, delivery_headers("pull_request", guid, signature(sim.webhook_secret, body))))
+    return prepared
+
+
+def inbox_statuses(database_url: str, guids: set[str]) -> dict[str, int]:
+    """How many of the posted deliveries are in each inbox status (the simulator's own webhooks left out)."""
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(inbox.c.guid, inbox.c.status)).all()
+    engine.dispose()
+    return dict(Counter(status for guid, status in rows if guid in guids))
+
+
+def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: int = 32,
+              latency_s: float = 0.1, keep: Any = None) -> dict[str, Any]:
+    """Run the whole scene; ``keep(sim, stack, web, redis_url)`` may measure more before teardown."""
+    pairs = [(f"ws{i:03d}", f"burst-org/repo{i % 5}") for i in range(workstreams)]
+    with running_stack(workers=workers, settings=UNPACED, sim_config=UNPACED_SIM) as (sim, stack, redis_url):
+        sim.install("burst-org", [f"repo{i}" for i in range(5)])
+        open_task(stack, TASK, pairs)
+        wait_drafts(sim, TASK, pairs, timeout=120)
+        wait_idle(redis_url, timeout=120)
+        patches_before = sim.counters.per_endpoint.get(PATCH_PULL, 0)
+        calls_before = sim.counters.total_requests
+        web = Gunicorn("ghapp.web:create_app()", env=stack.worker_env()).start(ready_path="/healthz")
+        try:
+            sim.faults.latency_s = latency_s
+            prepared = edited_deliveries(sim, pairs, deliveries)
+            started = time.monotonic()
+            load = run_python_requests(web.url + stack.settings.webhook_path, prepared, connections=connections)
+            acked_at = time.monotonic()
+            drained_at = wait_idle(redis_url, timeout=600)
+            statuses = inbox_statuses(stack.database_url, {h["X-GitHub-Delivery"] for _, h in prepared})
+            wait_until(lambda: all(find_pull(sim, repo, TASK, ws)["title"].startswith("Benchmark workstream")
+                                   for ws, repo in pairs), 120, message="titles restored")
+            restored_at = time.monotonic()
+            patches = sim.counters.per_endpoint.get(PATCH_PULL, 0) - patches_before
+            rss = {
+                "gunicorn_worker_mb": [rss_mb(pid) for pid in web.worker_pids()],
+                "rq_worker_mb": [rss_mb(proc.pid) for proc in stack.worker_procs],
+            }
+            extra = keep(sim, stack, web, redis_url) if keep is not None else {}
+        finally:
+            sim.faults.latency_s = 0.0
+            web.stop()
+        stored = sum(statuses.values())
+        processed = statuses.get("processed", 0) + statuses.get("ignored", 0)
+        return {
+            "deliveries": deliveries,
+            "workstreams": workstreams,
+            "workers": workers,
+            "connections": connections,
+            "simulator_latency_s": latency_s,
+            "generator": load.generator,
+            "acknowledged_2xx": load.statuses.get("202", 0),
+            "non_2xx": load.non_2xx,
+            "errors": load.errors,
+            "post_duration_s": round(acked_at - started, 2),
+            "ack_rps": round(load.requests / (acked_at - started), 1),
+            "ack_p50_ms": load.p50_ms,
+            "ack_p90_ms": load.p90_ms,
+            "ack_p99_ms": load.p99_ms,
+            "ack_max_ms": load.max_ms,
+            "stored": stored,
+            "processed": processed,
+            "inbox_statuses": statuses,
+            "failed_jobs": failed_jobs(redis_url),
+            "drain_s_from_first_post": round(drained_at - started, 2),
+            "titles_restored_s_from_first_post": round(restored_at - started, 2),
+            "github_patches": patches,
+            "github_calls_during_burst": sim.counters.total_requests - calls_before,
+            "rss": rss,
+            **extra,
+        }
+
+
+def checks_for(figures: dict[str, Any]) -> list[Check]:
+    n = figures["deliveries"]
+    return [
+        Check("deliveries acknowledged with 202", figures["acknowledged_2xx"], "==", n),
+        Check("non-2xx answers and socket errors", figures["non_2xx"] + figures["errors"], "==", 0),
+        Check("ack p99 ms", figures["ack_p99_ms"], "<", ACK_P99_TARGET_MS),
+        Check("deliveries stored (none lost)", figures["stored"], "==", n),
+        Check("deliveries processed", figures["processed"], "==", n),
+        Check("failed jobs", figures["failed_jobs"], "==", 0),
+        Check("PRs restored by a PATCH", figures["github_patches"], ">=", figures["workstreams"]),
+    ]
+
+
+def main() -> int:
+    def extra(parser: Any) -> None:
+        parser.add_argument("--deliveries", type=int, default=2000)
+        parser.add_argument("--workstreams", type=int, default=50)
+        parser.add_argument("--workers", type=int, default=4)
+
+    args = arguments("burst acknowledgement: 2,000 deliveries while GitHub answers in 100 ms", extra)
+    if args.quick:
+        args.deliveries, args.workstreams, args.workers = 40, 4, 2
+    figures = run_burst(deliveries=args.deliveries, workstreams=args.workstreams, workers=args.workers)
+    return finish("burst", figures, checks_for(figures), quick=args.quick)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+

@@ -1,0 +1,160 @@
+"""Benchmark 4, pace against GitHub's secondary limit: how close ghapp writes to the allowed rate.
+
+500 workstreams enter execution at once; each needs three content-creating
+calls (the empty bootstrap commit, the head ref, the draft PR). GitHub allows
+80 such calls a minute and 500 an hour per installation; at that pace the
+run would take hours, so the simulator's per-minute budget is raised to 240
+(the window stays GitHub's 60 s: neither the simulator nor ghapp's pacer has
+a setting to shorten it, so the budget is what is scaled) and its hourly
+budget is lifted out of the way; ghapp's pacer gets exactly the same budget
+(``content_per_minute``, ``content_per_hour``, ``write_spacing_s`` = 60 s /
+budget). The ratio of achieved to allowed pace does not depend on the budget.
+A run is measured for at most ``--window`` seconds (90 by default) with the
+backlog of 500 workstreams still waiting, which is the steady state a
+longer run would also be in.
+
+The simulator's counter of content-creating calls is sampled every 100 ms;
+the pace is measured between the moments 10% and 90% of the measured calls
+were made (ramp-up and tail left out) and over the whole measured span.
+
+Targets: achieved pace >= 90% of the allowed pace, with 0 secondary-limit
+errors. Then the same 500 workstreams spread over 5 installations: the
+total pace should scale close to 5x (reported as a ratio; on a 2-core
+machine the workers' CPU, not the budget, may bound it, which the report
+shows as the allowed-pace share falling).
+
+    python -m bench.pace [--quick] [--workstreams 500] [--per-minute 900] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from bench.common import Check, arguments, finish
+from bench.scenario import open_task, running_stack
+
+PACE_TARGET = 0.90
+WRITES_PER_WORKSTREAM = 3
+
+
+class Sampler:
+    """Samples the simulator's counters every ``interval`` seconds in a thread."""
+
+    def __init__(self, sim: Any, interval: float = 0.1) -> None:
+        self.sim = sim
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), self.sim.counters.content_creating_requests))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.monotonic(), self.sim.counters.content_creating_requests))
+
+
+def crossing(samples: list[tuple[float, int]], count: float) -> float:
+    """The first sampled moment at which the counter reached ``count`` (interpolated between samples)."""
+    previous = samples[0]
+    for sample in samples:
+        if sample[1] >= count:
+            if sample[1] == previous[1]:
+                return sample[0]
+            share = (count - previous[1]) / (sample[1] - previous[1])
+            return previous[0] + share * (sample[0] - previous[0])
+        previous = sample
+    return samples[-1][0]
+
+
+def pace_of(samples: list[tuple[float, int]], low: float = 0.10, high: float = 0.90) -> dict[str, float]:
+    """Calls per minute between the ``low`` and ``high`` shares of all calls, and over the whole run."""
+    total = samples[-1][1] - samples[0][1]
+    base = samples[0][1]
+    start, end = crossing(samples, base + 1), crossing(samples, base + total)
+    t_low, t_high = crossing(samples, base + low * total), crossing(samples, base + high * total)
+    steady = (high - low) * total / (t_high - t_low) * 60 if t_high > t_low else 0.0
+    whole = (total - 1) / (end - start) * 60 if end > start else 0.0
+    return {"calls": total, "steady_per_minute": round(steady, 1), "whole_run_per_minute": round(whole, 1),
+            "seconds": round(end - start, 1)}
+
+
+def run_pace(*, workstreams: int, installations: int, per_minute: int, workers: int,
+             window_s: float) -> dict[str, Any]:
+    """One run: ``workstreams`` spread over ``installations``, each with a ``per_minute`` budget.
+
+    Measured until every draft is open or ``window_s`` has passed, whichever is first.
+    """
+    per_hour = per_minute * 60  # the hour never binds within a run shorter than an hour
+    settings = {"content_per_minute": per_minute, "content_per_hour": per_hour, "write_spacing_s": 60.0 / per_minute}
+    sim_config = {"content_limit_per_minute": per_minute, "content_limit_per_hour": per_hour}
+    with running_stack(workers=workers, settings=settings, sim_config=sim_config) as (sim, stack, _):
+        orgs = [f"pace-org{i}" for i in range(installations)]
+        for org in orgs:
+            sim.install(org, ["service"])
+        pairs = [(f"ws{i:04d}", f"{orgs[i % installations]}/service") for i in range(workstreams)]
+        open_task(stack, "pace", pairs, execute=False)
+        sim.reset_counters()
+        expected = workstreams * WRITES_PER_WORKSTREAM
+        with Sampler(sim) as sampler:
+            stack.pod.post_event("pace", "phase_changed", {"phase": "workstream_execution"})
+            deadline = time.monotonic() + window_s
+            while time.monotonic() < deadline and sim.counters.content_creating_requests < expected:
+                time.sleep(0.2)
+        counters = sim.counters.as_dict()
+    measured = pace_of(sampler.samples)
+    allowed = per_minute * installations
+    return {
+        "workstreams": workstreams,
+        "installations": installations,
+        "window_s": window_s,
+        "finished_within_window": counters["content_creating_requests"] >= expected,
+        "budget_per_minute_per_installation": per_minute,
+        "allowed_per_minute": allowed,
+        **measured,
+        "steady_share_of_allowed": round(measured["steady_per_minute"] / allowed, 3),
+        "whole_run_share_of_allowed": round(measured["whole_run_per_minute"] / allowed, 3),
+        "secondary_limit_hits": counters["secondary_limit_hits"],
+        "content_creating_requests": counters["content_creating_requests"],
+    }
+
+
+def main() -> int:
+    def extra(parser: Any) -> None:
+        parser.add_argument("--workstreams", type=int, default=500)
+        parser.add_argument("--per-minute", type=int, default=240)
+        parser.add_argument("--window", type=float, default=90.0, help="seconds measured per run at most")
+        parser.add_argument("--workers", type=int, default=4)
+        parser.add_argument("--installations", type=int, default=5, help="for the scaling run")
+
+    args = arguments("pace of content-creating calls against GitHub's secondary limit", extra)
+    if args.quick:
+        args.workstreams, args.per_minute, args.workers = 20, 600, 2
+    one = run_pace(workstreams=args.workstreams, installations=1, per_minute=args.per_minute, workers=args.workers,
+                   window_s=args.window)
+    print(f"one installation: {one['steady_per_minute']}/min of {one['allowed_per_minute']}/min allowed", flush=True)
+    many = run_pace(workstreams=args.workstreams, installations=args.installations, per_minute=args.per_minute,
+                    workers=args.workers, window_s=args.window)
+    scaling = round(many["steady_per_minute"] / one["steady_per_minute"], 2) if one["steady_per_minute"] else 0.0
+    figures = {"one_installation": one, f"{args.installations}_installations": many,
+               "scaling_ratio": scaling}
+    checks = [
+        Check("one installation: steady pace / allowed pace", one["steady_share_of_allowed"], ">=", PACE_TARGET),
+        Check("one installation: secondary-limit errors", one["secondary_limit_hits"], "==", 0),
+        Check(f"{args.installations} installations: secondary-limit errors", many["secondary_limit_hits"], "==", 0),
+    ]
+    return finish("pace", figures, checks, quick=args.quick)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

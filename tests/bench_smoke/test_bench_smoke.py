@@ -1,0 +1,84 @@
+"""Every benchmark runs end to end at tiny sizes (``--quick``), so none of them can rot.
+
+Tiny runs prove the machinery, not the figures: a quick run may miss a
+target (a cold 40-delivery burst has no meaningful p99), so the exit status
+only has to agree with the recorded checks. What each benchmark counted must
+be self-consistent, and that is asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(240)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_quick(name: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["BENCH_RESULTS_DIR"] = str(tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--quick", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=220, check=False,
+    )
+    records = sorted(tmp_path.glob(f"{name}-*-quick.json"))
+    assert records, f"bench.{name} recorded nothing (exit {completed.returncode}):\n{completed.stdout[-3000:]}\n" \
+                    f"{completed.stderr[-3000:]}"
+    record = json.loads(records[-1].read_text())
+    assert record["benchmark"] == name and record["quick"] is True
+    missed = [c for c in record["checks"] if not c["ok"]]
+    assert completed.returncode == (1 if missed else 0), (completed.returncode, missed)
+    assert record["checks"], "a benchmark without targets checks nothing"
+    return record
+
+
+def test_ingest(tmp_path):
+    figures = run_quick("ingest", tmp_path, "--no-postgres")["figures"]
+    sqlite = figures["sqlite"]
+    assert sqlite["ghapp_rps_median"] > 0 and sqlite["bare_rps_median"] > 0
+    for round_ in sqlite["accounted"]:
+        assert round_["stored"] >= round_["answered"] > 0
+    assert sqlite["unaccounted"] == 0
+
+
+def test_burst(tmp_path):
+    figures = run_quick("burst", tmp_path)["figures"]
+    assert figures["acknowledged_2xx"] == figures["deliveries"] == figures["stored"] == figures["processed"]
+    assert figures["github_patches"] >= figures["workstreams"]
+    assert figures["ack_p99_ms"] > 0 and figures["drain_s_from_first_post"] > 0
+
+
+def test_economy(tmp_path):
+    figures = run_quick("economy", tmp_path)["figures"]
+    life = figures["whole_life"]
+    assert life["per_endpoint"].get("PUT /repos/<owner>/<repo>/pulls/<int:number>/merge") == 1
+    assert life["rate_limited_requests"] >= 4  # at least commit, ref, PR and merge were counted
+    assert figures["idle"]["syncs_queued"] >= figures["idle"]["open_prs"] * figures["idle"]["sweeps"]
+
+
+def test_pace(tmp_path):
+    figures = run_quick("pace", tmp_path)["figures"]
+    one = figures["one_installation"]
+    assert one["calls"] == one["workstreams"] * 3
+    assert 0 < one["steady_share_of_allowed"] <= 1.05
+    assert figures["scaling_ratio"] > 0
+
+
+def test_latency(tmp_path):
+    figures = run_quick("latency", tmp_path)["figures"]
+    assert figures["pod_to_draft"]["n"] == figures["approval_to_merge"]["n"] == figures["runs"]
+    assert 0 < figures["pod_to_draft"]["p50_ms"] < 30_000
+
+
+def test_workers(tmp_path):
+    figures = run_quick("workers", tmp_path)["figures"]
+    assert figures["noop_syncs"]["jobs_per_second_per_worker"] > 0
+    assert all(mb > 20 for mb in figures["rss_mb"]["rq_worker_mb"] + figures["rss_mb"]["gunicorn_worker_mb"])

@@ -1,0 +1,74 @@
+"""The webhook view's one-round-trip enqueue leaves exactly the Redis state RQ's own unique enqueue leaves."""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+
+from rq import Queue, Retry, SimpleWorker
+from rq.job import Job, JobStatus
+
+from ghapp.sync.queue import APPLY_DELIVERY, DELIVERY_FAILURE_TTL_S, enqueue_delivery, safe_job_id
+
+VOLATILE = {b"created_at", b"enqueued_at", b"retry_intervals", b"data", b"description"}
+
+
+def _rq_enqueue(queue: Queue, guid: str) -> Job:
+    return queue.enqueue_call(
+        APPLY_DELIVERY, args=(guid,), job_id=safe_job_id("delivery", guid), unique=True, result_ttl=0,
+        failure_ttl=DELIVERY_FAILURE_TTL_S, retry=Retry(max=5, interval=[5, 20, 60, 180, 600]),
+    )
+
+
+def test_same_hash_list_and_queue_set_as_rq(redis_conn):
+    theirs = Queue("ghapp", connection=redis_conn)
+    _rq_enqueue(theirs, "guid-rq")
+    rq_hash = redis_conn.hgetall(Job.key_for(safe_job_id("delivery", "guid-rq")))
+    redis_conn.flushdb()
+
+    ours = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(ours, "guid-fast")
+    key = Job.key_for(safe_job_id("delivery", "guid-fast"))
+    fast_hash = redis_conn.hgetall(key)
+
+    assert set(fast_hash) == set(rq_hash)
+    assert {k: v for k, v in fast_hash.items() if k not in VOLATILE} == {
+        k: v for k, v in rq_hash.items() if k not in VOLATILE
+    }
+    assert pickle.loads(zlib.decompress(fast_hash[b"data"])) == (APPLY_DELIVERY, None, ("guid-fast",), {})
+    assert fast_hash[b"description"] == f"{APPLY_DELIVERY}('guid-fast')".encode()
+    assert redis_conn.ttl(key) == -1
+    assert redis_conn.lrange("rq:queue:ghapp", 0, -1) == [b"delivery-guid-fast"]
+    assert redis_conn.smembers("rq:queues") == {b"rq:queue:ghapp"}
+
+
+def test_rq_reads_the_job_back(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-read")
+    job = Job.fetch(safe_job_id("delivery", "guid-read"), connection=redis_conn)
+    assert job.func_name == APPLY_DELIVERY
+    assert job.args == ("guid-read",)
+    assert job.get_status() == JobStatus.QUEUED
+    assert job.origin == "ghapp"
+    assert job.result_ttl == 0 and job.failure_ttl == DELIVERY_FAILURE_TTL_S and job.timeout == 180
+    assert job.retries_left == 5 and len(job.retry_intervals) == 5
+    assert 2 <= job.retry_intervals[0] <= 5 and 300 <= job.retry_intervals[-1] <= 600
+    assert queue.job_ids == [job.id]
+
+
+def test_unique_per_guid(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-twice")
+    enqueue_delivery(queue, "guid-twice")
+    assert queue.job_ids == ["delivery-guid-twice"]
+
+
+def test_a_worker_runs_it(redis_conn):
+    """A real RQ worker picks the job up and calls the function it names (here with no inbox row: it fails)."""
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-run")
+    job_id = safe_job_id("delivery", "guid-run")
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    job = Job.fetch(job_id, connection=redis_conn)
+    assert job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.SCHEDULED)
+    assert job.started_at is not None
