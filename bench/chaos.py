@@ -728,7 +728,7 @@ class Chaos:
     def _web(self) -> None:
         self.cluster.crash_web(0)
         self._note("web process 0 crashed (kill -9); deliveries to it get 502 while it is down")
-        time.sleep(2)
+        time.sleep(5)
         self.cluster.start_web(0)
         self._note("web process 0 restarted")
 

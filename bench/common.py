@@ -133,8 +133,8 @@ def finish(name: str, figures: dict[str, Any], checks: Sequence[Check], *, quick
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if quick else ''}.json"
     path.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    print(f"\n{name}: {'all targets met' if not failed else f'{len(failed)} target(s) missed'}; recorded in "
-          f"{path}")
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    print(f"\n{name}: {'all targets met' if not failed else f'{len(failed)} target(s) missed'}; recorded in {shown}")
     return 0 if not failed else 1
 
 
