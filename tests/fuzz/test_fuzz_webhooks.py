@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from hypothesis import given
+from hypothesis import example, given
 from rq import Queue
 from sqlalchemy import select
 
@@ -67,6 +67,19 @@ def test_webhook_answers_follow_the_oracle_and_only_good_deliveries_are_stored(
 
     @FUZZ_MORE
     @given(delivery=deliveries(WEBHOOK_SECRETS, OTHER_SECRET, MAX_BODY_BYTES))
+    # The CI profile's fixed sequence never draws an empty signature header: make sure it is tried.
+    @example(
+        delivery=Delivery(
+            body=b'{"action": "opened"}',
+            headers={
+                "X-Hub-Signature-256": "",
+                "X-GitHub-Event": "pull_request",
+                "X-GitHub-Delivery": "explicit-empty-signature",
+                "Content-Type": "application/json",
+            },
+            signature_kind="empty",
+        )
+    )
     def run(delivery: Delivery) -> None:
         response = http.post(fuzz_server + PATH, data=delivery.body, headers=delivery.headers, timeout=30)
         wanted = expected_status(delivery)
