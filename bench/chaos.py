@@ -391,6 +391,7 @@ class Pod:
         self._seq = itertools.count(1)
         self.sent: dict[str, tuple[str, str]] = {}  # actor_id -> (task, type), once ghapp holds the event
         self.retries = 0
+        self.read_retries = 0
         self.conflicts = 0
         self.server_errors = 0
         self.connection_errors = 0
@@ -417,12 +418,14 @@ class Pod:
             try:
                 response = self._get(f"/api/tasks/{task_id}/events?after={after}&limit=500")
             except requests.RequestException:
+                self.read_retries += 1
                 time.sleep(delay)
                 delay = min(delay * 2, 3)
                 continue
             if response.status_code == 404:
                 return entries
             if response.status_code >= 500:
+                self.read_retries += 1
                 time.sleep(delay)
                 delay = min(delay * 2, 3)
                 continue
@@ -467,7 +470,6 @@ class Pod:
         deadline = time.monotonic() + timeout
         expected = self.known_version(task_id)
         delay = 0.2
-        unsure = False  # an earlier attempt may have been stored without our hearing back
         while time.monotonic() < deadline:
             payload: dict[str, Any] = {"type": type_, "data": data or {}, "actor_id": actor_id}
             if self.optimistic:
@@ -482,13 +484,13 @@ class Pod:
                 self.connection_errors += 1
                 response = None
             if response is not None and response.status_code == 201:
-                self._record(actor_id, task_id, type_, response.json()["version"])
+                self._record(actor_id, task_id, type_)
                 return
             if response is not None and response.status_code == 409:
                 self.conflicts += 1
                 document = response.json()
                 if self._find_mine(task_id, actor_id, expected):
-                    self._record(actor_id, task_id, type_, None)
+                    self._record(actor_id, task_id, type_)
                     return
                 if "accepts no more events" in document.get("error", ""):
                     raise PodRefused(f"{task_id} {type_}: {document['error']}")
@@ -499,15 +501,15 @@ class Pod:
             if response is not None:
                 self.server_errors += 1
             self.retries += 1
-            unsure = True
             time.sleep(delay + random.uniform(0, delay))
             delay = min(delay * 2, 5)
-            if not self.optimistic and unsure and self._find_mine(task_id, actor_id, 0):
-                self._record(actor_id, task_id, type_, None)
+            # without expected_version only the log can tell whether the unanswered attempt was stored
+            if not self.optimistic and self._find_mine(task_id, actor_id, 0):
+                self._record(actor_id, task_id, type_)
                 return
         raise PodRefused(f"{task_id} {type_}: no answer within {timeout:.0f}s")
 
-    def _record(self, actor_id: str, task_id: str, type_: str, version: int | None) -> None:
+    def _record(self, actor_id: str, task_id: str, type_: str) -> None:
         with self._lock:
             self.sent[actor_id] = (task_id, type_)
 
@@ -686,17 +688,15 @@ class Chaos:
         self.say(text)
 
     def _plan(self) -> list[str]:
+        """The order of the faults: a kill first, then Redis, then the web crash while recovery's
+        flood of syncs makes GitHub send deliveries, then the remaining kills and bursts."""
         s = self.scale
-        steps = ["kill"] * s.worker_kills + ["web"] * s.web_restarts + ["redis"] * s.redis_restarts
-        steps += ["burst"] * s.secondary_bursts + ["hang"]
-        # interleave so that a kill follows the Redis restart (a fresh worker start must heal what it lost)
-        order = []
-        kinds = {k: [x for x in steps if x == k] for k in ("kill", "burst", "web", "redis", "hang")}
-        while any(kinds.values()):
-            for kind in ("kill", "burst", "web", "hang", "redis"):
-                if kinds[kind]:
-                    order.append(kinds[kind].pop())
-        return order
+        head = ["kill"][: s.worker_kills] + ["burst"][: s.secondary_bursts] + ["hang"]
+        head += ["redis"] * s.redis_restarts + ["web"] * s.web_restarts
+        rest_kills = ["kill"] * max(0, s.worker_kills - 1)
+        rest_bursts = ["burst"] * max(0, s.secondary_bursts - 1)
+        tail = [step for pair in itertools.zip_longest(rest_kills, rest_bursts) for step in pair if step]
+        return head + tail
 
     def _run(self) -> None:
         time_left = self.scale.first_fault_s
@@ -906,9 +906,10 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         ),
         "pod events sent (acknowledged)": len(pod.sent),
         "pod events applied (in the task logs)": len(pod_entries),
-        "pod retries / 409 conflicts / 5xx / connection errors": (
+        "pod POST retries / 409 conflicts / 5xx / connection errors": (
             f"{pod.retries} / {pod.conflicts} / {pod.server_errors} / {pod.connection_errors}"
         ),
+        "pod log reads retried (5xx or no answer)": pod.read_retries,
         "deliveries sent by GitHub (unique GUIDs)": len(sent_guids),
         "delivery attempts (incl. redeliveries)": len(attempts),
         "deliveries dropped by GitHub / redelivered": (

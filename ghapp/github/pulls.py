@@ -200,13 +200,17 @@ class PullRequests:
         base: str | None = None,
         state: str | None = None,
     ) -> PullRequest:
-        """Set the given fields; nothing is written when they already have those values."""
-        current = self.get_pr(repo, number)
-        wanted = {"title": title, "body": body, "base": base, "state": state}
-        present = {"title": current.title, "body": current.body, "base": current.base_ref, "state": current.state}
-        changes = {k: v for k, v in wanted.items() if v is not None and present[k] != v}
+        """Set the given fields with one PATCH (setting a field to its current value is harmless).
+
+        There is no read first: the caller (the planner) already asks only for
+        fields that differ from what it observed, and a read of a PR that
+        changed since the last one costs rate limit.
+        """
+        changes = {
+            k: v for k, v in {"title": title, "body": body, "base": base, "state": state}.items() if v is not None
+        }
         if not changes:
-            return current
+            return self.get_pr(repo, number)
         owner, name = split_repo(repo)
         response = self.client.request(
             repo, Access.PULL_REQUESTS_WRITE, "PATCH", f"/repos/{owner}/{name}/pulls/{number}", json=changes
@@ -252,11 +256,10 @@ class PullRequests:
         GitHub requires ``contents: write`` to merge (it writes the base branch).
 
         Raises ``NotMergeable`` (405) or ``HeadModified`` (409) for the caller to
-        observe and report.
+        observe and report. The PR is read only after a 405, to tell "merged
+        already" (idempotent success) from "cannot merge", so a merge costs one
+        call.
         """
-        current = self.get_pr(repo, number)
-        if current.merged and current.merge_commit_sha:
-            return current.merge_commit_sha
         owner, name = split_repo(repo)
         body: dict[str, Any] = {"sha": sha, "merge_method": method}
         if commit_title:
