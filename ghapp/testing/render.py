@@ -20,6 +20,13 @@ from ghapp.testing.models import (
     node_id,
 )
 
+REACTIONS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
+
+
+def reactions(url: str) -> dict[str, Any]:
+    """GitHub's reaction rollup for an item nobody has reacted to."""
+    return {"url": url, "total_count": 0, **dict.fromkeys(REACTIONS, 0)}
+
 CI_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
 
 
@@ -397,18 +404,7 @@ def issue_comment(base: str, item: IssueComment) -> dict[str, Any]:
         "updated_at": iso(item.updated_at),
         "author_association": association(item.repo, item.user.login),
         "performed_via_github_app": None,
-        "reactions": {
-            "url": f"{api}/issues/comments/{item.id}/reactions",
-            "total_count": 0,
-            "+1": 0,
-            "-1": 0,
-            "laugh": 0,
-            "hooray": 0,
-            "confused": 0,
-            "heart": 0,
-            "rocket": 0,
-            "eyes": 0,
-        },
+        "reactions": reactions(f"{api}/issues/comments/{item.id}/reactions"),
     }
 
 
