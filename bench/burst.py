@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bench.common import Check, Gunicorn, arguments, delivery_headers, finish, rss_mb, signature
+from bench.common import Check, Gunicorn, arguments, delivery_headers, finish, rss_mb
 from bench.loadgen import run_python_requests
 from bench.scenario import (
     UNPACED,
@@ -48,6 +48,7 @@ from ghapp.store.engine import make_engine
 from ghapp.store.schema import inbox
 from ghapp.testing import events as sim_events
 from ghapp.testing.stack import wait_until
+from ghapp.webhook_sender import hub_signature
 
 TASK = "burst"
 ACK_P99_TARGET_MS = 50.0
@@ -78,7 +79,7 @@ def edited_deliveries(sim: Any, workstreams: list[tuple[str, str]], count: int) 
             payload["installation"] = {"id": item.id, "node_id": sim_events.installation_node_id(item)}
             body = json.dumps(payload).encode()
             guid = str(uuid.uuid4())
-            prepared.append((body, delivery_headers("pull_request", guid, signature(sim.webhook_secret, body))))
+            prepared.append((body, delivery_headers("pull_request", guid, hub_signature(sim.webhook_secret, body))))
     return prepared
 
 

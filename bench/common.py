@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -339,11 +337,6 @@ def rss_mb(pid: int) -> float:
 
 
 # -- GitHub-like deliveries ---------------------------------------------------------------------------
-
-
-def signature(secret: str, body: bytes) -> str:
-    """``X-Hub-Signature-256`` for ``body``, as GitHub computes it."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def delivery_headers(event: str, guid: str, signed: str) -> dict[str, str]:

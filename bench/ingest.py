@@ -34,9 +34,9 @@ from bench.common import (
     flush_redis,
     pull_request_payload,
     redis_server,
-    signature,
 )
 from bench.loadgen import LoadResult, run_load, wrk_path
+from ghapp.webhook_sender import hub_signature
 
 SECRET = "bench-webhook-secret"
 WEBHOOK_PATH = "/api/github/webhooks"
@@ -95,7 +95,7 @@ def empty_inbox(database_url: str, redis_url: str) -> None:
 
 def measure_database(kind: str, database_url: str, redis_url: str, args: Any, body: bytes) -> dict[str, Any]:
     """Alternate bare and ghapp rounds on one database; return every round and the summary."""
-    signed = signature(SECRET, body)
+    signed = hub_signature(SECRET, body)
     rounds: dict[str, list[LoadResult]] = {"bare": [], "ghapp": []}
     accounted: list[dict[str, int]] = []
     cpu_per_request: dict[str, list[float]] = {"bare": [], "ghapp": []}

@@ -9,15 +9,19 @@ import uuid
 import requests
 
 
+def hub_signature(secret: str, body: bytes) -> str:
+    """``X-Hub-Signature-256`` for ``body``, as GitHub computes it."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def delivery_headers(event: str, body: bytes, secret: str, guid: str | None = None) -> dict[str, str]:
     """The headers GitHub sends with a delivery, signed with ``secret``."""
-    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/ghapp-cli",
         "X-GitHub-Event": event,
         "X-GitHub-Delivery": guid or str(uuid.uuid4()),
-        "X-Hub-Signature-256": f"sha256={signature}",
+        "X-Hub-Signature-256": hub_signature(secret, body),
     }
 
 
