@@ -155,6 +155,7 @@ class CheckSuite:
     conclusion: str | None
     head_sha: str
     runs: int | None
+    updated_at: str | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> CheckSuite:
@@ -168,6 +169,7 @@ class CheckSuite:
             conclusion=data.get("conclusion"),
             head_sha=str(data.get("head_sha") or ""),
             runs=int(runs) if runs is not None else None,
+            updated_at=data.get("updated_at"),
         )
 
 

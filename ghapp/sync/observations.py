@@ -124,10 +124,27 @@ def record_comment(doc: Doc, *, comment_id: int, user: str, body: str, by_app: b
     return doc
 
 
-def record_check_suite(doc: Doc, sha: str, name: str, status: str, conclusion: str | None) -> Doc:
-    """A check suite (or run) for ``sha``: its conclusion once completed, else pending."""
+def record_check_suite(
+    doc: Doc, sha: str, name: str, status: str, conclusion: str | None, at: str | None = None
+) -> Doc:
+    """A check suite (or run) for ``sha``: its conclusion once completed, else pending.
+
+    ``at`` is GitHub's ISO 8601 time of this state (a suite's ``updated_at``,
+    a run's ``completed_at`` or ``started_at``). Deliveries are not ordered, so
+    a state older than the one recorded is ignored, and at the same second a
+    completed state beats a pending one: a late ``requested`` must not undo
+    a ``completed``. A state with no time is taken as it comes.
+    """
     entry = doc["checks"].setdefault(sha, {"suites": {}, "statuses": {}})
-    entry["suites"][name] = (conclusion or "pending") if status == "completed" else "pending"
+    result = (conclusion or "pending") if status == "completed" else "pending"
+    times = entry.setdefault("suite_times", {})
+    known_at = times.get(name)
+    if at and known_at and name in entry["suites"]:
+        if at < known_at or (at == known_at and result == "pending" and entry["suites"][name] != "pending"):
+            return doc
+    entry["suites"][name] = result
+    if at:
+        times[name] = at
     return doc
 
 

@@ -78,10 +78,11 @@ The rules, in the order they are checked
     11. GitHub activity is passed on once per item: ``review_submitted``
         (``review:<id>``), ``review_dismissed`` for a dismissed review
         (``review_dismissed:<id>``), ``pr_comment`` for a comment not written
-        by ghapp (``comment:<id>``; ghapp's own are never echoed), and, on an
-        open PR, ``checks_completed`` per head sha and conclusion
+        by ghapp (``comment:<id>``; ghapp's own are never echoed), and
+        ``checks_completed`` per head sha and conclusion
         (``checks:<sha>:<conclusion>``). This continues after a PR is closed
-        or merged: people still comment there.
+        or merged: people still comment there, and CI that finishes on the
+        head after a merge (deliveries are not ordered) is still news.
     12. Merge when the PR is ready, not held, approved, its base exists, its
         checks are green (``success`` or ``none``, unless
         ``policy.checks_required`` is off), ``mergeable`` is not ``False``,
@@ -311,7 +312,7 @@ def _activity_notices(observed: Observed, pr: ObservedPR, notices: _Notices) -> 
                 user=comment.user,
                 body=comment.body,
             )
-    if pr.state == "open" and observed.checks in ("success", "failure"):
+    if observed.checks in ("success", "failure"):
         notices.add(
             "checks_completed",
             f"checks:{pr.head_sha}:{observed.checks}",

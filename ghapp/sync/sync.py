@@ -85,7 +85,7 @@ def refresh(client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: P
     sha = doc["pr"]["head_sha"]
     for suite in client.check_suites(ws.repo, sha):
         name = "suite:" + str(suite.app or suite.id)
-        observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion)
+        observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion, suite.updated_at)
     for status in client.combined_status(ws.repo, sha).statuses:
         observations.record_status(doc, sha, status.context, status.state)
     observations.prune_checks(doc)

@@ -520,6 +520,14 @@ TRANSITIONS: dict[str, Row] = {
     "merged, reported: nothing ever again": _row(
         DONE, ready_observed(DONE, ("pr_merged:7",), state="closed", merged=True), []
     ),
+    "merged, then its checks complete: reported": _row(
+        DONE, ready_observed(DONE, ("pr_merged:7",), state="closed", merged=True, checks="success"),
+        ["checks_completed checks:sha1:success"],
+    ),
+    "merged, checks reported: nothing": _row(
+        DONE, ready_observed(DONE, ("pr_merged:7", "checks:sha1:success"), state="closed", merged=True,
+                             checks="success"), []
+    ),
     "merged, then spec updated: nothing": _row(
         desired(completed=True, spec="changed"), ready_observed(DONE, ("pr_merged:7",), state="closed", merged=True), []
     ),
