@@ -87,3 +87,22 @@ def make_settings(redis_url: str, database_url: str) -> Callable[..., Settings]:
         return dataclasses.replace(base, **overrides)
 
     return build
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:  # type: ignore[type-arg]
+    """When a test that ran worker processes fails, add the end of their logs to its report.
+
+    End-to-end tests give ``GhappStack`` the test's ``tmp_path`` as ``log_dir``;
+    without this a timeout in CI says what was missing but not why.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if tmp_path is None:
+        return
+    for log in sorted(tmp_path.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        report.sections.append((f"last lines of {log.name}", "\n".join(lines[-120:])))

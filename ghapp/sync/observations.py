@@ -140,7 +140,9 @@ def record_check_suite(
     times = entry.setdefault("suite_times", {})
     known_at = times.get(name)
     if at and known_at and name in entry["suites"]:
-        if at < known_at or (at == known_at and result == "pending" and entry["suites"][name] != "pending"):
+        older = at < known_at
+        undoes_completion = at == known_at and result == "pending" and entry["suites"][name] != "pending"
+        if older or undoes_completion:
             return doc
     entry["suites"][name] = result
     if at:

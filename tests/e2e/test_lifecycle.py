@@ -136,7 +136,9 @@ def test_whole_life_of_a_task(redis_url, database_url, tmp_path):
 def test_whole_life_with_faults(redis_url, database_url, tmp_path):
     with GitHubSimulator(SimulatorConfig(seed=7)) as sim, GhappStack(
         sim, redis_url, database_url, workers=2, log_dir=tmp_path, receiver_fail_first=3,
-        env_overrides={"GITHUB_READ_TIMEOUT_SECONDS": "2"}, settings_overrides={"write_spacing_s": 0.2},
+        # Faults make syncs fail; the default backoff (5 s to 10 min) would outlast the scenario's waits.
+        env_overrides={"GITHUB_READ_TIMEOUT_SECONDS": "2", "SYNC_RETRY_INTERVALS": "1,2,4,8,8,8,8,8"},
+        settings_overrides={"write_spacing_s": 0.2},
     ) as stack:
         sim.faults.error_rate = 0.08
         sim.faults.drop_rate = 0.03

@@ -39,7 +39,8 @@ def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
     else:
         name = "run:" + str(item.get("name") or item.get("id"))
     status, conclusion = item.get("status", "queued"), item.get("conclusion")
-    at = item.get("updated_at") if event.event == "check_suite" else (item.get("completed_at") or item.get("started_at"))
+    # GitHub's time of this state: the suite's last update, or the run's completion (else its start).
+    at = item.get("updated_at") or item.get("completed_at") or item.get("started_at")
     ctx.observe(refs, lambda doc: observations.record_check_suite(doc, sha, name, status, conclusion, at))
 
 
