@@ -37,8 +37,9 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
 from rq.utils import get_call_string
+
+from ghapp.sync import delivery_enqueue
 
 APPLY_DELIVERY = "ghapp.sync.jobs.apply_delivery"
 SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
@@ -84,21 +85,6 @@ def queued_key(ws_key: str) -> str:
 
 DELIVERY_FAILURE_TTL_S = 7 * 24 * 3600
 
-# One round trip for what ``Queue.enqueue_call(..., unique=True)`` does in two (a MULTI/EXEC with
-# the SADD of the queue's key, then RQ's own unique-enqueue script): register the queue, and
-# unless the job hash exists, write it and push its id. The resulting Redis state is RQ's.
-_UNIQUE_ENQUEUE = """
-redis.call('SADD', KEYS[3], KEYS[2])
-if redis.call('EXISTS', KEYS[1]) == 1 then
-    return 0
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('RPUSH', KEYS[2], ARGV[1])
-return 1
-"""
-_scripts: list[Any] = []  # the registered script (its SHA is computed once per process)
-
-
 def delivery_job_fields(
     guid: str, queue_name: str, enqueued_at: datetime, retry: Retry, timeout: int = Queue.DEFAULT_TIMEOUT
 ) -> dict[str, Any]:
@@ -136,7 +122,7 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None) -> None:  # type
     """Queue the processing of one stored delivery (idempotent per GUID).
 
     This is the webhook view's hot path, so it costs one Redis round trip
-    (see ``_UNIQUE_ENQUEUE``); inside a caller's pipeline it goes through RQ.
+    (see ``ghapp.sync.delivery_enqueue``); inside a caller's pipeline it goes through RQ.
     """
     job_id = safe_job_id("delivery", guid)
     if pipeline is not None or not queue.is_async:
@@ -146,14 +132,10 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None) -> None:  # type
                 failure_ttl=DELIVERY_FAILURE_TTL_S, retry=backoff_retry(), pipeline=pipeline,
             )
         return
-    redis: Redis = queue.connection
-    if not _scripts:
-        _scripts.append(redis.register_script(_UNIQUE_ENQUEUE))
-    fields = delivery_job_fields(guid, queue.name, datetime.now(UTC), backoff_retry(), queue.DEFAULT_TIMEOUT)
-    flat: list[Any] = [job_id]
-    for name, value in fields.items():
-        flat.extend((name, value))
-    _scripts[0](keys=[Job.key_for(job_id), queue.key, Queue.redis_queues_keys], args=flat, client=redis)
+    retry = backoff_retry()
+    script = delivery_enqueue.for_queue(queue, retry.max)
+    fields = delivery_job_fields(guid, queue.name, datetime.now(UTC), retry, queue.DEFAULT_TIMEOUT)
+    script.run(queue.connection, script.packed(job_id, fields))
 
 
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pickle
+import socket
 import zlib
 
 from rq import Queue, Retry, SimpleWorker
 from rq.job import Job, JobStatus
 
+from ghapp.sync.delivery_enqueue import pack_command
 from ghapp.sync.queue import APPLY_DELIVERY, DELIVERY_FAILURE_TTL_S, enqueue_delivery, safe_job_id
 
 VOLATILE = {b"created_at", b"enqueued_at", b"retry_intervals", b"data", b"description"}
@@ -72,3 +74,46 @@ def test_a_worker_runs_it(redis_conn):
     job = Job.fetch(job_id, connection=redis_conn)
     assert job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.SCHEDULED)
     assert job.started_at is not None
+
+
+def test_redis_that_lost_the_script_gets_it_again(redis_conn):
+    """After a Redis restart the script cache is empty; the enqueue loads the script and still queues."""
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-before")
+    redis_conn.script_flush()
+    enqueue_delivery(queue, "guid-after")
+    assert queue.job_ids == ["delivery-guid-before", "delivery-guid-after"]
+
+
+def test_a_connection_redis_closed_is_reopened(redis_conn):
+    """A pooled connection that Redis dropped (idle timeout, restart) is reconnected, and the job queued once."""
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-first")
+    redis_conn.client_kill_filter(_type="normal", skipme=False)
+    enqueue_delivery(queue, "guid-second")
+    assert queue.job_ids == ["delivery-guid-first", "delivery-guid-second"]
+
+
+def test_a_connection_that_breaks_mid_command_is_retried_once(redis_conn, monkeypatch):
+    """The socket fails after the pool handed it out: the enqueue reconnects, sends again, and queues once."""
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-warm")
+    pool = redis_conn.connection_pool
+    handed_out = pool.get_connection
+    broken: list[object] = []
+
+    def get_connection(*args, **kwargs):  # type: ignore[no-untyped-def]
+        connection = handed_out(*args, **kwargs)
+        if not broken:
+            broken.append(connection)
+            connection._sock.shutdown(socket.SHUT_RDWR)  # the network edge: a peer that went away
+        return connection
+
+    monkeypatch.setattr(pool, "get_connection", get_connection)
+    enqueue_delivery(queue, "guid-retried")
+    assert broken, "the broken connection was never used"
+    assert queue.job_ids == ["delivery-guid-warm", "delivery-guid-retried"]
+
+
+def test_pack_command_is_redis_wire_format():
+    assert pack_command([b"SET", b"k", b"v\r\n"]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n"
