@@ -8,11 +8,9 @@ request, pays for JSON parsing, and a redelivery (same GUID) finds its row.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import urllib.parse
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,64 +35,24 @@ def insert_statement(dialect_name: str) -> Insert:
     return builder(inbox).on_conflict_do_nothing(index_elements=[inbox.c.guid]).returning(inbox.c.guid)
 
 
-class WriterTurns:
-    """Makes a machine's web processes take turns for SQLite's one write lock, instead of colliding.
-
-    Two gunicorn workers that both ``BEGIN IMMEDIATE`` on one SQLite file
-    collide often under a burst, and SQLite's busy handler then sleeps
-    1, 2, 5, 10 … ms before it tries again: two workers stored fewer
-    deliveries a second than one. An exclusive ``flock`` on a file next to
-    the database queues them instead, and the kernel wakes the next one the
-    moment the lock is released. The lock file is separate because closing
-    any descriptor of the database file would drop SQLite's own POSIX locks.
-    For other databases (PostgreSQL) a turn is free.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        self.path = f"{database}-ingest.lock" if database and database != ":memory:" else None
-        self._fd: int | None = None
-        self._pid = 0
-
-    def _descriptor(self) -> int:
-        # One descriptor per process: a descriptor inherited across fork would share the lock.
-        if self._fd is None or self._pid != os.getpid():
-            assert self.path is not None
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
-
-    @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        """Hold this machine's turn to write to the database (blocks until it is ours)."""
-        if self.path is None:
-            yield
-            return
-        try:
-            fd = self._descriptor()
-        except OSError:  # no lock file possible (read-only directory): collide as before, still correct
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-
 class SqliteStore:
-    """The webhook view's INSERT on SQLite, through the driver, as one self-committing statement.
+    """The webhook view's INSERT on SQLite, as one self-committing statement on a connection of its own.
 
-    SQLite connections are in autocommit mode (``ghapp.store.engine``), so a
-    lone ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` is its own
-    transaction and holds the write lock only while SQLite runs it, not
-    across a ``BEGIN IMMEDIATE`` … ``COMMIT`` with Python in between. The SQL
-    and the value conversions are SQLAlchemy's own (``insert_statement``
-    compiled once, each column's bind processor), so the row is the one
-    ``store`` writes.
+    The connection is in autocommit mode, so a lone ``INSERT ... ON CONFLICT
+    DO NOTHING RETURNING`` is its own transaction and holds the write lock
+    only while SQLite runs it, not across a ``BEGIN IMMEDIATE`` … ``COMMIT``
+    with Python in between. It is this process's own (opened on first use,
+    again after a fork), so a request pays no pool checkout and no
+    rollback-on-return, and it leaves WAL checkpoints to a background thread
+    (``ghapp.store.checkpoint``). The SQL and the value conversions are
+    SQLAlchemy's own (``insert_statement`` compiled once, each column's bind
+    processor), so the row is the one ``store`` writes.
     """
 
     def __init__(self, engine: Engine) -> None:
+        from ghapp.store.checkpoint import BackgroundCheckpoints
+        from ghapp.store.engine import connect_sqlite
+
         dialect = engine.dialect
         compiled = insert_statement(dialect.name).compile(dialect=dialect)
         self.engine = engine
@@ -103,6 +61,21 @@ class SqliteStore:
         self.processors = {
             name: inbox.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
         }
+        self._connect = lambda auto_checkpoint: connect_sqlite(engine, auto_checkpoint=auto_checkpoint)
+        self.checkpoints = BackgroundCheckpoints(lambda: self._connect(True))
+        self._connection: Any = None
+        self._pid = 0
+
+    @staticmethod
+    def usable(engine: Engine) -> bool:
+        """Whether ``engine`` is a SQLite file (an in-memory database has no second connection)."""
+        return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+    def _own_connection(self) -> Any:
+        if self._connection is None or self._pid != os.getpid():
+            self._connection = self._connect(False)
+            self._pid = os.getpid()
+        return self._connection
 
     def store(self, guid: str, event: str, body: bytes) -> bool:
         """Store one delivery unless its GUID is there; True when this call wrote the row."""
@@ -114,19 +87,25 @@ class SqliteStore:
             params.append(process(value) if process is not None and value is not None else value)
         dbapi = self.engine.dialect.loaded_dbapi
         try:
-            raw = self.engine.raw_connection()
+            cursor = self._own_connection().cursor()
             try:
-                cursor = raw.cursor()
-                try:
-                    cursor.execute(self.sql, params)
-                    rows = cursor.fetchall()  # run the statement to its end: that is its commit
-                finally:
-                    cursor.close()
+                cursor.execute(self.sql, params)
+                rows = cursor.fetchall()  # run the statement to its end: that is its commit
             finally:
-                raw.close()
+                cursor.close()
         except dbapi.Error as exc:  # the same exception SQLAlchemy raises for the driver's errors
+            self._drop_connection()
             raise DBAPIError.instance(self.sql, params, exc, dbapi.Error) from exc
+        if rows:
+            self.checkpoints.note_write()
         return bool(rows)
+
+    def _drop_connection(self) -> None:
+        """Forget a connection that failed (the file was replaced, the disk is full): reopen next time."""
+        if self._connection is not None and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                self._connection.close()
+        self._connection = None
 
 
 def insert_values(guid: str, event: str, body: bytes) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
+from ghapp.store.engine import WriterTurns, writer_turns
 from ghapp.sync.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
     secrets = tuple(settings.webhook_secrets)
     max_bytes = settings.max_body_bytes
     statements: dict[str, Any] = {}
-    sqlite_stores: dict[Any, tuple[inbox.SqliteStore, inbox.WriterTurns]] = {}
+    sqlite_stores: dict[Any, tuple[inbox.SqliteStore, WriterTurns]] = {}
 
     @blueprint.post(settings.webhook_path)
     def receive():  # type: ignore[no-untyped-def]
@@ -128,10 +129,10 @@ def make_blueprint(settings: Settings) -> Blueprint:
         runtime = current_runtime()
         try:
             engine = runtime.engine
-            if engine.dialect.name == "sqlite":
+            if inbox.SqliteStore.usable(engine):
                 store = sqlite_stores.get(engine)
                 if store is None:
-                    store = sqlite_stores[engine] = (inbox.SqliteStore(engine), inbox.WriterTurns(engine))
+                    store = sqlite_stores[engine] = (inbox.SqliteStore(engine), writer_turns(engine))
                 with store[1].turn():
                     inserted = store[0].store(guid, event, body)
                 if inserted:
