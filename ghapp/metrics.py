@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from redis import Redis
 from sqlalchemy import Connection, func, select
 
+from ghapp.store.engine import reading
 from ghapp.store.schema import inbox, outbox, task_events, workstreams
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class GhappCollector:
         yield up
 
     def _database_families(self) -> Iterator[Metric]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             deliveries = GaugeMetricFamily(
                 "ghapp_webhook_deliveries",
                 "Webhook deliveries in the inbox, by event and processing status",

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 
 from ghapp.config import ConfigError
 from ghapp.runtime import Runtime
+from ghapp.store.engine import reading
 from ghapp.store.schema import tasks, workstreams
 from ghapp.web import status as read_model
 
@@ -51,7 +52,7 @@ def load_report(runtime: Runtime, task_id: str | None = None) -> StatusReport:
 
     Raises ``LookupError`` when ``task_id`` names no task.
     """
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         overview = read_model.load_overview(conn)
         if task_id is not None:
             one = load_task(conn, task_id)

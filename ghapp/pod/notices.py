@@ -50,6 +50,7 @@ from sqlalchemy import Connection
 from ghapp.pod.signing import sign
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store import outbox, tasks
+from ghapp.store.engine import reading
 from ghapp.store.tasks import LogEntry
 from ghapp.sync import queue as jobs_queue
 
@@ -194,7 +195,7 @@ def deliver_notice(notice_id: str) -> str:
     """RQ job: push one notice to the pod; see the module docstring for retries."""
     runtime = get_runtime()
     settings = runtime.settings
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         row = outbox.load(conn, notice_id)
     if row is None:
         log.warning("notice %s is not in the outbox; nothing to push", notice_id)

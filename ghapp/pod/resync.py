@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from ghapp.runtime import Runtime
 from ghapp.store import tasks
+from ghapp.store.engine import reading
 from ghapp.sync.queue import request_syncs
 
 
 def requeue_unsynced(runtime: Runtime, limit: int = 1000) -> int:
     """Queue syncs for each task whose latest events have no queued syncs; returns how many tasks."""
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         pending = tasks.unsynced_tasks(conn, limit=limit)
     healed = 0
     for task_id, version in pending:
-        with runtime.engine.connect() as conn:
+        with reading(runtime.engine) as conn:
             workstream_ids = sorted(tasks.workstream_rows(conn, task_id))
         request_syncs(runtime.queue, task_id, workstream_ids)
         with runtime.engine.begin() as conn:

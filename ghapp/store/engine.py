@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from ghapp.config import normalise_database_url
@@ -59,6 +59,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a reader: WAL gives it a snapshot, no lock, no turn
+            return
         turns.acquire()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -92,6 +95,19 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 _HOLDS_TURN = "ghapp_holds_write_turn"
+_READ_ONLY = "ghapp_read_only"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (``with reading(engine) as conn:``).
+
+    On SQLite its transactions begin deferred: they read a WAL snapshot and
+    take neither the write lock nor the machine's write turn, so readers
+    never hold up the webhook view's INSERT. Never write through it: a
+    deferred transaction that tries to write can fail with "database is
+    locked" instead of waiting. On PostgreSQL it is a plain connection.
+    """
+    return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
 def _hand_back(info: dict, turns: WriterTurns) -> None:  # type: ignore[type-arg]
@@ -201,7 +217,7 @@ def connect_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> sqlite3.C
 
 def ping(engine: Engine) -> None:
     """Raise if the database does not answer a trivial query."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         connection.execute(text("SELECT 1"))
 
 

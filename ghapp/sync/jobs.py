@@ -122,18 +122,24 @@ def apply_delivery(guid: str) -> str:
 
 def _apply_delivery(runtime: Runtime, guid: str) -> str:
     from ghapp.store import inbox
+    from ghapp.store.engine import reading
 
-    with runtime.engine.begin() as conn:
+    # Read and decode outside the write transaction: parsing the payload holds no lock.
+    with reading(runtime.engine) as conn:
         row = inbox.load(conn, guid)
-        if row is None:
-            log.warning("delivery is not in the inbox; nothing to do")
-            return "missing"
-        if row.status in ("processed", "ignored"):
-            return row.status
-        payload = inbox.decode_payload(row)
-        event = sansio.Event(payload, event=row.event, delivery_id=guid)
-        facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
-        callbacks = router.fetch(event)
+    if row is None:
+        log.warning("delivery is not in the inbox; nothing to do")
+        return "missing"
+    if row.status in ("processed", "ignored"):
+        return row.status
+    payload = inbox.decode_payload(row)
+    event = sansio.Event(payload, event=row.event, delivery_id=guid)
+    facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
+    callbacks = router.fetch(event)
+    with runtime.engine.begin() as conn:
+        status = inbox.status_of(conn, guid)
+        if status in ("processed", "ignored"):
+            return status
         if not callbacks:
             inbox.mark(conn, guid, "ignored", **facts)
             return "ignored"

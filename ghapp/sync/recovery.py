@@ -16,6 +16,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from ghapp.runtime import Runtime
+from ghapp.store.engine import reading
 from ghapp.sync import queue as jobs_queue
 from ghapp.sync import state
 
@@ -58,7 +59,7 @@ def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recov
 
     found = Recovered()
     requeue_unsynced(runtime)
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         guids = inbox.pending_guids(conn, older_than_s=older_than_s, limit=10_000)
         notice_ids = pending_notice_ids(conn, limit=10_000) if runtime.settings.pod_callback_url else []
         workstreams = state.open_workstreams(conn)

@@ -37,6 +37,7 @@ from sqlalchemy import Connection
 from ghapp.github.deliveries import HookDeliveries, HookDelivery
 from ghapp.github.errors import GitHubError
 from ghapp.runtime import Runtime, get_runtime
+from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
 from ghapp.sync.schedule import REDELIVERY, schedule_next
 
@@ -204,7 +205,7 @@ def redeliver_failed(
     report.in_flight = len(verdicts.in_flight)
     if not verdicts.to_ask:
         return report, verdicts
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         missing = [d for d in verdicts.to_ask if not inbox.exists(conn, d.guid)]
     report.already_stored = len(verdicts.to_ask) - len(missing)
     undecided: list[HookDelivery] = []
@@ -281,7 +282,7 @@ def redelivery_pass(
     """One pass from the stored cursor; stores the new cursor."""
     now = now or datetime.now(UTC)
     hooks = hooks or hook_deliveries(runtime)
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         stored = redelivery_state(conn) or {}
     since = _parse(stored.get("resume_from")) or now - FIRST_LOOKBACK
     report, verdicts = redeliver_failed(runtime, hooks, since, now=now, in_flight_s=in_flight_s)

@@ -36,6 +36,7 @@ from sqlalchemy import Connection
 
 from ghapp.github.budgets import RateBudget, all_rate_budgets
 from ghapp.runtime import Runtime, get_runtime
+from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
 from ghapp.sync import observations, state
 from ghapp.sync import queue as jobs_queue
@@ -218,7 +219,7 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
 
     started = datetime.now(UTC)
     drift = take_drift(runtime.redis)  # what the previous sweep's refreshes found, before this one's begin
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         refs = state.open_workstreams(conn)
         previous = sweep_state(conn)
     # Stale first, so every sync queued from here on (recovery's included) verifies.

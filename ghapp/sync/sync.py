@@ -46,9 +46,10 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
     """Desired state of the workstream, its observation document, and the planner's Observed."""
     from ghapp.pod.notices import notice_keys
     from ghapp.pod.projection import desired_workstreams
+    from ghapp.store.engine import reading
     from ghapp.store.tasks import load_log
 
-    with runtime.engine.begin() as conn:
+    with reading(runtime.engine) as conn:
         entries = load_log(conn, task_id)
         desired_all = desired_workstreams(task_id, entries)
         ws = desired_all.get(workstream_id)

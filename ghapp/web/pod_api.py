@@ -43,6 +43,7 @@ from ghapp.pod import events, queries
 from ghapp.pod.append import EventRefused, append_event
 from ghapp.pod.signing import bearer_matches, signature_problem
 from ghapp.store import tasks
+from ghapp.store.engine import reading
 from ghapp.sync.queue import request_syncs
 from ghapp.web.webhooks import read_body
 
@@ -203,7 +204,7 @@ def get_task(task_id: str):  # type: ignore[no-untyped-def]
     if not TASK_ID.fullmatch(task_id):
         return error(404, f"no task {task_id[:100]!r}")
     try:
-        with current_runtime().engine.connect() as conn:
+        with reading(current_runtime().engine) as conn:
             view = queries.task_view(conn, task_id)
     except DBAPIError as exc:
         return _unavailable(exc)
@@ -228,7 +229,7 @@ def get_events(task_id: str):  # type: ignore[no-untyped-def]
     if not TASK_ID.fullmatch(task_id):
         return error(404, f"no task {task_id[:100]!r}")
     try:
-        with current_runtime().engine.connect() as conn:
+        with reading(current_runtime().engine) as conn:
             page = queries.events_page(conn, task_id, after=int(after), limit=int(limit))
     except DBAPIError as exc:
         return _unavailable(exc)
@@ -252,7 +253,7 @@ def list_tasks():  # type: ignore[no-untyped-def]
     if cursor is not None and not TASK_ID.fullmatch(cursor):
         return error(400, "the 'cursor' parameter must be a task id, as returned in 'next_cursor'")
     try:
-        with current_runtime().engine.connect() as conn:
+        with reading(current_runtime().engine) as conn:
             page = queries.tasks_page(conn, cursor=cursor, limit=int(limit))
     except DBAPIError as exc:
         return _unavailable(exc)

@@ -27,6 +27,7 @@ from rq.results import Result
 from sqlalchemy import Connection, and_, func, select
 
 from ghapp.runtime import Runtime
+from ghapp.store.engine import reading
 from ghapp.store.schema import app_state, inbox, outbox, task_events, tasks, workstreams
 
 log = logging.getLogger(__name__)
@@ -423,7 +424,7 @@ def status_page():  # type: ignore[no-untyped-def]
 
     runtime = current_runtime()
     settings = runtime.settings
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         overview = load_overview(conn)
     load_queue_state(overview, runtime)
     html = render_template(

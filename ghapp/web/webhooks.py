@@ -38,7 +38,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
-from ghapp.store.engine import WriterTurns, writer_turns
+from ghapp.store.engine import WriterTurns, reading, writer_turns
 from ghapp.sync.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
                 if inserted:
                     status = "pending"
                 else:
-                    with engine.connect() as conn:
+                    with reading(engine) as conn:
                         status = inbox.status_of(conn, guid)
             else:
                 statement = statements.get(engine.dialect.name)

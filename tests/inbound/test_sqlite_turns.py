@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 
 from ghapp.store import inbox
 from ghapp.store.checkpoint import BackgroundCheckpoints
-from ghapp.store.engine import connect_sqlite, make_engine, writer_turns
+from ghapp.store.engine import connect_sqlite, make_engine, reading, writer_turns
 from ghapp.store.migrate import upgrade
 from ghapp.store.schema import inbox as inbox_table
 
@@ -101,3 +101,14 @@ def test_the_webhook_store_writes_through_its_own_connection(engine):
     assert own.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     assert own.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     own.close()
+
+
+def test_a_reader_takes_no_turn_and_does_not_hold_up_a_writer(engine):
+    with reading(engine) as reader:
+        assert reader.execute(select(inbox_table.c.guid)).scalars().all() == []
+        assert turn_is_free(engine)
+        with engine.begin() as writer:  # another connection writes while the reader's snapshot is open
+            writer.execute(insert(inbox_table).values(**_row("d")))
+        assert reader.execute(select(inbox_table.c.guid)).scalars().all() == []  # still its snapshot
+    with reading(engine) as reader:
+        assert reader.execute(select(inbox_table.c.guid)).scalars().all() == ["d"]
