@@ -85,9 +85,9 @@ def migrate() -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
-@click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking one per job.")
+@click.option("--fork", is_flag=True, help="Fork a child per job (RQ's default) instead of running jobs in-process.")
 @click.option("--name", default=None, help="Worker name shown in RQ's registries.")
-def worker(burst: bool, simple: bool, name: str | None) -> None:
+def worker(burst: bool, fork: bool, name: str | None) -> None:
     """Run an RQ worker (with the scheduler) on ghapp's queue."""
     from ghapp import logs
     from ghapp.runtime import get_runtime
@@ -96,7 +96,7 @@ def worker(burst: bool, simple: bool, name: str | None) -> None:
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format)
     try:
-        run_worker(get_runtime(), burst=burst, simple=simple, name=name)
+        run_worker(get_runtime(), burst=burst, fork=fork, name=name)
     except ConfigError as exc:
         fail(str(exc), code=2)
 

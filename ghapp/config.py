@@ -66,6 +66,7 @@ class Settings:
     redelivery_interval_s: int = 600
     max_body_bytes: int = 25 * 1024 * 1024
     public_url: str | None = None
+    worker_niceness: int = 10
 
     @property
     def github_configured(self) -> bool:
@@ -273,6 +274,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         redelivery_interval_s=_env_int(env, "REDELIVERY_INTERVAL_SECONDS", 600, minimum=10),
         max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 25 * 1024 * 1024, minimum=1024),
         public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
+        worker_niceness=_env_int(env, "WORKER_NICENESS", 10),
     )
 
 

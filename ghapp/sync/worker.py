@@ -1,7 +1,17 @@
 """The RQ worker process: recovery at start, the periodic jobs, then the queue with the scheduler.
 
-Heavy modules are imported before RQ forks a child per job, so each job
-starts fast; the runtime re-opens its pools in the child (``get_runtime``).
+Jobs run in the worker's own process (RQ's ``SimpleWorker``): a ghapp job
+takes milliseconds of CPU and waits on GitHub, so forking a child for each
+one (RQ's default) cost more than the job, and a child re-opened every
+database and Redis connection. ``ghapp worker --fork`` brings the fork back
+for operators who want each job isolated. A job's timeout is enforced the
+same way in both (a SIGALRM in the process running it), and a worker killed
+mid-job is healed by local recovery (``ghapp.sync.recovery``).
+
+The worker lowers its own CPU priority (``WORKER_NICENESS``, 10 by default)
+so that on a host it shares with the web process, acknowledging GitHub's
+deliveries within their 10 s comes before draining the queue; on a host of
+its own this changes nothing.
 
 The worker's maintenance round (RQ's registry cleaning, plus the repair of
 the periodic chains, ``HealingWorkerMixin``) runs every
@@ -17,6 +27,7 @@ scheduler over.
 from __future__ import annotations
 
 import logging
+import os
 
 from rq import SimpleWorker, Worker
 
@@ -29,24 +40,25 @@ MAINTENANCE_INTERVAL_S = 30
 WORKER_TTL_S = 45
 
 
-class GhappWorker(HealingWorkerMixin, Worker):
-    """RQ's forking worker whose maintenance also repairs the sweep and redelivery chains."""
+class GhappWorker(HealingWorkerMixin, SimpleWorker):
+    """RQ's in-process worker whose maintenance also repairs the sweep and redelivery chains."""
 
 
-class GhappSimpleWorker(HealingWorkerMixin, SimpleWorker):
-    """The same, running jobs in its own process (``ghapp worker --simple``)."""
+class GhappForkingWorker(HealingWorkerMixin, Worker):
+    """The same, forking a child per job (``ghapp worker --fork``)."""
 
 
 def preload() -> None:
-    """Import what jobs use, once, in the parent, so forked children share it."""
+    """Import what jobs use before the first job (and, when forking, once in the parent for every child)."""
     import ghapp.pod.notices
     import ghapp.sync.jobs
     import ghapp.sync.redelivery
     import ghapp.sync.sweep  # noqa: F401
 
 
-def run_worker(runtime: Runtime, *, burst: bool = False, simple: bool = False, name: str | None = None) -> bool:
+def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, name: str | None = None) -> bool:
     """Run a worker on ghapp's queue until stopped (or until empty with ``burst``)."""
+    yield_cpu(runtime.settings.worker_niceness)
     preload()
     from ghapp.sync.recovery import recover_local_work
     from ghapp.sync.schedule import ensure_periodic_jobs
@@ -62,9 +74,19 @@ def run_worker(runtime: Runtime, *, burst: bool = False, simple: bool = False, n
     except Exception:
         log.exception("could not schedule the periodic jobs; the next maintenance round tries again")
     runtime.engine.dispose(close=False)
-    worker_class = GhappSimpleWorker if simple else GhappWorker
+    worker_class = GhappForkingWorker if fork else GhappWorker
     worker = worker_class(
         [runtime.queue], connection=runtime.redis, name=name,
         maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S,
     )
     return worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
+
+
+def yield_cpu(niceness: int) -> None:
+    """Raise this process's niceness by ``niceness`` (0 leaves it), so the web process goes first."""
+    if niceness <= 0:
+        return
+    try:
+        os.nice(niceness)
+    except OSError as exc:  # not permitted here: run at normal priority
+        log.warning("could not lower the worker's CPU priority by %d: %s", niceness, exc)
