@@ -12,22 +12,37 @@ its per-command bookkeeping, not Redis. So the fields that never change
 within a process (status, origin, TTLs, empty callbacks ...) are written
 into the script's text once, the five that change travel as arguments, and
 the command is packed in one join and sent on a pooled connection.
+
+The webhook view does not even wait for Redis's answer (``PipelinedSender``):
+the delivery is already stored, so the view sends the command and answers
+GitHub, and reads the answer on a later request. Redis executes commands in
+the order a connection sends them, so nothing is reordered; a connection
+that breaks is re-opened and everything not yet answered is sent again
+(the script queues a job id once); an error answer is logged and leaves the
+delivery ``pending`` in the inbox, where local recovery queues it again.
+Redis being down still shows at once: the send itself fails, and the view
+answers 503.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import threading
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 from rq.job import Job
+
+log = logging.getLogger(__name__)
 
 # The job fields that differ from one delivery to the next; they are the script's ARGV[2..].
 VARYING = ("created_at", "data", "retry_intervals", "description")
@@ -74,16 +89,21 @@ class DeliveryEnqueue:
             "return 1\n"
         )
         sha = hashlib.sha1(self.script.encode()).hexdigest().encode()
-        job_prefix = Job.key_for("").encode()
-        self._head = [b"EVALSHA", sha, b"3", job_prefix, queue.key.encode(), Queue.redis_queues_keys.encode()]
+        self._job_prefix = Job.key_for("").encode()
+        self._keys = [queue.key.encode(), Queue.redis_queues_keys.encode()]
+        self._sha = sha
 
-    def packed(self, job_id: str, fields: dict[str, Any]) -> bytes:
-        """The EVALSHA command for one job, its varying fields taken from ``fields``."""
-        head = self._head
+    def packed(self, job_id: str, fields: dict[str, Any], *, with_script: bool = False) -> bytes:
+        """The command for one job, its varying fields taken from ``fields``.
+
+        ``EVALSHA`` by default; ``EVAL`` with the script's text when
+        ``with_script`` (for a sender that reads the answer only later and so
+        cannot load a script Redis lost and try again at once).
+        """
         job = job_id.encode()
+        head = [b"EVAL", self.script.encode()] if with_script else [b"EVALSHA", self._sha]
         return pack_command(
-            [head[0], head[1], head[2], head[3] + job, head[4], head[5], job]
-            + [_as_bytes(fields[name]) for name in VARYING]
+            [*head, b"3", self._job_prefix + job, *self._keys, job] + [_as_bytes(fields[name]) for name in VARYING]
         )
 
     def run(self, redis: Redis, packed: bytes) -> bool:
@@ -111,6 +131,88 @@ class DeliveryEnqueue:
         finally:
             pool.release(connection)
         return bool(reply)
+
+
+class PipelinedSender:
+    """Sends commands on a connection of this process's own, reading Redis's answers later.
+
+    At most ``MAX_IN_FLIGHT`` answers are left unread; beyond that ``send``
+    reads them all (Redis answers in microseconds, so this rarely waits).
+    """
+
+    MAX_IN_FLIGHT = 64
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._connection: Any = None
+        self._pid = 0
+        self._in_flight: deque[bytes] = deque()
+        self._lock = threading.Lock()
+
+    def send(self, packed: bytes) -> None:
+        """Send ``packed``; raises Redis's ConnectionError when Redis cannot be reached."""
+        with self._lock:
+            try:
+                connection = self._open()
+                self._collect(connection, wait=False)
+                connection.send_packed_command([packed], check_health=False)
+                self._in_flight.append(packed)
+                if len(self._in_flight) >= self.MAX_IN_FLIGHT:
+                    self._collect(connection, wait=True)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                self._send_again(packed)
+
+    def flush(self) -> None:
+        """Read every answer still unread (tests, and a process about to stop)."""
+        with self._lock:
+            if self._in_flight:
+                try:
+                    self._collect(self._open(), wait=True)
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    self._send_again(None)
+                    self._collect(self._open(), wait=True)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def _open(self) -> Any:
+        if self._connection is None or self._pid != os.getpid():
+            self._connection = self._redis.connection_pool.make_connection()
+            self._pid = os.getpid()
+            self._in_flight.clear()  # a forked child: the parent's answers are not ours to read
+        return self._connection
+
+    def _collect(self, connection: Any, *, wait: bool) -> None:
+        while self._in_flight and (wait or connection.can_read(timeout=0)):
+            try:
+                connection.read_response()
+            except ResponseError as exc:
+                log.error("Redis refused a delivery's job (%s); the delivery stays pending for local recovery", exc)
+            self._in_flight.popleft()
+
+    def _send_again(self, packed: bytes | None) -> None:
+        """The connection broke: open a new one and send again everything not yet answered."""
+        again = [*self._in_flight, *([packed] if packed is not None else [])]
+        self._in_flight.clear()
+        connection = self._open()
+        connection.disconnect()
+        connection.connect()  # raises when Redis is down: the caller answers 503
+        for command in again:
+            connection.send_packed_command([command], check_health=False)
+            self._in_flight.append(command)
+
+
+_senders: dict[int, PipelinedSender] = {}
+
+
+def sender_for(redis: Redis) -> PipelinedSender:
+    """This process's ``PipelinedSender`` for ``redis`` (one per client, so one per Redis URL)."""
+    found = _senders.get(id(redis))
+    if found is None or found._redis is not redis:
+        with _cache_lock:
+            found = _senders[id(redis)] = PipelinedSender(redis)
+    return found
 
 
 _cache: dict[tuple[str, int, int], DeliveryEnqueue] = {}

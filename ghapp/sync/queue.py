@@ -118,11 +118,13 @@ def delivery_job_fields(
     }
 
 
-def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None) -> None:  # type: ignore[no-untyped-def]
+def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None, wait: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Queue the processing of one stored delivery (idempotent per GUID).
 
     This is the webhook view's hot path, so it costs one Redis round trip
-    (see ``ghapp.sync.delivery_enqueue``); inside a caller's pipeline it goes through RQ.
+    (see ``ghapp.sync.delivery_enqueue``), or none with ``wait=False``: the
+    command is sent and Redis's answer read on a later call. Inside a
+    caller's pipeline it goes through RQ.
     """
     job_id = safe_job_id("delivery", guid)
     if pipeline is not None or not queue.is_async:
@@ -135,7 +137,10 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None) -> None:  # type
     retry = backoff_retry()
     script = delivery_enqueue.for_queue(queue, retry.max)
     fields = delivery_job_fields(guid, queue.name, datetime.now(UTC), retry, queue.DEFAULT_TIMEOUT)
-    script.run(queue.connection, script.packed(job_id, fields))
+    if wait:
+        script.run(queue.connection, script.packed(job_id, fields))
+    else:
+        delivery_enqueue.sender_for(queue.connection).send(script.packed(job_id, fields, with_script=True))
 
 
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:

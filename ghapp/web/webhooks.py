@@ -2,7 +2,9 @@
 
 The view never parses the JSON body (except a rare ``ping``) and never
 calls GitHub: the worker does both (ARCHITECTURE rules 1-3). Its whole cost
-is one HMAC per configured secret, one INSERT and one enqueue.
+is one HMAC per configured secret, one INSERT and one enqueue, which is sent
+to Redis without waiting for its answer (the row is already stored; see
+``ghapp.sync.delivery_enqueue``).
 
 Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
 
@@ -152,7 +154,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
             return error(503, "the database is unavailable; the delivery was not stored, please retry later")
         try:
             if status == "pending":
-                enqueue_delivery(runtime.queue, guid)
+                enqueue_delivery(runtime.queue, guid, wait=False)
         except (RedisConnectionError, RedisTimeoutError, ConfigError) as exc:
             log.error("webhook %s stored but not queued, Redis is unavailable: %s", guid, exc)
             return error(503, "the queue (Redis) is unavailable; please retry later")

@@ -6,6 +6,7 @@ import pickle
 import socket
 import zlib
 
+import pytest
 from rq import Queue, Retry, SimpleWorker
 from rq.job import Job, JobStatus
 
@@ -117,3 +118,53 @@ def test_a_connection_that_breaks_mid_command_is_retried_once(redis_conn, monkey
 
 def test_pack_command_is_redis_wire_format():
     assert pack_command([b"SET", b"k", b"v\r\n"]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n"
+
+
+def _sender(redis_conn):  # type: ignore[no-untyped-def]
+    from ghapp.sync.delivery_enqueue import sender_for
+
+    return sender_for(redis_conn)
+
+
+def test_without_waiting_the_jobs_are_queued_in_order(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    for n in range(100):  # more than MAX_IN_FLIGHT, so answers are also read on the way
+        enqueue_delivery(queue, f"guid-{n}", wait=False)
+    sender = _sender(redis_conn)
+    assert sender.in_flight < sender.MAX_IN_FLIGHT
+    sender.flush()
+    assert sender.in_flight == 0
+    assert queue.job_ids == [f"delivery-guid-{n}" for n in range(100)]
+    job = Job.fetch("delivery-guid-7", connection=redis_conn)
+    assert job.args == ("guid-7",) and job.get_status() == JobStatus.QUEUED
+
+
+def test_without_waiting_a_broken_connection_is_reopened_and_nothing_is_queued_twice(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    enqueue_delivery(queue, "guid-a", wait=False)
+    enqueue_delivery(queue, "guid-b", wait=False)  # its answer may still be unread
+    redis_conn.client_kill_filter(_type="normal", skipme=False)
+    enqueue_delivery(queue, "guid-c", wait=False)
+    _sender(redis_conn).flush()
+    assert queue.job_ids == ["delivery-guid-a", "delivery-guid-b", "delivery-guid-c"]
+
+
+def test_without_waiting_a_refused_job_is_logged_and_the_next_ones_go_on(redis_conn, caplog):
+    queue = Queue("ghapp", connection=redis_conn)
+    redis_conn.set(queue.key, "not a list")  # Redis answers WRONGTYPE to the script's RPUSH
+    enqueue_delivery(queue, "guid-refused", wait=False)
+    _sender(redis_conn).flush()
+    assert "Redis refused a delivery's job" in caplog.text
+    redis_conn.delete(queue.key)
+    enqueue_delivery(queue, "guid-next", wait=False)
+    _sender(redis_conn).flush()
+    assert queue.job_ids == ["delivery-guid-next"]
+
+
+def test_without_waiting_redis_down_raises_at_once():
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    with pytest.raises(RedisConnectionError):
+        enqueue_delivery(Queue("ghapp", connection=dead), "guid-lost", wait=False)
