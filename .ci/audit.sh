@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Audit the exact dependency versions installed in .venv for known vulnerabilities with pip-audit.
+# Audit the locked dependency versions for known vulnerabilities with pip-audit.
 #
-# What is audited: `pip freeze --exclude-editable` of the project's virtualenv, i.e. every pinned
-# third-party package the tests ran against (ghapp itself, installed editable, is left out: it is
-# not on PyPI). pip-audit reads that list with --no-deps --disable-pip, so it audits exactly these
-# pins and never resolves or installs anything.
+# What is audited: requirements.lock, the exact versions `make` installs (as pip constraints) for
+# the runtime, dev and embedded extras; ghapp itself is not on PyPI and is not in the lock. The
+# virtualenv is first checked against the lock, so what is audited is what the tests ran against.
+# pip-audit reads the lock with --no-deps --disable-pip, so it audits exactly these pins and never
+# resolves or installs anything.
 #
 # Where the vulnerability data comes from: PyPI's JSON API (`--vulnerability-service pypi`, the
 # default), which is the registry CI reaches. OSV (`--vulnerability-service osv`, api.osv.dev) is
@@ -41,8 +42,16 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$PYTHON" -m pip freeze --exclude-editable --disable-pip-version-check > "$work/requirements.txt"
-echo "audit: $(wc -l < "$work/requirements.txt") pinned packages from $VENV"
+LOCK="requirements.lock"
+grep -v '^#' "$LOCK" | sed '/^$/d' > "$work/requirements.txt"
+echo "audit: $(wc -l < "$work/requirements.txt") pinned packages from $LOCK"
+"$PYTHON" -m pip freeze --exclude-editable --disable-pip-version-check > "$work/installed.txt"
+drift="$(grep -vxF -f "$work/installed.txt" "$work/requirements.txt" || true)"
+if [ -n "$drift" ]; then
+  echo "audit: $VENV does not hold these locked versions (run make again, or make lock):" >&2
+  echo "$drift" | sed 's/^/    /' >&2
+  exit 1
+fi
 
 ignore_args=()
 for entry in "${IGNORED[@]}"; do
