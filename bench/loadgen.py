@@ -9,11 +9,11 @@ generator that ran.
 
 from __future__ import annotations
 
-import http.client
 import json
 import multiprocessing
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -26,6 +26,7 @@ from typing import Any
 from bench.common import percentile, write_temp
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "ingest.lua"
+PYTHON_GENERATOR = "python (sockets, forked processes)"
 
 
 @dataclass
@@ -99,22 +100,38 @@ def run_wrk(url: str, body: bytes, signed: str, *, event: str, connections: int,
 # -- the Python generator -----------------------------------------------------------------------------
 
 
-def _post_one(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
+def raw_request(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One HTTP/1.1 POST, serialised once, asking the server to close the connection after answering."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _post_raw(address: tuple[str, int], request: bytes) -> tuple[int, float]:
+    """Send a serialised request on a new connection; (status, seconds from connect to the answer's end).
+
+    Plain sockets rather than http.client: the generator shares the machine
+    with the server it measures, and its own CPU per request is the server's
+    loss. The answer is read to the server's close (gunicorn's sync workers
+    close every connection), so its whole answer is inside the timing.
+    """
     started = time.perf_counter()
-    conn = http.client.HTTPConnection(host, port, timeout=15)
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status, time.perf_counter() - started
-    finally:
-        conn.close()
+    with socket.create_connection(address, timeout=15) as sock:
+        sock.sendall(request)
+        received = bytearray()
+        while chunk := sock.recv(65536):
+            received += chunk
+    if not received.startswith(b"HTTP/1.") or len(received) < 12:
+        raise OSError("no HTTP answer")
+    return int(received[9:12]), time.perf_counter() - started
 
 
-def _client_process(url: str, jobs: list[tuple[bytes, dict[str, str]]] | None, template: tuple[bytes, str, str] | None,
+def _client_process(url: str, jobs: list[bytes] | None, template: tuple[bytes, str, str] | None,
                     threads: int, deadline: float | None, prefix: str, out: Any) -> None:
     """One process of the Python generator: ``threads`` connections, each posting until done."""
     parsed = urllib.parse.urlsplit(url)
+    host = parsed.hostname or "127.0.0.1"
+    address = (host, parsed.port or 80)
     lock = threading.Lock()
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
@@ -122,21 +139,22 @@ def _client_process(url: str, jobs: list[tuple[bytes, dict[str, str]]] | None, t
     counter = [0]
     items = list(jobs or [])
 
-    def next_request() -> tuple[bytes, dict[str, str]] | None:
+    def next_request() -> bytes | None:
         with lock:
             if template is not None:
                 if deadline is not None and time.time() >= deadline:
                     return None
                 counter[0] += 1
                 body, signed, event = template
-                return body, {"Content-Type": "application/json", "X-GitHub-Event": event,
-                              "X-GitHub-Delivery": f"{prefix}-{counter[0]}", "X-Hub-Signature-256": signed}
+                return raw_request(host, parsed.path, body, {
+                    "Content-Type": "application/json", "X-GitHub-Event": event,
+                    "X-GitHub-Delivery": f"{prefix}-{counter[0]}", "X-Hub-Signature-256": signed})
             return items.pop() if items else None
 
     def worker() -> None:
         while (item := next_request()) is not None:
             try:
-                status, elapsed = _post_one(parsed.hostname or "127.0.0.1", parsed.port or 80, parsed.path, *item)
+                status, elapsed = _post_raw(address, item)
             except OSError:
                 with lock:
                     errors[0] += 1
@@ -178,7 +196,7 @@ def _collect(generator: str, parts: list[dict[str, Any]], elapsed: float) -> Loa
     )
 
 
-def _run_processes(url: str, batches: list[list[tuple[bytes, dict[str, str]]] | None],
+def _run_processes(url: str, batches: list[list[bytes] | None],
                    template: tuple[bytes, str, str] | None, threads: int, deadline: float | None,
                    run_id: str) -> tuple[list[dict[str, Any]], float]:
     context = multiprocessing.get_context("fork")
@@ -203,15 +221,18 @@ def run_python_duration(url: str, body: bytes, signed: str, *, event: str, conne
     processes, threads = _spread(connections)
     parts, elapsed = _run_processes(url, [None] * processes, (body, signed, event), threads,
                                     time.time() + duration_s, run_id)
-    return _collect("python (http.client, forked processes)", parts, elapsed)
+    return _collect(PYTHON_GENERATOR, parts, elapsed)
 
 
 def run_python_requests(url: str, requests_: list[tuple[bytes, dict[str, str]]], *, connections: int) -> LoadResult:
     """Post exactly these requests (body, headers) as fast as ``connections`` connections allow."""
     processes, threads = _spread(connections)
-    batches: list[list[tuple[bytes, dict[str, str]]] | None] = [requests_[i::processes] for i in range(processes)]
+    parsed = urllib.parse.urlsplit(url)
+    host = parsed.hostname or "127.0.0.1"
+    serialised = [raw_request(host, parsed.path, body, headers) for body, headers in requests_]
+    batches: list[list[bytes] | None] = [serialised[i::processes] for i in range(processes)]
     parts, elapsed = _run_processes(url, batches, None, threads, None, "fixed")
-    return _collect("python (http.client, forked processes)", parts, elapsed)
+    return _collect(PYTHON_GENERATOR, parts, elapsed)
 
 
 def run_load(url: str, body: bytes, signed: str, *, event: str, connections: int, duration_s: float,

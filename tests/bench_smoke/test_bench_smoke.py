@@ -82,3 +82,36 @@ def test_workers(tmp_path):
     figures = run_quick("workers", tmp_path)["figures"]
     assert figures["noop_syncs"]["jobs_per_second_per_worker"] > 0
     assert all(mb > 20 for mb in figures["rss_mb"]["rq_worker_mb"] + figures["rss_mb"]["gunicorn_worker_mb"])
+
+
+def test_python_generator_counts_every_answer_and_its_status(monkeypatch):
+    """The socket generator against a real server: each request answered once, statuses as sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    monkeypatch.syspath_prepend(str(ROOT))  # bench/ is a folder of the repository, not an installed package
+    from bench.loadgen import run_python_requests
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.headers["X-GitHub-Delivery"])
+            self.send_response(202 if body == b"good" else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        requests_ = [(b"good" if n % 4 else b"bad", {"X-GitHub-Delivery": f"g{n}"}) for n in range(40)]
+        result = run_python_requests(f"http://127.0.0.1:{server.server_port}/hook", requests_, connections=8)
+    finally:
+        server.shutdown()
+    assert sorted(seen) == sorted(f"g{n}" for n in range(40))
+    assert result.requests == 40 and result.errors == 0
+    assert result.statuses == {"202": 30, "401": 10} and result.non_2xx == 10
