@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ghapp.github.deliveries import HookDeliveries, HookDelivery
-from ghapp.github.errors import GitHubError
+from ghapp.github.errors import GitHubError, RetryAt
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
@@ -356,6 +356,10 @@ def run_redelivery(reschedule: bool = True) -> dict[str, Any]:
             log.info("redelivery skipped: the GitHub App is not configured yet")
             return {"skipped": "GitHub App not configured"}
         return redelivery_pass(runtime).summary()
+    except RetryAt as exc:
+        # GitHub asked the app to wait: not a failure. The next pass of the chain comes later than that.
+        log.info("redelivery pass put off: %s", exc.reason)
+        return {"put_off_until": exc.when}
     finally:
         if reschedule:
             at = datetime.now(UTC) + timedelta(seconds=runtime.settings.redelivery_interval_s)

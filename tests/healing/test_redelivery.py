@@ -131,3 +131,15 @@ def test_redeliver_since_reports_progress_and_skips_what_ghapp_stored(healing):
     # Everything is stored now: asking again redelivers nothing, even once the "asked" marks expire.
     h.runtime.redis.delete(*[k for k in h.runtime.redis.scan_iter("ghapp:redelivery:asked:*")])
     assert redeliver_since(h.runtime, timedelta(hours=2), progress=lines.append) == []
+
+
+def test_a_pass_github_asks_to_wait_is_put_off_not_failed(healing):
+    """GitHub's secondary limit on the app: the startup pass returns the time to come back, and raises nothing."""
+    from ghapp.github.client import APP_SCOPE
+    from ghapp.github.errors import RetryAt
+    from ghapp.github.pacing import WritePacer
+    from ghapp.sync.redelivery import run_redelivery
+
+    when = time.time() + 60
+    WritePacer(healing.runtime.redis).block(APP_SCOPE, RetryAt(when, "secondary rate limit"))
+    assert run_redelivery(reschedule=False) == {"put_off_until": pytest.approx(when)}
