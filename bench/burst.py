@@ -93,10 +93,12 @@ def inbox_statuses(database_url: str, guids: set[str]) -> dict[str, int]:
 
 
 def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: int = 32,
-              latency_s: float = 0.1, keep: Any = None) -> dict[str, Any]:
+              latency_s: float = 0.1, keep: Any = None, database: str = "sqlite") -> dict[str, Any]:
     """Run the whole scene; ``keep(sim, stack, web, redis_url)`` may measure more before teardown."""
     pairs = [(f"ws{i:03d}", f"burst-org/repo{i % 5}") for i in range(workstreams)]
-    with running_stack(workers=workers, settings=UNPACED, sim_config=UNPACED_SIM) as (sim, stack, redis_url):
+    with running_stack(workers=workers, settings=UNPACED, sim_config=UNPACED_SIM, database=database) as (
+        sim, stack, redis_url
+    ):
         sim.install("burst-org", [f"repo{i}" for i in range(5)])
         open_task(stack, TASK, pairs)
         wait_drafts(sim, TASK, pairs, timeout=120)
@@ -127,6 +129,7 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
         stored = sum(statuses.values())
         processed = statuses.get("processed", 0) + statuses.get("ignored", 0)
         return {
+            "database": database,
             "deliveries": deliveries,
             "workstreams": workstreams,
             "workers": workers,
@@ -173,11 +176,13 @@ def main() -> int:
         parser.add_argument("--deliveries", type=int, default=2000)
         parser.add_argument("--workstreams", type=int, default=50)
         parser.add_argument("--workers", type=int, default=4)
+        parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
 
     args = arguments("burst acknowledgement: 2,000 deliveries while GitHub answers in 100 ms", extra)
     if args.quick:
         args.deliveries, args.workstreams, args.workers = 40, 4, 2
-    figures = run_burst(deliveries=args.deliveries, workstreams=args.workstreams, workers=args.workers)
+    figures = run_burst(deliveries=args.deliveries, workstreams=args.workstreams, workers=args.workers,
+                        database=args.database)
     return finish("burst", figures, checks_for(figures), quick=args.quick)
 
 
