@@ -4,7 +4,7 @@ In WAL mode with ``synchronous=NORMAL`` a commit does not wait for the disk;
 only a checkpoint (copying the WAL back into the database file) does, and
 by default SQLite runs one inside whichever commit crosses 1,000 WAL pages.
 On the webhook path that commit also holds the machine's write turn
-(``engine.WriterTurns``), so every other web worker waited for the fsync too:
+(``ghapp.store.turns``), so every other web worker waited for the fsync too:
 measured, about a tenth of the ingest throughput. The webhook view's
 connection therefore turns automatic checkpoints off, and this thread runs a
 ``PASSIVE`` checkpoint every ``every_writes`` inserts (or each second while

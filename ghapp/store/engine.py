@@ -5,23 +5,20 @@ WAL journal so readers never block the writer, a generous busy timeout, a
 memory-mapped read path, and every transaction opened with ``BEGIN
 IMMEDIATE`` so two writers queue for the lock up front instead of
 deadlocking when a reader tries to upgrade. Writers also take turns
-(``WriterTurns``) so that none of them ever sleeps in SQLite's busy handler.
+(``ghapp.store.turns``) so that none of them ever sleeps in SQLite's busy
+handler, and readers (``reading``) take no lock at all.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from ghapp.config import normalise_database_url
+from ghapp.store.turns import WriterTurns, writer_turns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
@@ -72,19 +69,11 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "commit")
     def _on_commit(connection):  # type: ignore[no-untyped-def]
-        # SQLAlchemy calls this just before it commits: commit here, so the turn passes on only after
-        # the write is done (its own commit then finds no transaction and does nothing).
-        try:
-            connection.connection.dbapi_connection.commit()
-        finally:
-            _hand_back(connection.info, turns)
+        _finish(connection, turns, commit=True)
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection):  # type: ignore[no-untyped-def]
-        try:
-            connection.connection.dbapi_connection.rollback()
-        finally:
-            _hand_back(connection.info, turns)
+        _finish(connection, turns, commit=False)
 
     @event.listens_for(engine, "reset")
     def _on_reset(dbapi_connection, record, _reset_state):  # type: ignore[no-untyped-def]
@@ -110,80 +99,26 @@ def reading(engine: Engine) -> Connection:
     return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
+def _finish(connection: Connection, turns: WriterTurns, *, commit: bool) -> None:
+    """End the transaction now and give the turn back.
+
+    SQLAlchemy calls its commit and rollback events just before it ends the
+    transaction itself; ending it here means the turn passes on only after
+    the write is done (SQLAlchemy's own call then finds no transaction).
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    try:
+        if commit:
+            dbapi_connection.commit()
+        else:
+            dbapi_connection.rollback()
+    finally:
+        _hand_back(connection.info, turns)
+
+
 def _hand_back(info: dict, turns: WriterTurns) -> None:  # type: ignore[type-arg]
     if info.pop(_HOLDS_TURN, False):
         turns.release()
-
-
-class WriterTurns:
-    """Makes a machine's processes take turns for SQLite's one write lock, instead of colliding.
-
-    Two processes that both ``BEGIN IMMEDIATE`` on one SQLite file collide,
-    and SQLite's busy handler then sleeps 1, 2, 5, 10 … 100 ms before it
-    tries again, while others keep taking the lock: under a burst the web
-    process's INSERT waited behind the workers for seconds. An exclusive
-    ``flock`` on a file next to the database queues writers instead, and the
-    kernel wakes the next one the moment the lock is released. The lock file
-    is separate because closing any descriptor of the database file would
-    drop SQLite's own POSIX locks. Within a process the turn is counted, so
-    a second transaction opened while one is held does not wait on itself.
-    """
-
-    def __init__(self, database: str | None) -> None:
-        self.path = f"{database}-ingest.lock" if database and database != ":memory:" else None
-        self._fd: int | None = None
-        self._pid = 0
-        self._depth = 0
-        self._lock = threading.Lock()
-
-    def _descriptor(self) -> int | None:
-        # One descriptor per process: a descriptor inherited across fork would share the lock.
-        if self._fd is None or self._pid != os.getpid():
-            self._pid, self._depth = os.getpid(), 0
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600) if self.path else None
-            except OSError:  # no lock file possible (read-only directory): collide as before, still correct
-                self._fd = None
-        return self._fd
-
-    def acquire(self) -> None:
-        """Wait for this machine's turn to write (returns at once if this process holds it)."""
-        with self._lock:
-            fd = self._descriptor()
-            self._depth += 1
-            if self._depth > 1 or fd is None:
-                return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def release(self) -> None:
-        with self._lock:
-            if self._pid != os.getpid() or self._depth == 0:
-                return
-            self._depth -= 1
-            if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        """Hold this machine's turn to write for the block."""
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
-
-
-_turns: dict[str, WriterTurns] = {}
-
-
-def writer_turns(engine: Engine) -> WriterTurns:
-    """The one ``WriterTurns`` of this process for ``engine``'s database file."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    key = database or ""
-    found = _turns.get(key)
-    if found is None:
-        found = _turns[key] = WriterTurns(database)
-    return found
 
 
 def configure_sqlite(dbapi_connection: sqlite3.Connection, *, auto_checkpoint: bool = True) -> None:

@@ -40,7 +40,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
-from ghapp.store.engine import WriterTurns, reading, writer_turns
+from ghapp.store.engine import reading
+from ghapp.store.turns import WriterTurns, writer_turns
 from ghapp.sync.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
