@@ -185,6 +185,32 @@ def webhook_bodies(draw: Any, cap: int) -> bytes:
     return filler * size
 
 
+def explicit_deliveries(secrets: tuple[str, ...], other_secret: str, cap: int) -> list[Delivery]:
+    """A delivery for every signature kind and every kind of answer, built without hypothesis.
+
+    Run as explicit examples, so each is checked whatever sequence the
+    generator happens to draw (it differs between a lone run and a full suite).
+    """
+    body = b'{"action": "opened", "zen": "Keep it logically awesome."}'
+    fixed = {"truncated": hub_signature(secrets[0], body)[:30], "garbage": "not a signature"}
+
+    def delivery(kind: str, name: str, payload: bytes = body, **changes: str | None) -> Delivery:
+        signature = fixed[kind] if kind in fixed else _signature(kind, payload, secrets, other_secret, draw=None)
+        headers: dict[str, str | None] = {
+            "X-Hub-Signature-256": signature, "X-GitHub-Event": "pull_request",
+            "X-GitHub-Delivery": f"explicit-{name}", "Content-Type": "application/json", **changes,
+        }
+        return Delivery(body=payload, headers={k: v for k, v in headers.items() if v is not None},
+                        signature_kind=kind)
+
+    found = [delivery(kind, kind) for kind in SIGNATURE_KINDS]
+    found.append(delivery("valid", "ping", **{"X-GitHub-Event": "ping"}))  # 200
+    found.append(delivery("valid", "no-event", **{"X-GitHub-Event": None}))  # 400
+    found.append(delivery("valid", "over-the-cap", payload=b"{" + b" " * cap + b"}"))  # 413
+    found.append(delivery("valid", "plain-text", **{"Content-Type": "text/plain"}))  # 415
+    return found
+
+
 @st.composite
 def deliveries(draw: Any, secrets: tuple[str, ...], other_secret: str, cap: int) -> Delivery:
     """A whole POST: body, the three GitHub headers (each possibly broken) and a content type."""

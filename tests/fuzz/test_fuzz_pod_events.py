@@ -130,6 +130,12 @@ KNOWN_CASES = [
     _event({"workstream_id": "api"}, type_="workstream_completed", expected_version=1),
     _event({"workstream_id": "api"}, type_="workstream_completed", expected_version=len(SETUP)),
     _known("bad-task-id", json.dumps(SETUP[0]).encode(), SETUP[0], path="fz-task%0A"),
+    # One of each remaining kind of answer, so the coverage check below never rests on the generator's draws.
+    PodRequest(PLACEHOLDER, PLACEHOLDER, b'{"type": "task_created", "actor_id": "pod", "data": {}}', "text/plain",
+               None, "wrong-content-type"),
+    _known("over-the-cap", b'{"type": "task_created", "actor_id": "pod", "data": {"title": "'
+           + b"x" * (1024 * 1024) + b'"}}', None),
+    _known("not-json", b"{not json", None),
 ]
 
 
