@@ -35,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +47,7 @@ from ghapp.embedded import EmbeddedRedis, free_port
 from ghapp.pod.signing import sign
 from ghapp.sync.model import head_branch
 from ghapp.testing import GitHubSimulator, SimulatorConfig
+from ghapp.testing.databases import postgres_schema
 from ghapp.testing.stack import PodReceiver, ServerThread
 
 POD_SECRET = "chaos-pod-secret"
@@ -108,29 +108,6 @@ SMALL = Scale(
 
 
 # -- processes -----------------------------------------------------------------------------------------
-
-
-def fresh_postgres_schema(base_url: str) -> tuple[str, Callable[[], None]]:
-    """A new empty schema in the PostgreSQL database at ``base_url``: its URL, and how to drop it."""
-    from sqlalchemy import create_engine, text
-
-    from ghapp.config import normalise_database_url
-
-    schema = "chaos_" + uuid.uuid4().hex[:10]
-    base = normalise_database_url(base_url)
-    engine = create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-
-    def drop() -> None:
-        dropper = create_engine(base)
-        with dropper.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        dropper.dispose()
-
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{schema}", drop
 
 
 def _wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -1011,7 +988,7 @@ class ScenarioDatabase:
     def __init__(self, url: str | None) -> None:
         self._drop: Callable[[], None] | None = None
         if url and url.startswith(("postgres://", "postgresql")):
-            self.url, self._drop = fresh_postgres_schema(url)
+            self.url, self._drop = postgres_schema(url, prefix="chaos_")
             self.kind = "postgresql"
         else:
             self._dir = Path(tempfile.mkdtemp(prefix="ghapp-chaos-db-"))

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,19 +194,10 @@ def postgres_base_url() -> str | None:
 
 def postgres_database(base: str) -> str:
     """A migrated, empty schema of its own in the PostgreSQL at ``base``."""
-    from sqlalchemy import create_engine, text
-
-    from ghapp.config import normalise_database_url
     from ghapp.store.migrate import upgrade
+    from ghapp.testing.databases import postgres_schema
 
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    url = normalise_database_url(base)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    scoped = f"{url}{separator}options=-csearch_path%3D{schema}"
+    scoped, _ = postgres_schema(base, prefix="bench_")
     upgrade(scoped)
     return scoped
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -46,18 +45,9 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
 
 def _fresh_postgres(url: str) -> str:
     """Give the test an empty schema of its own in the PostgreSQL database."""
-    from sqlalchemy import create_engine, text
+    from ghapp.testing.databases import postgres_schema
 
-    from ghapp.config import normalise_database_url
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    base = normalise_database_url(url)
-    engine = create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{schema}"
+    return postgres_schema(url)[0]
 
 
 DATABASE_KINDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

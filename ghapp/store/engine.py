@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from ghapp.config import normalise_database_url
-from ghapp.store.turns import WriterTurns, writer_turns
+from ghapp.store.turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
@@ -140,14 +140,32 @@ def connect_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> sqlite3.C
 
     In autocommit mode: each statement is its own transaction.
     """
-    database = engine.url.database
-    if not database or database == ":memory:":
+    database = sqlite_file(engine)
+    if database is None:
         raise ValueError("a connection of its own needs a SQLite file, not an in-memory database")
     connection = sqlite3.connect(
         database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
     )
     configure_sqlite(connection, auto_checkpoint=auto_checkpoint)
     return connection
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The file of a SQLite engine; None for other databases and for SQLite in memory."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    return database if database and database != ":memory:" else None
+
+
+_turns: dict[str | None, WriterTurns] = {}
+
+
+def writer_turns(engine: Engine) -> WriterTurns:
+    """The one ``WriterTurns`` of this process for ``engine``'s database file."""
+    database = sqlite_file(engine)
+    found = _turns.get(database)
+    if found is None:
+        found = _turns[database] = WriterTurns(database)
+    return found
 
 
 def ping(engine: Engine) -> None:

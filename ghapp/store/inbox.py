@@ -51,7 +51,7 @@ class SqliteStore:
 
     def __init__(self, engine: Engine) -> None:
         from ghapp.store.checkpoint import BackgroundCheckpoints
-        from ghapp.store.engine import connect_sqlite
+        from ghapp.store.engine import connect_sqlite, writer_turns
 
         dialect = engine.dialect
         compiled = insert_statement(dialect.name).compile(dialect=dialect)
@@ -63,13 +63,16 @@ class SqliteStore:
         }
         self._connect = lambda auto_checkpoint: connect_sqlite(engine, auto_checkpoint=auto_checkpoint)
         self.checkpoints = BackgroundCheckpoints(lambda: self._connect(True))
+        self.turns = writer_turns(engine)
         self._connection: Any = None
         self._pid = 0
 
     @staticmethod
     def usable(engine: Engine) -> bool:
         """Whether ``engine`` is a SQLite file (an in-memory database has no second connection)."""
-        return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+        from ghapp.store.engine import sqlite_file
+
+        return sqlite_file(engine) is not None
 
     def _own_connection(self) -> Any:
         if self._connection is None or self._pid != os.getpid():
@@ -78,7 +81,7 @@ class SqliteStore:
         return self._connection
 
     def store(self, guid: str, event: str, body: bytes) -> bool:
-        """Store one delivery unless its GUID is there; True when this call wrote the row."""
+        """Store one delivery unless its GUID is there, in the machine's write turn; True when this call wrote it."""
         values: dict[str, Any] = {name: None for name in self.names}
         values.update(insert_values(guid, event, body))
         params = []
@@ -87,12 +90,13 @@ class SqliteStore:
             params.append(process(value) if process is not None and value is not None else value)
         dbapi = self.engine.dialect.loaded_dbapi
         try:
-            cursor = self._own_connection().cursor()
-            try:
-                cursor.execute(self.sql, params)
-                rows = cursor.fetchall()  # run the statement to its end: that is its commit
-            finally:
-                cursor.close()
+            with self.turns.turn():
+                cursor = self._own_connection().cursor()
+                try:
+                    cursor.execute(self.sql, params)
+                    rows = cursor.fetchall()  # run the statement to its end: that is its commit
+                finally:
+                    cursor.close()
         except dbapi.Error as exc:  # the same exception SQLAlchemy raises for the driver's errors
             self._drop_connection()
             raise DBAPIError.instance(self.sql, params, exc, dbapi.Error) from exc

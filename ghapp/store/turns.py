@@ -8,8 +8,6 @@ import os
 import threading
 from collections.abc import Iterator
 
-from sqlalchemy import Engine
-
 
 class WriterTurns:
     """Makes a machine's processes take turns for SQLite's one write lock, instead of colliding.
@@ -26,7 +24,8 @@ class WriterTurns:
     """
 
     def __init__(self, database: str | None) -> None:
-        self.path = f"{database}-write-turn.lock" if database and database != ":memory:" else None
+        """``database`` is the SQLite file; with None (another database, or SQLite in memory) a turn is free."""
+        self.path = f"{database}-write-turn.lock" if database else None
         self._fd: int | None = None
         self._pid = 0
         self._depth = 0
@@ -67,16 +66,3 @@ class WriterTurns:
             yield
         finally:
             self.release()
-
-
-_turns: dict[str, WriterTurns] = {}
-
-
-def writer_turns(engine: Engine) -> WriterTurns:
-    """The one ``WriterTurns`` of this process for ``engine``'s database file."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    key = database or ""
-    found = _turns.get(key)
-    if found is None:
-        found = _turns[key] = WriterTurns(database)
-    return found

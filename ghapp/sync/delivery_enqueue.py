@@ -203,6 +203,7 @@ class PipelinedSender:
             self._in_flight.append(command)
 
 
+_cache_lock = threading.Lock()  # guards ``_senders`` and ``_cache``
 _senders: dict[int, PipelinedSender] = {}
 
 
@@ -216,7 +217,6 @@ def sender_for(redis: Redis) -> PipelinedSender:
 
 
 _cache: dict[tuple[str, int, int], DeliveryEnqueue] = {}
-_cache_lock = threading.Lock()
 
 
 def for_queue(queue: Queue, retries: int) -> DeliveryEnqueue:

@@ -41,7 +41,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
 from ghapp.store.engine import reading
-from ghapp.store.turns import WriterTurns, writer_turns
 from ghapp.sync.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
     secrets = tuple(settings.webhook_secrets)
     max_bytes = settings.max_body_bytes
     statements: dict[str, Any] = {}
-    sqlite_stores: dict[Any, tuple[inbox.SqliteStore, WriterTurns]] = {}
+    sqlite_stores: dict[Any, inbox.SqliteStore] = {}
 
     @blueprint.post(settings.webhook_path)
     def receive():  # type: ignore[no-untyped-def]
@@ -135,9 +134,8 @@ def make_blueprint(settings: Settings) -> Blueprint:
             if inbox.SqliteStore.usable(engine):
                 store = sqlite_stores.get(engine)
                 if store is None:
-                    store = sqlite_stores[engine] = (inbox.SqliteStore(engine), writer_turns(engine))
-                with store[1].turn():
-                    inserted = store[0].store(guid, event, body)
+                    store = sqlite_stores[engine] = inbox.SqliteStore(engine)
+                inserted = store.store(guid, event, body)
                 if inserted:
                     status = "pending"
                 else:

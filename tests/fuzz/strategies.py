@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ghapp.pod import events
+from ghapp.webhook_sender import hub_signature
 
 # ---------------------------------------------------------------------------------------------
 # Shared building blocks
@@ -98,10 +99,6 @@ class Delivery:
     headers: dict[str, str]
     signature_kind: str
     notes: dict[str, Any] = field(default_factory=dict)
-
-
-def hub_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _signature(kind: str, body: bytes, secrets: tuple[str, ...], other: str, draw: Any) -> str | None:

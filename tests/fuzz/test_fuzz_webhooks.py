@@ -9,9 +9,6 @@ non-empty, not a ping and under the size cap.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from hypothesis import example, given
 from rq import Queue
 from sqlalchemy import select
@@ -21,6 +18,7 @@ from fuzz.strategies import SIGNATURE_KINDS, Delivery, deliveries, explicit_deli
 from ghapp.runtime import QUEUE_NAME
 from ghapp.store.schema import inbox
 from ghapp.sync.queue import safe_job_id
+from ghapp.webhook_sender import hub_signature
 
 PATH = "/api/github/webhooks"
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -35,7 +33,7 @@ def signed_by_a_configured_secret(body: bytes, signature: str | None) -> bool:
     """The oracle's own HMAC check: exactly ``sha256=<lowercase hex>`` of the body with one configured secret."""
     if not signature:
         return False
-    wanted = {"sha256=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in WEBHOOK_SECRETS}
+    wanted = {hub_signature(secret, body) for secret in WEBHOOK_SECRETS}
     return signature in wanted
 
 

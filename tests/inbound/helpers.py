@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import uuid
@@ -17,6 +15,7 @@ from werkzeug.serving import make_server
 from ghapp.pod.signing import sign
 from ghapp.runtime import QUEUE_NAME
 from ghapp.store.schema import inbox, outbox, task_events, tasks, workstreams
+from ghapp.webhook_sender import hub_signature
 
 WEBHOOK_SECRET = "test-webhook-secret"
 POD_SECRET = "test-pod-secret"
@@ -30,7 +29,7 @@ def github_headers(
     content_type: str = "application/json",
 ) -> dict[str, str]:
     """The headers GitHub sends with a delivery, signed with ``secret``."""
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signature = hub_signature(secret, body)
     return {
         "X-GitHub-Event": event,
         "X-GitHub-Delivery": guid or str(uuid.uuid4()),

@@ -12,10 +12,9 @@ from sqlalchemy import insert, select, text
 
 from ghapp.store import inbox
 from ghapp.store.checkpoint import BackgroundCheckpoints
-from ghapp.store.engine import connect_sqlite, make_engine, reading
+from ghapp.store.engine import connect_sqlite, make_engine, reading, writer_turns
 from ghapp.store.migrate import upgrade
 from ghapp.store.schema import inbox as inbox_table
-from ghapp.store.turns import writer_turns
 
 
 @pytest.fixture

@@ -16,14 +16,11 @@ from sqlalchemy import func, select
 from ghapp.config import from_env
 from ghapp.store.schema import inbox
 from ghapp.web import webhooks
+from ghapp.webhook_sender import hub_signature as hub
 from security.conftest import NEW_SECRET, OLD_SECRET
 
 PATH = "/api/github/webhooks"
 BODY = json.dumps({"action": "opened", "number": 7, "pull_request": {"number": 7}}).encode()
-
-
-def hub(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def headers(signature: str | None, guid: str | None = None) -> dict[str, str]:
