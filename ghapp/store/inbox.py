@@ -35,6 +35,9 @@ def insert_statement(dialect_name: str) -> Insert:
     return builder(inbox).on_conflict_do_nothing(index_elements=[inbox.c.guid]).returning(inbox.c.guid)
 
 
+_VARYING_COLUMNS = ("guid", "event", "body", "received_at")  # the rest of ``insert_values`` is the same every time
+
+
 class SqliteStore:
     """The webhook view's INSERT on SQLite, as one self-committing statement on a connection of its own.
 
@@ -51,7 +54,7 @@ class SqliteStore:
 
     def __init__(self, engine: Engine) -> None:
         from ghapp.store.checkpoint import BackgroundCheckpoints
-        from ghapp.store.engine import connect_sqlite, writer_turns
+        from ghapp.store.engine import connect_sqlite, sqlite_file, writer_turns
 
         dialect = engine.dialect
         compiled = insert_statement(dialect.name).compile(dialect=dialect)
@@ -61,11 +64,20 @@ class SqliteStore:
         self.processors = {
             name: inbox.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
         }
+        # The parameters in the statement's order, with those that are the same for every row filled in once.
+        template = insert_values("", "", b"")
+        self._template = [self._bound(name, template.get(name)) for name in self.names]
+        self._varying = [(self.names.index(name), self.processors[name]) for name in _VARYING_COLUMNS]
         self._connect = lambda auto_checkpoint: connect_sqlite(engine, auto_checkpoint=auto_checkpoint)
-        self.checkpoints = BackgroundCheckpoints(lambda: self._connect(True))
+        self.checkpoints = BackgroundCheckpoints(lambda: self._connect(True), sqlite_file(engine) or "")
         self.turns = writer_turns(engine)
         self._connection: Any = None
         self._pid = 0
+
+    def _bound(self, name: str, value: Any) -> Any:
+        """``value`` as SQLAlchemy would bind it to column ``name``."""
+        process = self.processors[name]
+        return process(value) if process is not None and value is not None else value
 
     @staticmethod
     def usable(engine: Engine) -> bool:
@@ -82,12 +94,9 @@ class SqliteStore:
 
     def store(self, guid: str, event: str, body: bytes) -> bool:
         """Store one delivery unless its GUID is there, in the machine's write turn; True when this call wrote it."""
-        values: dict[str, Any] = {name: None for name in self.names}
-        values.update(insert_values(guid, event, body))
-        params = []
-        for name in self.names:
-            value, process = values[name], self.processors[name]
-            params.append(process(value) if process is not None and value is not None else value)
+        params = self._template.copy()
+        for (index, process), value in zip(self._varying, (guid, event, body, datetime.now(UTC)), strict=True):
+            params[index] = process(value) if process is not None else value
         dbapi = self.engine.dialect.loaded_dbapi
         try:
             with self.turns.turn():

@@ -51,12 +51,12 @@ _LUA_SAFE = re.compile(r"^[A-Za-z0-9_.:-]*$")
 
 def pack_command(parts: list[bytes]) -> bytes:
     """One command in Redis's wire format (RESP): an array of bulk strings."""
-    chunks = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        chunks.append(b"$%d\r\n" % len(part))
-        chunks.append(part)
-        chunks.append(b"\r\n")
-    return b"".join(chunks)
+    return b"*%d\r\n" % len(parts) + b"".join(_bulk(part) for part in parts)
+
+
+def _bulk(part: bytes) -> bytes:
+    """One bulk string of RESP (``pack_command`` is an array of these)."""
+    return b"$%d\r\n%s\r\n" % (len(part), part)
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -92,6 +92,14 @@ class DeliveryEnqueue:
         self._job_prefix = Job.key_for("").encode()
         self._keys = [queue.key.encode(), Queue.redis_queues_keys.encode()]
         self._sha = sha
+        # RESP around the varying parts, packed once: [EVAL(SHA), script, numkeys, job key, the two
+        # constant keys, job id, *VARYING]. Only the job key, the id and the four fields change.
+        count = 3 + 1 + len(self._keys) + 1 + len(VARYING)
+        self._heads = {
+            with_script: b"*%d\r\n" % count + b"".join(_bulk(part) for part in (*head, b"3"))
+            for with_script, head in ((True, (b"EVAL", self.script.encode())), (False, (b"EVALSHA", sha)))
+        }
+        self._middle = b"".join(_bulk(key) for key in self._keys)
 
     def packed(self, job_id: str, fields: dict[str, Any], *, with_script: bool = False) -> bytes:
         """The command for one job, its varying fields taken from ``fields``.
@@ -101,10 +109,10 @@ class DeliveryEnqueue:
         cannot load a script Redis lost and try again at once).
         """
         job = job_id.encode()
-        head = [b"EVAL", self.script.encode()] if with_script else [b"EVALSHA", self._sha]
-        return pack_command(
-            [*head, b"3", self._job_prefix + job, *self._keys, job] + [_as_bytes(fields[name]) for name in VARYING]
-        )
+        return b"".join((
+            self._heads[with_script], _bulk(self._job_prefix + job), self._middle, _bulk(job),
+            *[_bulk(_as_bytes(fields[name])) for name in VARYING],
+        ))
 
     def run(self, redis: Redis, packed: bytes) -> bool:
         """Send ``packed``; True when the job was new. Loads the script when Redis lost it (a restart)."""
@@ -136,8 +144,9 @@ class DeliveryEnqueue:
 class PipelinedSender:
     """Sends commands on a connection of this process's own, reading Redis's answers later.
 
-    At most ``MAX_IN_FLIGHT`` answers are left unread; beyond that ``send``
-    reads them all (Redis answers in microseconds, so this rarely waits).
+    Answers are read in bulk, once ``MAX_IN_FLIGHT`` are unread (by then
+    Redis has long sent them, so reading does not wait), rather than polled
+    for on every send: a request costs one ``sendall`` and no other system call.
     """
 
     MAX_IN_FLIGHT = 64
@@ -154,23 +163,26 @@ class PipelinedSender:
         with self._lock:
             try:
                 connection = self._open()
-                self._collect(connection, wait=False)
                 connection.send_packed_command([packed], check_health=False)
-                self._in_flight.append(packed)
-                if len(self._in_flight) >= self.MAX_IN_FLIGHT:
-                    self._collect(connection, wait=True)
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._send_again(packed)
+                return
+            self._in_flight.append(packed)
+            if len(self._in_flight) >= self.MAX_IN_FLIGHT:
+                try:
+                    self._collect(connection)
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    self._send_again(None)
 
     def flush(self) -> None:
         """Read every answer still unread (tests, and a process about to stop)."""
         with self._lock:
             if self._in_flight:
                 try:
-                    self._collect(self._open(), wait=True)
+                    self._collect(self._open())
                 except (RedisConnectionError, RedisTimeoutError, OSError):
                     self._send_again(None)
-                    self._collect(self._open(), wait=True)
+                    self._collect(self._open())
 
     @property
     def in_flight(self) -> int:
@@ -183,8 +195,9 @@ class PipelinedSender:
             self._in_flight.clear()  # a forked child: the parent's answers are not ours to read
         return self._connection
 
-    def _collect(self, connection: Any, *, wait: bool) -> None:
-        while self._in_flight and (wait or connection.can_read(timeout=0)):
+    def _collect(self, connection: Any) -> None:
+        """Read every unread answer, in order; an error answer is logged (its delivery stays pending)."""
+        while self._in_flight:
             try:
                 connection.read_response()
             except ResponseError as exc:

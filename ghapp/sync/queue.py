@@ -55,10 +55,19 @@ def backoff_retry(base: tuple[int, ...] | None = None) -> Retry:
     default); each is drawn between half and all of its value.
     """
     if base is None:
-        from ghapp.config import get_settings
+        base = _retry_base()
+    return Retry(max=len(base), interval=jittered(base))
 
-        base = get_settings().sync_retry_intervals_s
-    return Retry(max=len(base), interval=[max(1, round(random.uniform(0.5, 1.0) * step)) for step in base])
+
+def jittered(base: tuple[int, ...]) -> list[int]:
+    """Each interval of ``base`` drawn between half and all of its value (at least 1 s)."""
+    return [max(1, round(random.uniform(0.5, 1.0) * step)) for step in base]
+
+
+def _retry_base() -> tuple[int, ...]:
+    from ghapp.config import get_settings
+
+    return get_settings().sync_retry_intervals_s
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -117,14 +126,31 @@ def delivery_job_fields(
     }
 
 
-def varying_job_fields(guid: str, enqueued_at: datetime, retry: Retry) -> dict[str, Any]:
-    """The fields of ``delivery_job_fields`` that differ from one delivery to the next (the hot path's share)."""
+def varying_job_fields(guid: str, enqueued_at: datetime, retry: Retry | list[int]) -> dict[str, Any]:
+    """The fields of ``delivery_job_fields`` that differ from one delivery to the next (the hot path's share).
+
+    Each is written as RQ writes it: ``created_at`` in RQ's UTC format,
+    ``data`` the zlib-compressed pickle of the call, ``retry_intervals`` as
+    JSON and ``description`` as ``get_call_string`` spells the call.
+    """
+    intervals = retry.intervals if isinstance(retry, Retry) else retry
     return {
-        "created_at": enqueued_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_at": enqueued_at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z",
         "data": zlib.compress(pickle.dumps((APPLY_DELIVERY, None, (guid,), {}), protocol=pickle.HIGHEST_PROTOCOL)),
-        "retry_intervals": json.dumps(retry.intervals),
-        "description": get_call_string(APPLY_DELIVERY, (guid,), {}, max_length=75),
+        "retry_intervals": json.dumps(intervals),
+        "description": _call_description(guid),
     }
+
+
+def _call_description(guid: str) -> str:
+    """``get_call_string(APPLY_DELIVERY, (guid,))``; a GUID's repr is short enough never to be truncated."""
+    text = repr(guid)
+    if len(text) > _DESCRIPTION_ARG_MAX:
+        return get_call_string(APPLY_DELIVERY, (guid,), {}, max_length=_DESCRIPTION_ARG_MAX) or ""
+    return f"{APPLY_DELIVERY}({text})"
+
+
+_DESCRIPTION_ARG_MAX = 75
 
 
 def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None, wait: bool = True) -> None:  # type: ignore[no-untyped-def]
@@ -143,9 +169,9 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None, wait: bool = Tru
                 failure_ttl=DELIVERY_FAILURE_TTL_S, retry=backoff_retry(), pipeline=pipeline,
             )
         return
-    retry = backoff_retry()
-    script = delivery_enqueue.for_queue(queue, retry.max)
-    fields = varying_job_fields(guid, datetime.now(UTC), retry)
+    base = _retry_base()
+    script = delivery_enqueue.for_queue(queue, len(base))
+    fields = varying_job_fields(guid, datetime.now(UTC), jittered(base))
     if wait:
         script.run(queue.connection, script.packed(job_id, fields))
     else:

@@ -168,3 +168,39 @@ def test_without_waiting_redis_down_raises_at_once():
     dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     with pytest.raises(RedisConnectionError):
         enqueue_delivery(Queue("ghapp", connection=dead), "guid-lost", wait=False)
+
+
+@pytest.mark.parametrize("with_script", [True, False])
+def test_the_prepacked_command_is_the_command_packed_whole(redis_conn, with_script):
+    """``packed`` joins bytes packed ahead of time; it must equal the command packed part by part."""
+    from datetime import UTC, datetime
+
+    from ghapp.sync import delivery_enqueue
+    from ghapp.sync.queue import varying_job_fields
+
+    queue = Queue("ghapp", connection=redis_conn)
+    script = delivery_enqueue.for_queue(queue, 5)
+    fields = varying_job_fields("guid-parts", datetime.now(UTC), [3, 15])
+    head = [b"EVAL", script.script.encode()] if with_script else [b"EVALSHA", script._sha]
+    parts = [
+        *head, b"3", Job.key_for("delivery-guid-parts").encode(), queue.key.encode(), b"rq:queues",
+        b"delivery-guid-parts", fields["created_at"].encode(), fields["data"], b"[3, 15]",
+        fields["description"].encode(),
+    ]
+    assert script.packed("delivery-guid-parts", fields, with_script=with_script) == pack_command(parts)
+
+
+def test_the_varying_fields_are_spelled_as_rq_spells_them():
+    from datetime import UTC, datetime
+
+    from rq.utils import get_call_string, utcformat
+
+    from ghapp.sync.queue import varying_job_fields
+
+    when = datetime(2026, 11, 24, 5, 6, 7, 89, tzinfo=UTC)
+    for guid in ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "g" * 64, "x" * 90):
+        fields = varying_job_fields(guid, when, [5, 20])
+        assert fields["created_at"] == utcformat(when)
+        assert fields["description"] == get_call_string(APPLY_DELIVERY, (guid,), {}, max_length=75)
+        assert fields["retry_intervals"] == "[5, 20]"
+        assert pickle.loads(zlib.decompress(fields["data"])) == (APPLY_DELIVERY, None, (guid,), {})

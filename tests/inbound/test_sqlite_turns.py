@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 
 from ghapp.store import inbox
 from ghapp.store.checkpoint import BackgroundCheckpoints
-from ghapp.store.engine import connect_sqlite, make_engine, reading, writer_turns
+from ghapp.store.engine import connect_sqlite, make_engine, reading, sqlite_file, writer_turns
 from ghapp.store.migrate import upgrade
 from ghapp.store.schema import inbox as inbox_table
 
@@ -82,7 +82,7 @@ def test_a_turn_taken_twice_in_one_process_is_held_until_both_give_it_back(engin
 
 
 def test_background_checkpoints_run_after_enough_writes(engine):
-    checkpoints = BackgroundCheckpoints(lambda: connect_sqlite(engine), every_writes=3)
+    checkpoints = BackgroundCheckpoints(lambda: connect_sqlite(engine), sqlite_file(engine), every_writes=3)
     for _ in range(3):
         checkpoints.note_write()
     deadline = time.monotonic() + 5
@@ -112,3 +112,81 @@ def test_a_reader_takes_no_turn_and_does_not_hold_up_a_writer(engine):
         assert reader.execute(select(inbox_table.c.guid)).scalars().all() == []  # still its snapshot
     with reading(engine) as reader:
         assert reader.execute(select(inbox_table.c.guid)).scalars().all() == ["d"]
+
+
+def _wal_frames(engine) -> int:  # type: ignore[no-untyped-def]
+    """How many frames the WAL holds now (a passive checkpoint's ``log`` figure)."""
+    connection = connect_sqlite(engine)
+    try:
+        return int(connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        connection.close()
+
+
+def _keep_writing(url: str, stop) -> None:  # type: ignore[no-untyped-def]
+    """Another process storing deliveries as fast as it can, as a web worker does under a burst."""
+    store = inbox.SqliteStore(make_engine(url))
+    store.checkpoints.note_write = lambda: None  # type: ignore[method-assign]  # the test runs the checkpoints
+    n = 0
+    while not stop.is_set():
+        store.store(f"w-{os.getpid()}-{n}", "push", b"x" * 5000)
+        n += 1
+
+
+def test_a_grown_wal_is_brought_back_to_its_start_while_writers_keep_writing(engine):
+    """Under a steady stream of writes a passive checkpoint never lets the WAL restart; past ``restart_frames``
+    the checkpoint copies everything while writers wait their turn, and the WAL is written from its start again."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    writer = context.Process(target=_keep_writing, args=(str(engine.url), stop))
+    writer.start()
+    checkpoints = BackgroundCheckpoints(lambda: connect_sqlite(engine), sqlite_file(engine), restart_frames=400)
+    connection = connect_sqlite(engine)
+    try:
+        deadline = time.monotonic() + 20
+        while _wal_frames(engine) < 10_000 and time.monotonic() < deadline:  # passive passes keep being overtaken
+            time.sleep(0.01)
+        grown = _wal_frames(engine)
+        assert grown >= 10_000
+        checkpoints.checkpoint(connection)
+        assert checkpoints.restarts == 1
+        # The writer goes on from the WAL's start, over frames already written, so the file stops growing.
+        # (Without the restart every frame is appended and the file grows with each write.) Observed by the
+        # file's size alone: a checkpoint or a reader here could keep the writer from restarting the WAL.
+        wal = f"{sqlite_file(engine)}-wal"
+        size = os.path.getsize(wal)
+        time.sleep(0.01)
+        assert os.path.getsize(wal) == size
+    finally:
+        stop.set()
+        writer.join(10)
+        connection.close()
+
+
+def test_a_small_wal_is_only_checkpointed(engine):
+    store = inbox.SqliteStore(engine)
+    checkpoints = BackgroundCheckpoints(lambda: connect_sqlite(engine), sqlite_file(engine))
+    connection = connect_sqlite(engine)
+    store.store("one", "push", b"{}")
+    checkpoints.checkpoint(connection)
+    assert checkpoints.checkpoints == 1 and checkpoints.restarts == 0
+    connection.close()
+
+
+def test_one_process_checkpoints_at_a_time(tmp_path):
+    from ghapp.store.checkpoint import _only_one
+
+    path = str(tmp_path / "db-checkpoint.lock")
+    other = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)  # another process is checkpointing
+    with _only_one(path) as ours:
+        assert ours is False
+    fcntl.flock(other, fcntl.LOCK_UN)
+    with _only_one(path) as ours:
+        assert ours is True
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # given back at the end of the block
+    os.close(other)
