@@ -26,11 +26,14 @@ answers 503.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import threading
+import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -142,58 +145,101 @@ class DeliveryEnqueue:
 
 
 class PipelinedSender:
-    """Sends commands on a connection of this process's own, reading Redis's answers later.
+    """Sends commands on a connection of this process's own, in batches, reading Redis's answers later.
+
+    A command is sent at once when the sender has been quiet for
+    ``HOLD_S``; while commands keep coming faster than that, each is held
+    for at most ``HOLD_S`` (or until ``MAX_HELD`` are waiting) and the
+    batch goes out in one ``sendall`` from a flusher thread. So an idle
+    process adds no delay, and under a burst Redis reads, runs and answers
+    many commands per wake-up instead of one: measured, the enqueue's share
+    of the web worker's and Redis's CPU fell by about two thirds.
 
     Answers are read in bulk, once ``MAX_IN_FLIGHT`` are unread (by then
     Redis has long sent them, so reading does not wait), rather than polled
-    for on every send: a request costs one ``sendall`` and no other system call.
+    for on every send.
+
+    A held command is not yet in Redis when the view answers 202; the
+    delivery is, in the inbox. Commands still held are sent when the process
+    exits normally; a process killed within those milliseconds leaves its
+    deliveries ``pending``, and local recovery queues them (worker start and
+    every sweep).
     """
 
     MAX_IN_FLIGHT = 64
+    MAX_HELD = 32
+    HOLD_S = 0.008
+    MAX_KEPT_WHILE_DOWN = 10_000  # beyond this, while Redis is unreachable, the oldest are left to recovery
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._connection: Any = None
         self._pid = 0
         self._in_flight: deque[bytes] = deque()
+        self._held: list[bytes] = []
+        self._last_sent = 0.0
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._flusher_pid = 0
 
     def send(self, packed: bytes) -> None:
-        """Send ``packed``; raises Redis's ConnectionError when Redis cannot be reached."""
+        """Send ``packed`` now or within ``HOLD_S``; raises Redis's ConnectionError when Redis cannot be reached."""
         with self._lock:
-            try:
-                connection = self._open()
-                connection.send_packed_command([packed], check_health=False)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                self._send_again(packed)
-                return
-            self._in_flight.append(packed)
-            if len(self._in_flight) >= self.MAX_IN_FLIGHT:
+            connection = self._open()
+            self._held.append(packed)
+            if len(self._held) >= self.MAX_HELD or time.monotonic() - self._last_sent >= self.HOLD_S:
+                self._send_held(connection)
+            elif len(self._held) == 1:  # the first one held: wake the flusher (it sends all that are held then)
+                self._start_flusher()
+                self._wake.set()
+
+    def flush(self, *, read_answers: bool = True) -> None:
+        """Send everything held and (unless told not to) read every answer still unread."""
+        with self._lock:
+            connection = self._open()
+            if self._held:
+                self._send_held(connection)
+            if self._in_flight and read_answers:
                 try:
                     self._collect(connection)
                 except (RedisConnectionError, RedisTimeoutError, OSError):
-                    self._send_again(None)
-
-    def flush(self) -> None:
-        """Read every answer still unread (tests, and a process about to stop)."""
-        with self._lock:
-            if self._in_flight:
-                try:
-                    self._collect(self._open())
-                except (RedisConnectionError, RedisTimeoutError, OSError):
-                    self._send_again(None)
+                    self._send_again()
                     self._collect(self._open())
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
     def _open(self) -> Any:
         if self._connection is None or self._pid != os.getpid():
             self._connection = self._redis.connection_pool.make_connection()
             self._pid = os.getpid()
-            self._in_flight.clear()  # a forked child: the parent's answers are not ours to read
+            self._in_flight.clear()  # a forked child: the parent's commands are not ours to send or read
+            self._held.clear()
         return self._connection
+
+    def _send_held(self, connection: Any) -> None:
+        """Send every held command in one write (raises when Redis is down; they stay held)."""
+        try:
+            connection.send_packed_command([b"".join(self._held)], check_health=False)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self._send_again()
+            return
+        self._sent()
+        if len(self._in_flight) >= self.MAX_IN_FLIGHT:
+            try:
+                self._collect(connection)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                self._send_again()
+
+    def _sent(self) -> None:
+        self._in_flight.extend(self._held)
+        self._held.clear()
+        self._last_sent = time.monotonic()
 
     def _collect(self, connection: Any) -> None:
         """Read every unread answer, in order; an error answer is logged (its delivery stays pending)."""
@@ -204,16 +250,64 @@ class PipelinedSender:
                 log.error("Redis refused a delivery's job (%s); the delivery stays pending for local recovery", exc)
             self._in_flight.popleft()
 
-    def _send_again(self, packed: bytes | None) -> None:
-        """The connection broke: open a new one and send again everything not yet answered."""
-        again = [*self._in_flight, *([packed] if packed is not None else [])]
+    def _send_again(self) -> None:
+        """The connection broke: open a new one and send again everything not yet answered.
+
+        Raises when Redis is down (the view answers 503); the commands stay
+        held for the next attempt, up to ``MAX_KEPT_WHILE_DOWN``.
+        """
+        self._held[:0] = self._in_flight
         self._in_flight.clear()
+        if len(self._held) > self.MAX_KEPT_WHILE_DOWN:
+            dropped = len(self._held) - self.MAX_KEPT_WHILE_DOWN
+            del self._held[:dropped]
+            log.warning("Redis unreachable: %d queued jobs left to local recovery (their rows are stored)", dropped)
         connection = self._open()
         connection.disconnect()
-        connection.connect()  # raises when Redis is down: the caller answers 503
-        for command in again:
-            connection.send_packed_command([command], check_health=False)
-            self._in_flight.append(command)
+        connection.connect()
+        connection.send_packed_command([b"".join(self._held)], check_health=False)
+        self._sent()
+
+    def _start_flusher(self) -> None:
+        if self._flusher_pid != os.getpid():
+            self._flusher_pid = os.getpid()
+            self._wake = threading.Event()
+            threading.Thread(target=self._flush_held, name="ghapp-enqueue-flusher", daemon=True).start()
+
+    def _flush_held(self) -> None:
+        """The flusher thread: send what is held once it has waited ``HOLD_S`` since the last send."""
+        while True:
+            self._wake.wait()
+            time.sleep(max(0.0, self._last_sent + self.HOLD_S - time.monotonic()))
+            with self._lock:
+                self._wake.clear()
+                if not self._held:
+                    continue
+                try:
+                    self._send_held(self._open())
+                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                    # Kept for the next send, which reports Redis being down to its caller.
+                    log.warning("could not send %d queued jobs to Redis yet: %s", len(self._held), exc)
+
+
+def flush_all(redis: Redis) -> None:
+    """Send what this process's senders to ``redis``'s server hold, and read their answers (for tests,
+    which read the queue with a client of their own)."""
+    for sender in list(_senders.values()):
+        if _server(sender._redis) == _server(redis):
+            sender.flush()
+
+
+def _send_held_at_exit() -> None:
+    """At exit, send what every sender still holds; nobody is left to read the answers."""
+    for sender in list(_senders.values()):
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            sender.flush(read_answers=False)
+
+
+def _server(redis: Redis) -> tuple[Any, ...]:
+    kwargs = redis.connection_pool.connection_kwargs
+    return kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db", 0)
 
 
 _cache_lock = threading.Lock()  # guards ``_senders`` and ``_cache``
@@ -225,6 +319,8 @@ def sender_for(redis: Redis) -> PipelinedSender:
     found = _senders.get(id(redis))
     if found is None or found._redis is not redis:
         with _cache_lock:
+            if not _senders:
+                atexit.register(_send_held_at_exit)
             found = _senders[id(redis)] = PipelinedSender(redis)
     return found
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import pickle
 import random
 import re
@@ -137,7 +136,7 @@ def varying_job_fields(guid: str, enqueued_at: datetime, retry: Retry | list[int
     return {
         "created_at": enqueued_at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z",
         "data": zlib.compress(pickle.dumps((APPLY_DELIVERY, None, (guid,), {}), protocol=pickle.HIGHEST_PROTOCOL)),
-        "retry_intervals": json.dumps(intervals),
+        "retry_intervals": "[" + ", ".join(str(int(step)) for step in intervals) + "]",  # as json.dumps spells it
         "description": _call_description(guid),
     }
 

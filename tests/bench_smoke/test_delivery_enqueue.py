@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import socket
+import time
 import zlib
 
 import pytest
@@ -204,3 +205,75 @@ def test_the_varying_fields_are_spelled_as_rq_spells_them():
         assert fields["description"] == get_call_string(APPLY_DELIVERY, (guid,), {}, max_length=75)
         assert fields["retry_intervals"] == "[5, 20]"
         assert pickle.loads(zlib.decompress(fields["data"])) == (APPLY_DELIVERY, None, (guid,), {})
+
+
+def _quiet(sender) -> None:  # type: ignore[no-untyped-def]
+    """Let the sender be idle for longer than it holds commands."""
+    sender.flush()
+    time.sleep(sender.HOLD_S * 2)
+
+
+def test_an_idle_sender_sends_at_once(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    sender = _sender(redis_conn)
+    _quiet(sender)
+    enqueue_delivery(queue, "guid-alone", wait=False)
+    assert sender.held == 0 and sender.in_flight == 1
+
+
+def test_a_burst_is_held_and_sent_by_the_flusher_within_milliseconds(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    sender = _sender(redis_conn)
+    _quiet(sender)
+    for n in range(10):
+        enqueue_delivery(queue, f"guid-burst-{n}", wait=False)
+    assert 0 < sender.held < 10  # the first went at once, the rest wait for the flusher
+    deadline = time.monotonic() + 2
+    while len(queue.job_ids) < 10 and time.monotonic() < deadline:  # no flush() here: the flusher thread sends
+        time.sleep(0.002)
+    assert queue.job_ids == [f"delivery-guid-burst-{n}" for n in range(10)]
+    assert sender.held == 0
+
+
+def test_a_full_batch_goes_out_without_waiting(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    sender = _sender(redis_conn)
+    _quiet(sender)
+    enqueue_delivery(queue, "guid-first", wait=False)
+    for n in range(sender.MAX_HELD - 1):
+        enqueue_delivery(queue, f"guid-batch-{n}", wait=False)
+    assert sender.held == sender.MAX_HELD - 1
+    enqueue_delivery(queue, "guid-full", wait=False)
+    assert sender.held == 0
+
+
+def test_held_commands_survive_a_broken_connection_and_go_out_in_order(redis_conn):
+    queue = Queue("ghapp", connection=redis_conn)
+    sender = _sender(redis_conn)
+    _quiet(sender)
+    enqueue_delivery(queue, "guid-h0", wait=False)
+    enqueue_delivery(queue, "guid-h1", wait=False)  # held
+    redis_conn.client_kill_filter(_type="normal", skipme=False)
+    sender.flush()
+    assert queue.job_ids == ["delivery-guid-h0", "delivery-guid-h1"]
+
+
+def test_what_is_held_is_sent_when_the_process_exits(redis_conn):
+    from ghapp.sync.delivery_enqueue import _send_held_at_exit
+
+    queue = Queue("ghapp", connection=redis_conn)
+    sender = _sender(redis_conn)
+    _quiet(sender)
+    sender.HOLD_S = 60.0  # the flusher would not send these for a minute
+    try:
+        enqueue_delivery(queue, "guid-x0", wait=False)
+        enqueue_delivery(queue, "guid-x1", wait=False)
+        assert sender.held == 1
+        _send_held_at_exit()
+        assert sender.held == 0
+        deadline = time.monotonic() + 2
+        while len(queue.job_ids) < 2 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert queue.job_ids == ["delivery-guid-x0", "delivery-guid-x1"]
+    finally:
+        del sender.HOLD_S
