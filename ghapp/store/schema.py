@@ -92,6 +92,8 @@ inbox = Table(
     Column("action", String(64), nullable=True),
     Column("installation_id", BigInteger, nullable=True),
     Column("body", LargeBinary, nullable=False),
+    # How ``body`` holds the delivery's bytes: "zlib" (compressed by the webhook view) or "identity".
+    Column("body_encoding", String(16), nullable=False, server_default="identity"),
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from fuzz.conftest import FUZZ_MORE, MAX_BODY_BYTES, OTHER_SECRET, WEBHOOK_SECRETS
 from fuzz.strategies import SIGNATURE_KINDS, Delivery, deliveries, explicit_deliveries
 from ghapp.runtime import QUEUE_NAME
+from ghapp.store.inbox import raw_body
 from ghapp.store.schema import inbox
 from ghapp.sync.delivery_enqueue import flush_all
 from ghapp.sync.queue import safe_job_id
@@ -84,7 +85,8 @@ def test_webhook_answers_follow_the_oracle_and_only_good_deliveries_are_stored(
             accepted.setdefault(guid, delivery.body)
 
         with fuzz_runtime.engine.connect() as conn:
-            stored = {row.guid: bytes(row.body) for row in conn.execute(select(inbox.c.guid, inbox.c.body))}
+            rows = conn.execute(select(inbox.c.guid, inbox.c.body, inbox.c.body_encoding))
+            stored = {row.guid: raw_body(row) for row in rows}
         assert stored == accepted
         flush_all(redis_conn)  # the view holds enqueues for a few milliseconds while deliveries keep coming
         queued = set(Queue(QUEUE_NAME, connection=redis_conn).job_ids)

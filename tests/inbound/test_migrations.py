@@ -22,6 +22,30 @@ def test_the_migrated_database_matches_the_declared_schema(database_url):
 
 
 def test_the_database_is_at_head_and_upgrading_again_changes_nothing(database_url):
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
     upgrade(database_url)
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
+
+
+def test_deliveries_stored_before_compression_keep_their_bytes_as_received(tmp_path):
+    """A row written at revision 0001 (no ``body_encoding``) reads back as it was stored."""
+    from sqlalchemy import text
+
+    from ghapp.store import inbox
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO inbox (guid, event, body, status, attempts, received_at) "
+                "VALUES ('old', 'push', :body, 'pending', 0, '2026-11-23 00:00:00')"
+            ), {"body": b'{"ref": "refs/heads/main"}'})
+        upgrade(url)
+        with engine.connect() as conn:
+            row = inbox.load(conn, "old")
+        assert row.body_encoding == "identity"
+        assert inbox.decode_payload(row) == {"ref": "refs/heads/main"}
+    finally:
+        engine.dispose()
