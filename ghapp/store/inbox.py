@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import urllib.parse
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -124,18 +125,21 @@ class SqliteStore:
         varying = (guid, event, stored_body(body), datetime.now(UTC))
         for (index, process), value in zip(self._varying, varying, strict=True):
             params[index] = process(value) if process is not None else value
-        dbapi = self.engine.dialect.loaded_dbapi
+        turns = self.turns
         try:
-            with self.turns.turn():
+            turns.acquire()
+            try:
                 cursor = self._own_connection().cursor()
                 try:
                     cursor.execute(self.sql, params)
                     rows = cursor.fetchall()  # run the statement to its end: that is its commit
                 finally:
                     cursor.close()
-        except dbapi.Error as exc:  # the same exception SQLAlchemy raises for the driver's errors
+            finally:
+                turns.release()
+        except sqlite3.Error as exc:  # the same exception SQLAlchemy raises for the driver's errors
             self._drop_connection()
-            raise DBAPIError.instance(self.sql, params, exc, dbapi.Error) from exc
+            raise DBAPIError.instance(self.sql, params, exc, sqlite3.Error) from exc
         if rows:
             self.checkpoints.note_write()
         return bool(rows)

@@ -157,8 +157,9 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None, wait: bool = Tru
 
     This is the webhook view's hot path, so it costs one Redis round trip
     (see ``ghapp.sync.delivery_enqueue``), or none with ``wait=False``: the
-    command is sent and Redis's answer read on a later call. Inside a
-    caller's pipeline it goes through RQ.
+    command is sent (under a burst, held a few milliseconds and sent with
+    others) and Redis's answer read on a later call. Inside a caller's
+    pipeline it goes through RQ.
     """
     job_id = safe_job_id("delivery", guid)
     if pipeline is not None or not queue.is_async:

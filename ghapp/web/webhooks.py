@@ -133,10 +133,10 @@ def make_blueprint(settings: Settings) -> Blueprint:
         runtime = current_runtime()
         try:
             engine = runtime.engine
-            if inbox.SqliteStore.usable(engine):
-                store = sqlite_stores.get(engine)
-                if store is None:
-                    store = sqlite_stores[engine] = inbox.SqliteStore(engine)
+            store = sqlite_stores.get(engine)
+            if store is None and inbox.SqliteStore.usable(engine):
+                store = sqlite_stores[engine] = inbox.SqliteStore(engine)
+            if store is not None:
                 inserted = store.store(guid, event, body)
                 if inserted:
                     status = "pending"
