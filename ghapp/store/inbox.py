@@ -4,12 +4,14 @@ The web process only stores (``insert_statement`` + ``status_of``); the worker
 decodes, applies and marks. Keeping the raw bytes means the worker, not the
 request, pays for JSON parsing, and a redelivery (same GUID) finds its row.
 
-The bytes are stored zlib-compressed (``body_encoding`` "zlib"; ``raw_body``
-gives them back exactly as received). GitHub's payloads repeat the same URLs
-and keys many times: a 25 KB ``pull_request`` delivery compresses to about
-3 KB at zlib's fastest level, which costs the view about 30 µs and saves
-more than that in the database's writes (each delivery's row shrinks from
-seven overflow pages to one), and keeps the inbox a ninth of its size on disk.
+The bytes are stored compressed with Zstandard (``body_encoding`` "zstd";
+``raw_body`` gives them back exactly as received). GitHub's payloads repeat
+the same URLs and keys many times: a 25 KB ``pull_request`` delivery
+compresses to about 2.5 KB at level 1, which costs the view about 13 µs and
+saves more than that in the database's writes (the row shrinks from seven
+overflow pages to one), and keeps the inbox a tenth of its size on disk.
+Zstandard rather than zlib: at zlib's fastest level the same payload took
+28 µs for 3 KB, and the compression was a tenth of the web worker's CPU.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 import urllib.parse
-import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import zstandard
 from sqlalchemy import Connection, Engine, Insert, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -45,21 +48,25 @@ def insert_statement(dialect_name: str) -> Insert:
 
 
 _VARYING_COLUMNS = ("guid", "event", "body", "received_at")  # the rest of ``insert_values`` is the same every time
-BODY_ENCODING = "zlib"
-BODY_COMPRESSION_LEVEL = 1  # zlib's fastest: a 25 KB payload in about 30 µs, to a ninth of its size
+BODY_ENCODING = "zstd"
+BODY_COMPRESSION_LEVEL = 1  # Zstandard's fastest standard level: a 25 KB payload in about 13 µs, to a tenth
+_compressors = threading.local()  # a ZstdCompressor is not safe to share between threads
 
 
 def stored_body(body: bytes) -> bytes:
     """The bytes the inbox keeps for a delivery's ``body`` (with ``body_encoding`` = ``BODY_ENCODING``)."""
-    return zlib.compress(body, BODY_COMPRESSION_LEVEL)
+    compressor = getattr(_compressors, "zstd", None)
+    if compressor is None:
+        compressor = _compressors.zstd = zstandard.ZstdCompressor(level=BODY_COMPRESSION_LEVEL)
+    return compressor.compress(body)
 
 
 def raw_body(row: Any) -> bytes:
     """The delivery's bytes exactly as GitHub sent them, whichever ``body_encoding`` the row has."""
     body = bytes(row.body)
     encoding = getattr(row, "body_encoding", "identity")
-    if encoding == "zlib":
-        return zlib.decompress(body)
+    if encoding == "zstd":
+        return zstandard.ZstdDecompressor().decompress(body)
     if encoding == "identity":
         return body
     raise ValueError(f"the delivery's body has an unknown encoding {encoding!r}")

@@ -92,7 +92,7 @@ inbox = Table(
     Column("action", String(64), nullable=True),
     Column("installation_id", BigInteger, nullable=True),
     Column("body", LargeBinary, nullable=False),
-    # How ``body`` holds the delivery's bytes: "zlib" (compressed by the webhook view) or "identity".
+    # How ``body`` holds the delivery's bytes: "zstd" (compressed by the webhook view) or "identity".
     Column("body_encoding", String(16), nullable=False, server_default="identity"),
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),

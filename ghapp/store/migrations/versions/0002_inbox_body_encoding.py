@@ -1,4 +1,4 @@
-"""inbox.body_encoding: deliveries are stored zlib-compressed
+"""inbox.body_encoding: deliveries are stored compressed (Zstandard)
 
 Revision ID: 0002
 Revises: 0001
