@@ -31,14 +31,15 @@ start:
    frames left and syncs them while writers wait (about 3 ms here), and the
    next writer starts the WAL over.
 
-Each web worker process has such a thread, but only one of them
-checkpoints at a time (a non-blocking ``flock`` on ``<db>-checkpoint.lock``;
-the others skip their turn, since a checkpoint copies every process's
-frames). Two at once only made their ``fsync`` calls wait on each other,
-and a write turn held across such a wait stalled every writer.
+Each process has such a thread, but only one of them checkpoints at a
+time (a non-blocking ``flock`` on ``<db>-checkpoint.lock``; the others skip
+their turn, since a checkpoint copies every process's frames). Two at once
+only made their ``fsync`` calls wait on each other, and a write turn held
+across such a wait stalled every writer.
 
-The RQ workers' connections keep SQLite's automatic checkpoints, so the WAL
-stays bounded even if this thread is not running.
+Every process that writes has such a thread (``engine.background_checkpoints``:
+the webhook view's store and every pooled connection's commit note their
+writes); no commit checkpoints inline (see ``engine.configure_sqlite``).
 """
 
 from __future__ import annotations

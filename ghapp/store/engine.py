@@ -18,10 +18,12 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from ghapp.config import normalise_database_url
+from ghapp.store.checkpoint import BackgroundCheckpoints
 from ghapp.store.turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SAFETY_NET_WAL_PAGES = 100_000  # about 400 MB: far beyond the 16,000 frames where checkpoint threads restart the WAL
 
 
 def is_sqlite(url: str) -> bool:
@@ -67,9 +69,14 @@ def _sqlite_engine(url: str) -> Engine:
             raise
         connection.info[_HOLDS_TURN] = True
 
+    database = sqlite_file(engine)
+    checkpoints = background_checkpoints(engine) if database else None
+
     @event.listens_for(engine, "commit")
     def _on_commit(connection):  # type: ignore[no-untyped-def]
         _finish(connection, turns, commit=True)
+        if checkpoints is not None:
+            checkpoints.note_write()
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection):  # type: ignore[no-untyped-def]
@@ -122,7 +129,18 @@ def _hand_back(info: dict, turns: WriterTurns) -> None:  # type: ignore[type-arg
 
 
 def configure_sqlite(dbapi_connection: sqlite3.Connection, *, auto_checkpoint: bool = True) -> None:
-    """The settings every ghapp connection to a SQLite file uses (pooled or not)."""
+    """The settings every ghapp connection to a SQLite file uses (pooled or not).
+
+    WAL checkpoints are the job of each process's background thread
+    (``ghapp.store.checkpoint``), never of a commit: a commit holds the
+    machine's write turn, so a checkpoint inside it (SQLite's default, past
+    1,000 WAL pages) made every other writer, the webhook view included,
+    wait for its copying and fsync. Pooled connections keep SQLite's
+    automatic checkpoint only as a safety net far beyond where the threads
+    keep the WAL (``SAFETY_NET_WAL_PAGES``), for a process whose thread does
+    not get to run (a job in a forked child that exits first); with
+    ``auto_checkpoint=False`` (the webhook view's own connection) not even that.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -130,8 +148,7 @@ def configure_sqlite(dbapi_connection: sqlite3.Connection, *, auto_checkpoint: b
     # Read pages through a memory map instead of a read() call each: the webhook INSERT walks
     # the inbox's b-tree on every delivery, and this took a third off its cost.
     cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-    if not auto_checkpoint:
-        cursor.execute("PRAGMA wal_autocheckpoint=0")  # ghapp.store.checkpoint does it off the request path
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_WAL_PAGES if auto_checkpoint else 0}")
     cursor.close()
 
 
@@ -157,6 +174,18 @@ def sqlite_file(engine: Engine) -> str | None:
 
 
 _turns: dict[str | None, WriterTurns] = {}
+_checkpoints: dict[str, BackgroundCheckpoints] = {}
+
+
+def background_checkpoints(engine: Engine) -> BackgroundCheckpoints:
+    """The one ``BackgroundCheckpoints`` of this process for ``engine``'s SQLite file."""
+    database = sqlite_file(engine)
+    if database is None:
+        raise ValueError("WAL checkpoints need a SQLite file")
+    found = _checkpoints.get(database)
+    if found is None:
+        found = _checkpoints[database] = BackgroundCheckpoints(lambda: connect_sqlite(engine), database)
+    return found
 
 
 def writer_turns(engine: Engine) -> WriterTurns:

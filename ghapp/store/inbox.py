@@ -87,8 +87,7 @@ class SqliteStore:
     """
 
     def __init__(self, engine: Engine) -> None:
-        from ghapp.store.checkpoint import BackgroundCheckpoints
-        from ghapp.store.engine import connect_sqlite, sqlite_file, writer_turns
+        from ghapp.store.engine import background_checkpoints, connect_sqlite, writer_turns
 
         dialect = engine.dialect
         compiled = insert_statement(dialect.name).compile(dialect=dialect)
@@ -102,8 +101,8 @@ class SqliteStore:
         template = insert_values("", "", b"")
         self._template = [self._bound(name, template.get(name)) for name in self.names]
         self._varying = [(self.names.index(name), self.processors[name]) for name in _VARYING_COLUMNS]
-        self._connect = lambda auto_checkpoint: connect_sqlite(engine, auto_checkpoint=auto_checkpoint)
-        self.checkpoints = BackgroundCheckpoints(lambda: self._connect(True), sqlite_file(engine) or "")
+        self._connect = lambda: connect_sqlite(engine, auto_checkpoint=False)
+        self.checkpoints = background_checkpoints(engine)
         self.turns = writer_turns(engine)
         self._connection: Any = None
         self._pid = 0
@@ -122,7 +121,7 @@ class SqliteStore:
 
     def _own_connection(self) -> Any:
         if self._connection is None or self._pid != os.getpid():
-            self._connection = self._connect(False)
+            self._connection = self._connect()
             self._pid = os.getpid()
         return self._connection
 

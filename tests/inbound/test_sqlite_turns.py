@@ -190,3 +190,22 @@ def test_one_process_checkpoints_at_a_time(tmp_path):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # given back at the end of the block
     os.close(other)
+
+
+def test_commits_leave_checkpoints_to_the_background_thread(engine):
+    """A pooled connection never checkpoints inside a commit (which holds the write turn) short of the safety net;
+    every commit is counted for the process's checkpoint thread instead."""
+    from ghapp.store.engine import SAFETY_NET_WAL_PAGES, background_checkpoints
+
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == SAFETY_NET_WAL_PAGES
+    checkpoints = background_checkpoints(engine)
+    assert inbox.SqliteStore(engine).checkpoints is checkpoints  # one thread per process and file
+    before = checkpoints.checkpoints
+    for n in range(3):
+        with engine.begin() as conn:
+            conn.execute(insert(inbox_table).values(**_row(f"commit-{n}")))
+    deadline = time.monotonic() + 5  # the idle tick (1 s) checkpoints what fewer than every_writes commits left
+    while checkpoints.checkpoints == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert checkpoints.checkpoints > before
