@@ -223,8 +223,18 @@ class PipelinedSender:
         return self._connection
 
     def _send_held(self, connection: Any) -> None:
-        """Send every held command in one write (raises when Redis is down; they stay held)."""
+        """Send every held command in one write (raises when Redis is down; they stay held).
+
+        Answers already there are read first: a connection Redis closed (a
+        restart) shows as readable, and reading finds it closed, so the batch
+        goes to a new connection instead of into a dead socket, where it would
+        wait for the next send or for local recovery. One poll per batch.
+        """
         try:
+            while connection.can_read(timeout=0):  # raises once it reaches a close by Redis
+                if not self._in_flight:
+                    raise RedisConnectionError("Redis sent what no command asked for")
+                self._collect(connection, wait=False)
             connection.send_packed_command([b"".join(self._held)], check_health=False)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             self._send_again()
@@ -241,9 +251,10 @@ class PipelinedSender:
         self._held.clear()
         self._last_sent = time.monotonic()
 
-    def _collect(self, connection: Any) -> None:
-        """Read every unread answer, in order; an error answer is logged (its delivery stays pending)."""
-        while self._in_flight:
+    def _collect(self, connection: Any, *, wait: bool = True) -> None:
+        """Read the unread answers in order (all, or only those already there); an error answer is logged
+        (its delivery stays pending)."""
+        while self._in_flight and (wait or connection.can_read(timeout=0)):
             try:
                 connection.read_response()
             except ResponseError as exc:

@@ -277,3 +277,20 @@ def test_what_is_held_is_sent_when_the_process_exits(redis_conn):
         assert queue.job_ids == ["delivery-guid-x0", "delivery-guid-x1"]
     finally:
         del sender.HOLD_S
+
+
+def test_a_send_after_redis_closed_the_connection_goes_to_a_new_one(redis_conn):
+    """Redis closed the connection (a restart) while the sender was quiet: the next command must not be written
+    into the dead socket, where it would wait for another send or for local recovery."""
+    queue = Queue("ghapp", connection=redis_conn)
+    sender = _sender(redis_conn)
+    _quiet(sender)
+    enqueue_delivery(queue, "guid-before-restart", wait=False)
+    time.sleep(0.05)  # its answer is back
+    redis_conn.client_kill_filter(_type="normal", skipme=False)
+    time.sleep(0.05)  # and so is the close
+    enqueue_delivery(queue, "guid-after-restart", wait=False)
+    deadline = time.monotonic() + 2
+    while len(queue.job_ids) < 2 and time.monotonic() < deadline:  # no flush: nothing else would send it
+        time.sleep(0.01)
+    assert queue.job_ids == ["delivery-guid-before-restart", "delivery-guid-after-restart"]
