@@ -37,9 +37,9 @@ their turn, since a checkpoint copies every process's frames). Two at once
 only made their ``fsync`` calls wait on each other, and a write turn held
 across such a wait stalled every writer.
 
-Every process that writes has such a thread (``engine.background_checkpoints``:
-the webhook view's store and every pooled connection's commit note their
-writes); no commit checkpoints inline (see ``engine.configure_sqlite``).
+The thread is ``engine.background_checkpoints``: the webhook view's store and
+every pooled connection's commit note their writes to it, and no commit
+checkpoints inline (see ``engine.configure_sqlite``).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class BackgroundCheckpoints:
         _passive(connection)
         with self.turns.turn():
             busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if not busy and frames == copied:  # else another checkpoint (a worker's automatic one) was running
+        if not busy and frames == copied:  # else another checkpoint (SQLite's safety net) was running
             self.restarts += 1
 
     def _database_descriptor(self) -> int:

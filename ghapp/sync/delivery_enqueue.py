@@ -156,8 +156,8 @@ class PipelinedSender:
     of the web worker's and Redis's CPU fell by about two thirds.
 
     Answers are read in bulk, once ``MAX_IN_FLIGHT`` are unread (by then
-    Redis has long sent them, so reading does not wait), rather than polled
-    for on every send.
+    Redis has long sent them, so reading does not wait), and before each
+    batch only those already there (one poll per batch, not per command).
 
     A held command is not yet in Redis when the view answers 202; the
     delivery is, in the inbox. Commands still held are sent when the process
