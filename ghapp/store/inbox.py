@@ -25,6 +25,7 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import zstandard
 from sqlalchemy import Connection, Engine, Insert, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -72,24 +73,21 @@ def raw_body(row: Any) -> bytes:
     raise ValueError(f"the delivery's body has an unknown encoding {encoding!r}")
 
 
-class SqliteStore:
-    """The webhook view's INSERT on SQLite, as one self-committing statement on a connection of its own.
+class DirectStore:
+    """The webhook view's INSERT as one self-committing statement on a connection of this process's own.
 
-    The connection is in autocommit mode, so a lone ``INSERT ... ON CONFLICT
-    DO NOTHING RETURNING`` is its own transaction and holds the write lock
-    only while SQLite runs it, not across a ``BEGIN IMMEDIATE`` … ``COMMIT``
-    with Python in between. It is this process's own (opened on first use,
-    again after a fork), so a request pays no pool checkout and no
-    rollback-on-return, and it leaves WAL checkpoints to a background thread
-    (``ghapp.store.checkpoint``). The SQL and the value conversions are
-    SQLAlchemy's own (``insert_statement`` compiled once, each column's bind
-    processor), so the row is the one ``store`` writes.
+    The statement is ``insert_statement`` compiled once with positional
+    parameters, and each column's value goes through SQLAlchemy's own bind
+    processor, so the row is the one ``store`` writes. The connection is in
+    autocommit mode, so the lone ``INSERT ... ON CONFLICT DO NOTHING
+    RETURNING`` is its own transaction: no ``BEGIN`` and ``COMMIT`` around
+    it, no pool checkout, no rollback-on-return. It is opened on first use,
+    and again after a fork or an error. ``for_engine`` picks the subclass
+    for the database; None means the view goes through SQLAlchemy.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        from ghapp.store.engine import background_checkpoints, connect_sqlite, writer_turns
-
-        dialect = engine.dialect
+    def __init__(self, engine: Engine, dialect: Any = None) -> None:
+        dialect = dialect or engine.dialect
         compiled = insert_statement(dialect.name).compile(dialect=dialect)
         self.engine = engine
         self.sql = str(compiled)
@@ -101,23 +99,38 @@ class SqliteStore:
         template = insert_values("", "", b"")
         self._template = [self._bound(name, template.get(name)) for name in self.names]
         self._varying = [(self.names.index(name), self.processors[name]) for name in _VARYING_COLUMNS]
-        self._connect = lambda: connect_sqlite(engine, auto_checkpoint=False)
-        self.checkpoints = background_checkpoints(engine)
-        self.turns = writer_turns(engine)
         self._connection: Any = None
         self._pid = 0
+
+    @staticmethod
+    def for_engine(engine: Engine) -> DirectStore | None:
+        """The direct store for ``engine``'s database, or None (SQLite in memory has no second connection)."""
+        from ghapp.store.engine import sqlite_file
+
+        if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            return PostgresStore(engine)
+        if sqlite_file(engine) is not None:
+            return SqliteStore(engine)
+        return None
+
+    def store(self, guid: str, event: str, body: bytes) -> bool:
+        """Store one delivery unless its GUID is there; True when this call wrote it."""
+        raise NotImplementedError
+
+    def _params(self, guid: str, event: str, body: bytes) -> list[Any]:
+        params = self._template.copy()
+        varying = (guid, event, stored_body(body), datetime.now(UTC))
+        for (index, process), value in zip(self._varying, varying, strict=True):
+            params[index] = process(value) if process is not None else value
+        return params
 
     def _bound(self, name: str, value: Any) -> Any:
         """``value`` as SQLAlchemy would bind it to column ``name``."""
         process = self.processors[name]
         return process(value) if process is not None and value is not None else value
 
-    @staticmethod
-    def usable(engine: Engine) -> bool:
-        """Whether ``engine`` is a SQLite file (an in-memory database has no second connection)."""
-        from ghapp.store.engine import sqlite_file
-
-        return sqlite_file(engine) is not None
+    def _connect(self) -> Any:
+        raise NotImplementedError
 
     def _own_connection(self) -> Any:
         if self._connection is None or self._pid != os.getpid():
@@ -125,12 +138,37 @@ class SqliteStore:
             self._pid = os.getpid()
         return self._connection
 
+    def _drop_connection(self) -> None:
+        """Forget a connection that failed (the server restarted, the disk is full): reopen next time."""
+        if self._connection is not None and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                self._connection.close()
+        self._connection = None
+
+
+class SqliteStore(DirectStore):
+    """The direct store on a SQLite file, taking the machine's write turn for the statement alone.
+
+    The write lock is held only while SQLite runs the statement, not across
+    a ``BEGIN IMMEDIATE`` … ``COMMIT`` with Python in between, and WAL
+    checkpoints are left to a background thread (``ghapp.store.checkpoint``).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        from ghapp.store.engine import background_checkpoints, writer_turns
+
+        super().__init__(engine)
+        self.checkpoints = background_checkpoints(engine)
+        self.turns = writer_turns(engine)
+
+    def _connect(self) -> Any:
+        from ghapp.store.engine import connect_sqlite
+
+        return connect_sqlite(self.engine, auto_checkpoint=False)
+
     def store(self, guid: str, event: str, body: bytes) -> bool:
         """Store one delivery unless its GUID is there, in the machine's write turn; True when this call wrote it."""
-        params = self._template.copy()
-        varying = (guid, event, stored_body(body), datetime.now(UTC))
-        for (index, process), value in zip(self._varying, varying, strict=True):
-            params[index] = process(value) if process is not None else value
+        params = self._params(guid, event, body)
         turns = self.turns
         try:
             turns.acquire()
@@ -150,12 +188,55 @@ class SqliteStore:
             self.checkpoints.note_write()
         return bool(rows)
 
-    def _drop_connection(self) -> None:
-        """Forget a connection that failed (the file was replaced, the disk is full): reopen next time."""
-        if self._connection is not None and self._pid == os.getpid():
-            with contextlib.suppress(Exception):
-                self._connection.close()
-        self._connection = None
+
+class PostgresStore(DirectStore):
+    """The direct store on PostgreSQL: one round trip a delivery, where the pool's path took four.
+
+    Through SQLAlchemy's pool a delivery cost a ``SELECT 1`` (the pool's
+    pre-ping), ``BEGIN``, the ``INSERT`` and ``COMMIT``, and a third of the
+    web worker's CPU went on the checkout, the events and the result
+    machinery. The connection is a pooled one detached from the pool, so it
+    is made exactly as the engine makes its own; psycopg prepares the
+    statement on the server once it has run a few times. A connection that
+    has been idle can find the server gone (a restart, a failover): the
+    statement is then tried once more on a new connection, which is safe
+    because a GUID that the first attempt did store is found by ``ON
+    CONFLICT`` and reported as already stored (still ``pending``, so queued).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        # Positional ``%s`` parameters (psycopg takes both), so rows are built as lists like SQLite's.
+        super().__init__(engine, type(engine.dialect)(paramstyle="format"))
+
+    def _connect(self) -> Any:
+        pooled = self.engine.raw_connection()
+        pooled.detach()
+        connection = pooled.dbapi_connection
+        connection.rollback()  # whatever the checkout's ping began
+        connection.autocommit = True
+        return connection
+
+    def store(self, guid: str, event: str, body: bytes) -> bool:
+        """Store one delivery unless its GUID is there, in one round trip; True when this call wrote it."""
+        params = self._params(guid, event, body)
+        reused = self._connection is not None and self._pid == os.getpid()
+        try:
+            return self._insert(params)
+        except DBAPIError as exc:
+            if not (reused and isinstance(exc.orig, psycopg.OperationalError)):
+                raise
+        return self._insert(params)  # the idle connection had lost its server: once more, on a new one
+
+    def _insert(self, params: list[Any]) -> bool:
+        try:
+            rows = self._own_connection().execute(self.sql, params).fetchall()
+        except psycopg.Error as exc:
+            self._drop_connection()
+            raise DBAPIError.instance(self.sql, params, exc, psycopg.Error) from exc
+        except DBAPIError:  # opening the connection failed, and SQLAlchemy has said so already
+            self._drop_connection()
+            raise
+        return bool(rows)
 
 
 def insert_values(guid: str, event: str, body: bytes) -> dict[str, Any]:

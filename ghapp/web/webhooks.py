@@ -93,7 +93,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
     secrets = tuple(settings.webhook_secrets)
     max_bytes = settings.max_body_bytes
     statements: dict[str, Any] = {}
-    sqlite_stores: dict[Any, inbox.SqliteStore] = {}
+    direct_stores: dict[Any, inbox.DirectStore | None] = {}
 
     @blueprint.post(settings.webhook_path)
     def receive():  # type: ignore[no-untyped-def]
@@ -133,9 +133,9 @@ def make_blueprint(settings: Settings) -> Blueprint:
         runtime = current_runtime()
         try:
             engine = runtime.engine
-            store = sqlite_stores.get(engine)
-            if store is None and inbox.SqliteStore.usable(engine):
-                store = sqlite_stores[engine] = inbox.SqliteStore(engine)
+            store = direct_stores.get(engine, False)
+            if store is False:
+                store = direct_stores[engine] = inbox.DirectStore.for_engine(engine)
             if store is not None:
                 inserted = store.store(guid, event, body)
                 if inserted:

@@ -22,9 +22,29 @@ def test_the_migrated_database_matches_the_declared_schema(database_url):
 
 
 def test_the_database_is_at_head_and_upgrading_again_changes_nothing(database_url):
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
     upgrade(database_url)
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
+
+
+def test_on_postgresql_inbox_bodies_stay_in_the_row_and_are_not_recompressed(database_url):
+    """Bodies arrive compressed: no TOAST for a typical row, and no pglz attempt for a large one."""
+    import pytest
+    from sqlalchemy import text
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL storage setting; SQLite has no TOAST")
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            options = conn.execute(text("SELECT reloptions FROM pg_class WHERE oid = 'inbox'::regclass")).scalar()
+            storage = conn.execute(text(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'inbox'::regclass AND attname = 'body'"
+            )).scalar()
+        assert options == ["toast_tuple_target=8160"]
+        assert storage == "e"  # EXTERNAL: out of line when it must be, uncompressed
+    finally:
+        engine.dispose()
 
 
 def test_deliveries_stored_before_compression_keep_their_bytes_as_received(tmp_path):
