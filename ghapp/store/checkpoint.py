@@ -40,6 +40,11 @@ across such a wait stalled every writer.
 The thread is ``engine.background_checkpoints``: the webhook view's store and
 every pooled connection's commit note their writes to it, and no commit
 checkpoints inline (see ``engine.configure_sqlite``).
+
+A process that forks (``ghapp worker --fork``, a test's writer process)
+waits until the thread is out of SQLite: a child forked while another
+thread held one of SQLite's mutexes hung for ever in its first
+``sqlite3.connect``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,32 @@ from collections.abc import Callable, Iterator
 from ghapp.store.turns import WriterTurns
 
 log = logging.getLogger(__name__)
+
+FORK_WAIT_S = 2.0  # a fork waits at most this long for a checkpoint (a thread of the forking one may hold the turn)
+
+# Held by a checkpoint thread for each of its SQLite calls, and around each fork of the process.
+_in_sqlite = threading.Lock()
+_held_for_fork = False
+
+
+def _before_fork() -> None:
+    global _held_for_fork
+    _held_for_fork = _in_sqlite.acquire(timeout=FORK_WAIT_S)
+
+
+def _after_fork_in_parent() -> None:
+    global _held_for_fork
+    if _held_for_fork:
+        _held_for_fork = False
+        _in_sqlite.release()
+
+
+def _after_fork_in_child() -> None:
+    global _in_sqlite, _held_for_fork
+    _in_sqlite, _held_for_fork = threading.Lock(), False  # the child has no checkpoint thread yet
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
 CHECKPOINT_EVERY_WRITES = 200
 IDLE_CHECK_S = 1.0
@@ -104,7 +135,8 @@ class BackgroundCheckpoints:
         threading.Thread(target=self._run, name="ghapp-sqlite-checkpoints", daemon=True).start()
 
     def _run(self) -> None:
-        connection = self._connect()
+        with _in_sqlite:
+            connection = self._connect()
         try:
             while True:
                 self._wake.wait(IDLE_CHECK_S)
@@ -113,13 +145,14 @@ class BackgroundCheckpoints:
                     continue
                 self._writes = 0
                 try:
-                    with _only_one(self._lock_path) as ours:
+                    with _only_one(self._lock_path) as ours, _in_sqlite:
                         if ours:
                             self.checkpoint(connection)
                 except (sqlite3.Error, OSError) as exc:  # busy or the file went away: the next round tries again
                     log.warning("background WAL checkpoint failed: %s", exc)
         finally:
-            connection.close()
+            with _in_sqlite:
+                connection.close()
 
     def checkpoint(self, connection: sqlite3.Connection) -> None:
         """One passive checkpoint; when the WAL has grown past ``restart_frames``, bring it back to its start."""

@@ -209,3 +209,32 @@ def test_commits_leave_checkpoints_to_the_background_thread(engine):
     while checkpoints.checkpoints == before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert checkpoints.checkpoints > before
+
+
+def test_a_fork_waits_until_no_checkpoint_thread_is_inside_sqlite():
+    """A child forked while a thread held one of SQLite's mutexes hung in its first connect: forks wait."""
+    import threading
+
+    from ghapp.store import checkpoint
+
+    entered, release = threading.Event(), threading.Event()
+
+    def checkpointing() -> None:  # stands for a checkpoint thread in the middle of a pass
+        with checkpoint._in_sqlite:
+            entered.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=checkpointing)
+    thread.start()
+    entered.wait(5)
+    threading.Timer(0.3, release.set).start()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if not checkpoint._in_sqlite.locked() else 1)  # the child's lock is free: no thread holds it
+    waited = time.monotonic() - started
+    _, status = os.waitpid(pid, 0)
+    thread.join(5)
+    assert waited >= 0.25  # the fork happened only once the "checkpoint" was out of SQLite
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not checkpoint._in_sqlite.locked()
