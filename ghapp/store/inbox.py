@@ -132,7 +132,8 @@ class DirectStore:
     def _connect(self) -> Any:
         raise NotImplementedError
 
-    def _own_connection(self) -> Any:
+    def open(self) -> Any:
+        """This process's connection, opened on first use (and again after a fork or an error)."""
         if self._connection is None or self._pid != os.getpid():
             self._connection = self._connect()
             self._pid = os.getpid()
@@ -173,7 +174,7 @@ class SqliteStore(DirectStore):
         try:
             turns.acquire()
             try:
-                cursor = self._own_connection().cursor()
+                cursor = self.open().cursor()
                 try:
                     cursor.execute(self.sql, params)
                     rows = cursor.fetchall()  # run the statement to its end: that is its commit
@@ -229,7 +230,7 @@ class PostgresStore(DirectStore):
 
     def _insert(self, params: list[Any]) -> bool:
         try:
-            rows = self._own_connection().execute(self.sql, params).fetchall()
+            rows = self.open().execute(self.sql, params).fetchall()
         except psycopg.Error as exc:
             self._drop_connection()
             raise DBAPIError.instance(self.sql, params, exc, psycopg.Error) from exc

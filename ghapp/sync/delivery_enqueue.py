@@ -206,6 +206,11 @@ class PipelinedSender:
                     self._send_again()
                     self._collect(self._open())
 
+    def connect(self) -> None:
+        """Open the connection now rather than on the first send (a web worker at start)."""
+        with self._lock:
+            self._open().connect()
+
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)

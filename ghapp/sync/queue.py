@@ -178,6 +178,12 @@ def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None, wait: bool = Tru
         delivery_enqueue.sender_for(queue.connection).send(script.packed(job_id, fields, with_script=True))
 
 
+def prepare_delivery_enqueue(queue: Queue) -> None:
+    """Build what ``enqueue_delivery`` sends and connect its sender, so the first delivery pays for neither."""
+    delivery_enqueue.for_queue(queue, len(_retry_base()))
+    delivery_enqueue.sender_for(queue.connection).connect()
+
+
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:
     """Ask for a sync of one workstream; returns True when a new job was queued.
 
