@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -29,7 +30,6 @@ def test_the_database_is_at_head_and_upgrading_again_changes_nothing(database_ur
 
 def test_on_postgresql_inbox_bodies_stay_in_the_row_and_are_not_recompressed(database_url):
     """Bodies arrive compressed: no TOAST for a typical row, and no pglz attempt for a large one."""
-    import pytest
     from sqlalchemy import text
 
     if not database_url.startswith("postgresql"):
