@@ -25,7 +25,6 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import zstandard
 from sqlalchemy import Connection, Engine, Insert, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -206,8 +205,12 @@ class PostgresStore(DirectStore):
     """
 
     def __init__(self, engine: Engine) -> None:
+        import psycopg  # here, not at the top: it adds about 9 MB to every process, and SQLite needs none of it
+
         # Positional ``%s`` parameters (psycopg takes both), so rows are built as lists like SQLite's.
         super().__init__(engine, type(engine.dialect)(paramstyle="format"))
+        self._driver_error: type[Exception] = psycopg.Error
+        self._connection_lost: type[Exception] = psycopg.OperationalError
 
     def _connect(self) -> Any:
         pooled = self.engine.raw_connection()
@@ -224,16 +227,16 @@ class PostgresStore(DirectStore):
         try:
             return self._insert(params)
         except DBAPIError as exc:
-            if not (reused and isinstance(exc.orig, psycopg.OperationalError)):
+            if not (reused and isinstance(exc.orig, self._connection_lost)):
                 raise
         return self._insert(params)  # the idle connection had lost its server: once more, on a new one
 
     def _insert(self, params: list[Any]) -> bool:
         try:
             rows = self.open().execute(self.sql, params).fetchall()
-        except psycopg.Error as exc:
+        except self._driver_error as exc:
             self._drop_connection()
-            raise DBAPIError.instance(self.sql, params, exc, psycopg.Error) from exc
+            raise DBAPIError.instance(self.sql, params, exc, self._driver_error) from exc
         except DBAPIError:  # opening the connection failed, and SQLAlchemy has said so already
             self._drop_connection()
             raise
