@@ -67,6 +67,7 @@ class Settings:
     max_body_bytes: int = 25 * 1024 * 1024
     public_url: str | None = None
     worker_niceness: int = 10
+    inbox_retention_days: int = 7
 
     @property
     def github_configured(self) -> bool:
@@ -275,7 +276,23 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 25 * 1024 * 1024, minimum=1024),
         public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
         worker_niceness=_env_int(env, "WORKER_NICENESS", 10),
+        inbox_retention_days=_retention_days(env),
     )
+
+
+GITHUB_REDELIVERY_DAYS = 3  # GitHub's delivery log, and so its "Redeliver", reaches three days back
+
+
+def _retention_days(env: Mapping[str, str]) -> int:
+    """``INBOX_RETENTION_DAYS``: 0 keeps every delivery; otherwise at least GitHub's redelivery window,
+    since a redelivered GUID whose row was pruned would be processed a second time."""
+    days = _env_int(env, "INBOX_RETENTION_DAYS", 7)
+    if 0 < days < GITHUB_REDELIVERY_DAYS:
+        raise ConfigError(
+            f"INBOX_RETENTION_DAYS must be 0 (keep every delivery) or at least {GITHUB_REDELIVERY_DAYS}, "
+            f"the days GitHub can redeliver a delivery for; got {days}"
+        )
+    return days
 
 
 def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> None:

@@ -26,13 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import zstandard
-from sqlalchemy import Connection, Engine, Insert, Row, func, select, update
+from sqlalchemy import Connection, Engine, Insert, Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from ghapp.store.schema import inbox
 
 FINAL_STATUSES = ("processed", "ignored", "failed")
+PRUNABLE_STATUSES = ("processed", "ignored")  # a failed delivery stays until an operator has seen to it
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -318,6 +319,20 @@ def pending_guids(conn: Connection, *, older_than_s: float = 30.0, limit: int = 
         .limit(limit)
     )
     return [row.guid for row in rows]
+
+
+def prune(conn: Connection, *, received_before: datetime, limit: int = 500) -> int:
+    """Delete up to ``limit`` processed or ignored deliveries received before ``received_before``; how many.
+
+    Pending and failed rows are never pruned: recovery needs the first, an
+    operator the second. The ``(status, received_at)`` index finds the rows.
+    """
+    doomed = (
+        select(inbox.c.guid)
+        .where(inbox.c.status.in_(PRUNABLE_STATUSES), inbox.c.received_at < received_before)
+        .limit(limit)
+    )
+    return int(conn.execute(delete(inbox).where(inbox.c.guid.in_(doomed.scalar_subquery()))).rowcount)
 
 
 def recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:

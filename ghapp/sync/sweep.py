@@ -8,10 +8,12 @@ itself. Each sweep therefore
    asks for every open workstream's sync, which verifies the document with
    conditional reads (an unchanged PR answers ``304 Not Modified`` to every
    read, which costs no rate limit), so an idle PR costs nothing;
-3. picks the next interval (``next_interval``, pure) and records it with its
+3. deletes finished deliveries older than the inbox's retention
+   (``ghapp.sync.retention``);
+4. picks the next interval (``next_interval``, pure) and records it with its
    reason in ``app_state`` under ``"sweep"`` for the status page and
    ``ghapp status``;
-4. schedules its next run (see ``ghapp.sync.schedule``).
+5. schedules its next run (see ``ghapp.sync.schedule``).
 
 The interval is 5 minutes by default and stays within 1 to 30 minutes. It
 grows when any installation's rate budget runs low, so the sweep never eats
@@ -33,6 +35,7 @@ from typing import Any
 
 from redis import Redis
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from ghapp.github.budgets import RateBudget, all_rate_budgets
 from ghapp.runtime import Runtime, get_runtime
@@ -40,6 +43,7 @@ from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
 from ghapp.sync import observations, state
 from ghapp.sync import queue as jobs_queue
+from ghapp.sync.retention import prune_inbox
 from ghapp.sync.schedule import SWEEP, schedule_next
 
 log = logging.getLogger(__name__)
@@ -184,7 +188,7 @@ class SweepResult:
     last_run: datetime
     next_run: datetime
 
-    def as_state(self, recovered: dict[str, int]) -> dict[str, Any]:
+    def as_state(self, recovered: dict[str, int], inbox_pruned: int = 0) -> dict[str, Any]:
         return {
             "interval_s": self.interval_s,
             "reason": self.reason,
@@ -194,6 +198,7 @@ class SweepResult:
             "syncs_queued": self.syncs_queued,
             "drift": self.drift,
             "recovered": recovered,
+            "inbox_pruned": inbox_pruned,
         }
 
 
@@ -227,6 +232,11 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     recovered = recover_local_work(runtime, older_than_s=recover_older_than_s)
     queued = recovered.syncs
     queued += sum(jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id) for ref in refs)
+    try:
+        pruned = prune_inbox(runtime)
+    except SQLAlchemyError:
+        log.exception("sweep: pruning the inbox failed; the next sweep tries again")
+        pruned = 0
     settings = runtime.settings
     interval, reason = next_interval(
         usable_budgets(all_rate_budgets(runtime.redis), time.time()),
@@ -251,7 +261,7 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
         "syncs": recovered.syncs,
     }
     with runtime.engine.begin() as conn:
-        set_state(conn, STATE_KEY, result.as_state(recovered_counts))
+        set_state(conn, STATE_KEY, result.as_state(recovered_counts, pruned))
     log.info(
         "sweep: %d open workstreams, %d syncs queued, drift %d; next in %d s (%s)",
         len(refs), queued, drift, interval, reason,

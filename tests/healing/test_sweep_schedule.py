@@ -142,3 +142,28 @@ def test_missed_webhooks_shorten_the_interval_and_calm_lengthens_it_again(healin
 
     calmer = sweep_once(h.runtime)  # nothing missed since: back toward the default
     assert (calmer.interval_s, calmer.reason) == (300, "default")
+
+
+def test_the_sweep_prunes_deliveries_processed_longer_ago_than_the_retention(healing):
+    """INBOX_RETENTION_DAYS (7 by default): a finished delivery older than that is deleted by the sweep;
+    a younger one stays, so does one still pending, and the sweep records how many went."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from ghapp.store import inbox
+    from ghapp.store.schema import inbox as inbox_table
+
+    assert healing.runtime.settings.inbox_retention_days == 7
+    now = datetime.now(UTC)
+    with healing.runtime.engine.begin() as conn:
+        for guid, status, days in (("stale", "processed", 8), ("recent", "processed", 6), ("stuck", "pending", 8)):
+            inbox.store(conn, guid, "push", b"{}")
+            if status != "pending":
+                inbox.mark(conn, guid, status)
+            conn.execute(update(inbox_table).where(inbox_table.c.guid == guid)
+                         .values(received_at=now - timedelta(days=days)))
+    sweep_once(healing.runtime)
+    with healing.runtime.engine.connect() as conn:
+        assert [inbox.exists(conn, g) for g in ("stale", "recent", "stuck")] == [False, True, True]
+    assert _stored(healing)["inbox_pruned"] == 1

@@ -149,3 +149,27 @@ def test_the_postgres_store_opens_a_new_connection_when_the_server_dropped_its_o
     assert store._connection.info.backend_pid != backend
     with engine.connect() as conn:
         assert [inbox.status_of(conn, g) for g in ("before", "after")] == ["pending", "pending"]
+
+
+def test_prune_deletes_only_finished_deliveries_received_before_the_cutoff(engine):
+    """Processed and ignored rows received before the cutoff go, at most ``limit`` at a time;
+    pending and failed rows stay whatever their age (recovery and the operator need them)."""
+    now = datetime.now(UTC)
+    ages = {"old-processed-1": ("processed", 10), "old-processed-2": ("processed", 9), "old-ignored": ("ignored", 8),
+            "old-pending": ("pending", 10), "old-failed": ("failed", 10), "new-processed": ("processed", 1)}
+    with engine.begin() as conn:
+        for guid, (status, days) in ages.items():
+            inbox.store(conn, guid, "push", b"{}")
+            if status != "pending":
+                inbox.mark(conn, guid, status)
+            conn.execute(update(inbox_table).where(inbox_table.c.guid == guid)
+                         .values(received_at=now - timedelta(days=days)))
+    cutoff = now - timedelta(days=7)
+    with engine.begin() as conn:
+        assert inbox.prune(conn, received_before=cutoff, limit=2) == 2
+    with engine.begin() as conn:
+        assert inbox.prune(conn, received_before=cutoff, limit=2) == 1
+        assert inbox.prune(conn, received_before=cutoff, limit=2) == 0
+    with engine.connect() as conn:
+        left = {guid for guid in ages if inbox.exists(conn, guid)}
+    assert left == {"old-pending", "old-failed", "new-processed"}

@@ -52,12 +52,19 @@ EC_PEM = (
         ({"GHE_HOST": "https://ghe.example.com/"}, "GHE_HOST is a host name"),
         ({"GITHUB_API_URL": "ghe.example.com"}, "GITHUB_API_URL must start with http://"),
         ({"SWEEP_INTERVAL_SECONDS": "5000"}, "SWEEP_INTERVAL_SECONDS must lie between"),
+        ({"INBOX_RETENTION_DAYS": "2"}, "INBOX_RETENTION_DAYS must be 0 (keep every delivery) or at least 3"),
+        ({"INBOX_RETENTION_DAYS": "a week"}, "INBOX_RETENTION_DAYS must be a whole number"),
     ],
 )
 def test_bad_setting_gives_a_clear_error(env, message):
     with pytest.raises(ConfigError) as excinfo:
         from_env(env)
     assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(("raw", "days"), [(None, 7), ("0", 0), ("3", 3), ("30", 30)])
+def test_inbox_retention_defaults_to_a_week_and_zero_keeps_everything(raw, days):
+    assert from_env({} if raw is None else {"INBOX_RETENTION_DAYS": raw}).inbox_retention_days == days
 
 
 def test_the_key_itself_never_appears_in_the_error():
