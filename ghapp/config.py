@@ -67,7 +67,7 @@ class Settings:
     max_body_bytes: int = 25 * 1024 * 1024
     public_url: str | None = None
     worker_niceness: int = 10
-    inbox_retention_days: int = 7
+    inbox_retention_days: int = 14
 
     @property
     def github_configured(self) -> bool:
@@ -276,21 +276,25 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 25 * 1024 * 1024, minimum=1024),
         public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
         worker_niceness=_env_int(env, "WORKER_NICENESS", 10),
-        inbox_retention_days=_retention_days(env),
+        inbox_retention_days=_retention_days(env, enterprise=ghe_host is not None),
     )
 
 
-GITHUB_REDELIVERY_DAYS = 3  # GitHub's delivery log, and so its "Redeliver", reaches three days back
+# How far back GitHub's delivery log, and so its "Redeliver", reaches: 3 days on github.com, 7 on Enterprise Server.
+REDELIVERY_DAYS_GITHUB_COM = 3
+REDELIVERY_DAYS_ENTERPRISE = 7
 
 
-def _retention_days(env: Mapping[str, str]) -> int:
+def _retention_days(env: Mapping[str, str], *, enterprise: bool) -> int:
     """``INBOX_RETENTION_DAYS``: 0 keeps every delivery; otherwise at least GitHub's redelivery window,
     since a redelivered GUID whose row was pruned would be processed a second time."""
-    days = _env_int(env, "INBOX_RETENTION_DAYS", 7)
-    if 0 < days < GITHUB_REDELIVERY_DAYS:
+    window = REDELIVERY_DAYS_ENTERPRISE if enterprise else REDELIVERY_DAYS_GITHUB_COM
+    days = _env_int(env, "INBOX_RETENTION_DAYS", 14)
+    if 0 < days < window:
+        where = "GitHub Enterprise Server" if enterprise else "github.com"
         raise ConfigError(
-            f"INBOX_RETENTION_DAYS must be 0 (keep every delivery) or at least {GITHUB_REDELIVERY_DAYS}, "
-            f"the days GitHub can redeliver a delivery for; got {days}"
+            f"INBOX_RETENTION_DAYS must be 0 (keep every delivery) or at least {window}, the days {where} "
+            f"can redeliver a delivery for; got {days}"
         )
     return days
 

@@ -1,9 +1,9 @@
 """Inbox retention: finished deliveries are deleted once older than ``INBOX_RETENTION_DAYS``.
 
 The inbox keeps each delivery so that a redelivery (the same GUID) is
-recognised and processed once. GitHub can redeliver for three days; after
-the retention (7 days by default, never fewer than 3) a processed or
-ignored row only takes space: a busy organisation sends tens of thousands
+recognised and processed once. GitHub can redeliver for three days (seven
+on Enterprise Server); after the retention (14 days by default, never
+shorter than that window) a processed or ignored row only takes space: a busy organisation sends tens of thousands
 of deliveries a day. Pending and failed rows are kept (``inbox.prune``).
 The sweep calls ``prune_inbox`` on each run, in short transactions, since
 on SQLite every one holds the write turn the webhook view also needs.

@@ -145,7 +145,7 @@ def test_missed_webhooks_shorten_the_interval_and_calm_lengthens_it_again(healin
 
 
 def test_the_sweep_prunes_deliveries_processed_longer_ago_than_the_retention(healing):
-    """INBOX_RETENTION_DAYS (7 by default): a finished delivery older than that is deleted by the sweep;
+    """INBOX_RETENTION_DAYS (14 by default): a finished delivery older than that is deleted by the sweep;
     a younger one stays, so does one still pending, and the sweep records how many went."""
     from datetime import UTC, datetime, timedelta
 
@@ -154,10 +154,10 @@ def test_the_sweep_prunes_deliveries_processed_longer_ago_than_the_retention(hea
     from ghapp.store import inbox
     from ghapp.store.schema import inbox as inbox_table
 
-    assert healing.runtime.settings.inbox_retention_days == 7
+    assert healing.runtime.settings.inbox_retention_days == 14
     now = datetime.now(UTC)
     with healing.runtime.engine.begin() as conn:
-        for guid, status, days in (("stale", "processed", 8), ("recent", "processed", 6), ("stuck", "pending", 8)):
+        for guid, status, days in (("stale", "processed", 15), ("recent", "processed", 13), ("stuck", "pending", 15)):
             inbox.store(conn, guid, "push", b"{}")
             if status != "pending":
                 inbox.mark(conn, guid, status)

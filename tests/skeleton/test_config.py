@@ -53,6 +53,8 @@ EC_PEM = (
         ({"GITHUB_API_URL": "ghe.example.com"}, "GITHUB_API_URL must start with http://"),
         ({"SWEEP_INTERVAL_SECONDS": "5000"}, "SWEEP_INTERVAL_SECONDS must lie between"),
         ({"INBOX_RETENTION_DAYS": "2"}, "INBOX_RETENTION_DAYS must be 0 (keep every delivery) or at least 3"),
+        ({"INBOX_RETENTION_DAYS": "5", "GHE_HOST": "ghe.example.com"},
+         "at least 7, the days GitHub Enterprise Server can redeliver"),
         ({"INBOX_RETENTION_DAYS": "a week"}, "INBOX_RETENTION_DAYS must be a whole number"),
     ],
 )
@@ -62,8 +64,8 @@ def test_bad_setting_gives_a_clear_error(env, message):
     assert message in str(excinfo.value)
 
 
-@pytest.mark.parametrize(("raw", "days"), [(None, 7), ("0", 0), ("3", 3), ("30", 30)])
-def test_inbox_retention_defaults_to_a_week_and_zero_keeps_everything(raw, days):
+@pytest.mark.parametrize(("raw", "days"), [(None, 14), ("0", 0), ("3", 3), ("30", 30)])
+def test_inbox_retention_defaults_to_two_weeks_and_zero_keeps_everything(raw, days):
     assert from_env({} if raw is None else {"INBOX_RETENTION_DAYS": raw}).inbox_retention_days == days
 
 
