@@ -152,6 +152,7 @@ class GhappStack:
                 "GITHUB_CONTENT_PER_MINUTE": str(s.content_per_minute),
                 "GITHUB_CONTENT_PER_HOUR": str(s.content_per_hour),
                 "GITHUB_READ_TIMEOUT_SECONDS": str(s.github_read_timeout_s),
+                "SYNC_RETRY_INTERVALS": ",".join(str(seconds) for seconds in s.sync_retry_intervals_s),
                 "LOG_LEVEL": "INFO",
             }
         )

@@ -139,8 +139,11 @@ def test_whole_life_with_faults(redis_url, database_url, tmp_path):
     with GitHubSimulator(SimulatorConfig(seed=7)) as sim, GhappStack(
         sim, redis_url, database_url, workers=2, log_dir=tmp_path, receiver_fail_first=3,
         # Faults make syncs fail; the default backoff (5 s to 10 min) would outlast the scenario's waits.
-        env_overrides={"GITHUB_READ_TIMEOUT_SECONDS": "2", "SYNC_RETRY_INTERVALS": "1,2,4,8,8,8,8,8"},
-        settings_overrides={"write_spacing_s": 0.2},
+        # Settings, not only the workers' environment: the syncs the pod's events ask for are queued by the
+        # web app, in this process, with its retry intervals (with the defaults a sync failing four times
+        # in a row was retried after 141 s, and the test timed out).
+        settings_overrides={"write_spacing_s": 0.2, "github_read_timeout_s": 2.0,
+                            "sync_retry_intervals_s": (1, 2, 4, 8, 8, 8, 8, 8)},
     ) as stack:
         sim.faults.error_rate = 0.08
         sim.faults.drop_rate = 0.03
