@@ -188,7 +188,7 @@ class SweepResult:
     last_run: datetime
     next_run: datetime
 
-    def as_state(self, recovered: dict[str, int], inbox_pruned: int = 0) -> dict[str, Any]:
+    def as_state(self, recovered: dict[str, int], inbox_pruned: int) -> dict[str, Any]:
         return {
             "interval_s": self.interval_s,
             "reason": self.reason,
