@@ -30,7 +30,7 @@ from graphql import (
     NonNullTypeNode,
     ObjectTypeDefinitionNode,
     ScalarTypeDefinitionNode,
-    SchemaDefinitionNode,
+    TypeDefinitionNode,
     TypeNode,
     UnionTypeDefinitionNode,
     build_ast_schema,
@@ -106,13 +106,11 @@ def _field_types(field: FieldDefinitionNode) -> list[str]:
 
 
 def _definitions(document: DocumentNode) -> dict[str, Definition]:
-    """Type definitions by name; where GitHub's file defines a field twice, the first stays."""
+    """Type definitions by name (GitHub's file repeats a few fields, which is why it is not built whole)."""
     found: dict[str, Definition] = {}
     for node in document.definitions:
-        name = getattr(node, "name", None)
-        if name is not None and not isinstance(node, SchemaDefinitionNode) and hasattr(node, "kind"):
-            if node.kind.endswith("type_definition"):
-                found[name.value] = node
+        if isinstance(node, TypeDefinitionNode):
+            found.setdefault(node.name.value, node)
     return found
 
 
