@@ -239,9 +239,7 @@ class Gateway:
         except ApiError as exc:
             extra = spent[1].headers() if spent else {}
             return _json_response(exc.status, exc.body(), {**headers, **extra, **exc.headers})
-        all_headers = {**headers, **reply.headers}
-        if spent is not None:
-            all_headers.update(spent[1].headers())
+        all_headers = {**headers, **(spent[1].headers() if spent is not None else {}), **reply.headers}
         if request.method == "GET" and reply.status == 200:
             data = json.dumps(reply.body, separators=(",", ":")).encode()
             etag = _etag(data)
