@@ -7,6 +7,8 @@ from typing import Any
 import requests
 from sim_helpers import Setup
 
+from ghapp.github import pulls
+
 REPO = "acme/app"
 
 PULL_FIELDS = """
@@ -276,3 +278,18 @@ def test_draft_mutations_permissions_and_closed_pulls(setup: Setup) -> None:
     assert closed["data"] == {"markPullRequestReadyForReview": None}
     assert closed["errors"][0]["type"] == "UNPROCESSABLE"
     assert setup.sim.get_pull(REPO, 1)["draft"] is True
+
+
+def test_ghapp_documents_run_and_a_misspelt_one_is_refused(setup: Setup) -> None:
+    pull = setup.open_pull("feature", draft=True)
+    ready = _post(setup, pulls.MARK_READY, {"id": pull["node_id"]}).json()
+    assert ready == {
+        "data": {"markPullRequestReadyForReview": {"pullRequest": {"id": pull["node_id"], "isDraft": False}}}
+    }
+    misspelt = _post(setup, pulls.CONVERT_TO_DRAFT.replace("isDraft", "isDraftt"), {"id": pull["node_id"]}).json()
+    assert "data" not in misspelt
+    assert (
+        misspelt["errors"][0]["message"]
+        == "Cannot query field 'isDraftt' on type 'PullRequest'. Did you mean 'isDraft'?"
+    )
+    assert setup.sim.get_pull(REPO, 1)["draft"] is False  # nothing ran
