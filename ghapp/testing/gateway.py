@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 
 from ghapp.testing.auth import BAD_CREDENTIALS, bearer_credential, looks_like_jwt, verify_app_jwt
 from ghapp.testing.errors import ApiError, forbidden_integration, not_found
@@ -120,10 +121,18 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _is_mutation() -> bool:
-    """GraphQL mutations count as content-creating; queries do not."""
+    """GraphQL mutations count as content-creating; queries do not (the operation that would run decides)."""
     body = request.get_json(silent=True, cache=True)
     query = body.get("query") if isinstance(body, dict) else None
-    return isinstance(query, str) and query.lstrip().startswith("mutation")
+    if not isinstance(query, str):
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    name = body.get("operationName")
+    operation = get_operation_ast(document, name if isinstance(name, str) else None)
+    return operation is not None and operation.operation == OperationType.MUTATION
 
 
 def _drop_connection() -> None:

@@ -43,9 +43,10 @@ QUERY_ID = node_id("Q", 0)  # GitHub does not document Query.id's value; any opa
 class GitHubGraphQLError(Exception):
     """A field error as GitHub reports it: its ``type`` beside the message, path and locations."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, extensions: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.extensions = extensions
 
 
 @dataclass
@@ -81,14 +82,16 @@ def _reachable(context: Context, repo: Repo) -> bool:
 
 
 def _require(context: Context, name: str, level: str) -> None:
-    # GitHub answers an installation token without the permission with FORBIDDEN "Resource not
-    # accessible by integration" (GitHub docs: "Permissions required for GitHub Apps"; octokit/graphql.js#61).
+    # An installation token without the permission gets a FORBIDDEN field error "Resource not accessible
+    # by integration", with ``extensions: {saml_failure: false}`` (github-community-projects/contributors#492).
     assert context.call.token is not None
     if not grants(context.call.token.permissions, name, level):
-        raise GitHubGraphQLError("FORBIDDEN", "Resource not accessible by integration")
+        raise GitHubGraphQLError("FORBIDDEN", "Resource not accessible by integration", {"saml_failure": False})
 
 
 def _node_not_found(node: str) -> GitHubGraphQLError:
+    # NOT_FOUND with the field's path, and null for the field (pl-strflt/projects-migration#1; the same
+    # answer for an id the token cannot see, so a hidden node is not told apart from a missing one).
     return GitHubGraphQLError("NOT_FOUND", f"Could not resolve to a node with the global id of '{node}'")
 
 
@@ -161,7 +164,7 @@ def query_node(_: Any, info: GraphQLResolveInfo, id: str) -> Any:
 def query_repository(_: Any, info: GraphQLResolveInfo, owner: str, name: str, followRenames: bool = True) -> Repo:
     context = _context(info)
     repo = context.world.repo(f"{owner}/{name}")
-    if repo is None or not _reachable(context, repo):
+    if repo is None or not _reachable(context, repo):  # refined-github/refined-github#8424, cli/cli#436
         raise GitHubGraphQLError("NOT_FOUND", f"Could not resolve to a Repository with the name '{owner}/{name}'.")
     return repo  # type: ignore[no-any-return]
 
@@ -200,7 +203,7 @@ def repository_pull(repo: Repo, info: GraphQLResolveInfo, number: int) -> PullRe
     context = _context(info)
     _require(context, "pull_requests", "read")
     pull = context.world.pulls.get((repo.id, number))
-    if pull is None:
+    if pull is None:  # GitHub's answer as shown in octokit/graphql.js#314
         raise GitHubGraphQLError("NOT_FOUND", f"Could not resolve to a PullRequest with the number of {number}.")
     return pull  # type: ignore[no-any-return]
 

@@ -261,6 +261,7 @@ def test_draft_mutations_permissions_and_closed_pulls(setup: Setup) -> None:
     assert refused["errors"][0]["type"] == "FORBIDDEN"
     assert refused["errors"][0]["message"] == "Resource not accessible by integration"
     assert refused["errors"][0]["path"] == ["markPullRequestReadyForReview"]
+    assert refused["errors"][0]["extensions"] == {"saml_failure": False}
     assert setup.sim.get_pull(REPO, 1)["draft"] is True
     done = _post(setup, MARK_READY, {"input": {"pullRequestId": node, "clientMutationId": "m-1"}}).json()
     assert done == {
@@ -293,3 +294,18 @@ def test_ghapp_documents_run_and_a_misspelt_one_is_refused(setup: Setup) -> None
         == "Cannot query field 'isDraftt' on type 'PullRequest'. Did you mean 'isDraft'?"
     )
     assert setup.sim.get_pull(REPO, 1)["draft"] is False  # nothing ran
+
+
+def test_only_mutations_count_as_content_creation(setup: Setup) -> None:
+    pull = setup.open_pull("feature", draft=True)
+    counters = setup.sim.counters
+    before = counters.content_creating_requests
+    _post(setup, "query Cheap { rateLimit { cost } }")
+    assert counters.content_creating_requests == before
+    commented = "# the operation decides, not the first word\n" + pulls.MARK_READY
+    assert "errors" not in _post(setup, commented, {"id": pull["node_id"]}).json()
+    assert counters.content_creating_requests == before + 1
+    two = "query Look { rateLimit { cost } } " + pulls.CONVERT_TO_DRAFT.replace("mutation(", "mutation Back(")
+    body = setup.api("POST", "/graphql", json={"query": two, "operationName": "Look"}).json()
+    assert body == {"data": {"rateLimit": {"cost": 1}}}
+    assert counters.content_creating_requests == before + 1

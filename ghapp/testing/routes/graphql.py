@@ -4,9 +4,12 @@ The schema is ``schemas/github-subset.graphql`` (cut from ``@octokit/graphql-sch
 GitHub's schema rejects is rejected here too, with graphql-core's validation messages (GitHub's own
 server words them differently), and an answer carries exactly the fields selected.
 
-As GitHub does, every answer is HTTP 200 with ``data`` and/or ``errors`` (GitHub docs, "Forming calls
-with GraphQL"); an error found before execution (syntax, validation, pagination limits) leaves ``data``
-out. A query is scored and charged to the ``graphql`` budget before it runs (``ghapp.testing.gql_cost``).
+As GitHub does, every answer is HTTP 200 with ``data`` and/or ``errors``: an invalid document is refused
+with a 200 (ansible/ansibullbot#796), a syntax error too, with no ``type`` (yanyongyu/githubkit#159), and
+an error found before execution (syntax, validation, pagination limits) leaves ``data`` out. Field errors
+keep ``data`` with the field null and carry ``type``, ``path``, ``locations`` and ``message``
+(octokit/graphql.js#314). A query is scored and charged to the ``graphql`` budget before it runs
+(``ghapp.testing.gql_cost``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(original, GitHubGraphQLError):
         out["type"] = original.kind
+        if original.extensions is not None:
+            out["extensions"] = original.extensions
     if error.path is not None:
         out["path"] = list(error.path)
     if error.locations:
