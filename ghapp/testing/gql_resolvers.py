@@ -116,7 +116,7 @@ def _index(cursor: str) -> int:
             return int(number)
     except ValueError:
         pass
-    # Wording as GitHub answers a foreign cursor in public reports; not printed in GitHub's docs.
+    # GitHub's answer to a foreign cursor, as the octokit/graphql.js README shows it in its errors example.
     raise GitHubGraphQLError("INVALID_CURSOR_ARGUMENTS", f"`{cursor}` does not appear to be a valid cursor.")
 
 

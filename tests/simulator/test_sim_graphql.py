@@ -157,6 +157,11 @@ def test_pull_requests_connection_filters_orders_and_pages(setup: Setup) -> None
     closed = _post(setup, '{ repository(owner: "acme", name: "app") { pullRequests(states: CLOSED, first: 5) '
                    "{ nodes { number state } } } }").json()  # fmt: skip
     assert closed["data"]["repository"]["pullRequests"]["nodes"] == [{"number": 2, "state": "CLOSED"}]
+    foreign = _post(setup, query, {"after": "nope"}).json()
+    assert foreign["data"] == {"repository": None}  # pullRequests is non-null, so its parent becomes null
+    assert foreign["errors"][0]["type"] == "INVALID_CURSOR_ARGUMENTS"
+    assert foreign["errors"][0]["path"] == ["repository", "pullRequests"]
+    assert foreign["errors"][0]["message"] == "`nope` does not appear to be a valid cursor."
 
 
 def test_documents_the_schema_rejects_are_rejected(setup: Setup) -> None:
