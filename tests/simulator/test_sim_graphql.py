@@ -227,10 +227,15 @@ def test_queries_are_scored_and_charged_to_the_graphql_budget(make_sim: Any, clo
     assert rate["used"] == 3 and rate["remaining"] == 1
     assert costly.headers["x-ratelimit-used"] == "3" and costly.headers["x-ratelimit-resource"] == "graphql"
     assert rate["resetAt"].endswith("Z")
-    spent = _post(setup, COSTLY).json()  # 2 points wanted, 1 left
-    assert "data" not in spent
+    refused = _post(setup, COSTLY)  # 2 points wanted, 1 left: refused, and nothing is taken
+    spent = refused.json()
+    assert "data" not in spent and refused.headers["x-ratelimit-used"] == "3"
     assert spent["errors"][0]["type"] == "RATE_LIMITED"
     assert spent["errors"][0]["message"] == f"API rate limit exceeded for installation ID {setup.installation_id}."
+    last = _post(setup, "{ rateLimit { used remaining } }").json()  # the last point
+    assert last == {"data": {"rateLimit": {"used": 4, "remaining": 0}}}
+    exhausted = _post(setup, "{ rateLimit { used } }")  # refused before it is read: 200, not REST's 403
+    assert exhausted.json() == spent and exhausted.headers["x-ratelimit-remaining"] == "0"
     core = setup.api("GET", f"/repos/{REPO}")
     assert core.status_code == 200 and core.headers["x-ratelimit-resource"] == "core"  # a separate budget
 

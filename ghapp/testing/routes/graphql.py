@@ -31,6 +31,7 @@ from graphql import (
     validate,
 )
 
+from ghapp.testing.errors import graphql_rate_limited
 from ghapp.testing.gateway import Call, Reply, Route
 from ghapp.testing.gql_cost import score
 from ghapp.testing.gql_resolvers import Context, GitHubGraphQLError, bind
@@ -67,14 +68,6 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
     return out
 
 
-def _rate_limited(call: Call) -> dict[str, Any]:
-    # A spent GraphQL budget is answered with HTTP 200 and an error of type RATE_LIMITED (clients test
-    # ``errors[0].type === "RATE_LIMITED"`` on a successful response: anuraghazra/github-readme-stats,
-    # src/common/retryer.js); the message follows GitHub's REST wording.
-    number = call.installation.id if call.installation is not None else call.sim.app_id
-    return _error(f"API rate limit exceeded for installation ID {number}.", type="RATE_LIMITED")
-
-
 def graphql(call: Call) -> Reply:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
@@ -98,15 +91,17 @@ def graphql(call: Call) -> Reply:
         if scored.errors:
             return Reply({"errors": scored.errors})
         cost, node_count = scored.cost, scored.node_count
+    assert call.installation is not None and call.identity is not None  # installation tokens only
     sim = call.sim
-    identity = f"installation:{call.installation.id}" if call.installation is not None else "app"
-    now = sim.world.now()
     # The gateway took one point for the request; the rest of the score is taken here.
-    charged, rate = sim.limiter.spend(identity, "graphql", now, cost - 1) if cost > 1 else (True, None)
+    charged, rate = sim.limiter.spend(call.identity, "graphql", sim.world.now(), cost - 1)
     if not charged:
-        return Reply({"errors": [_rate_limited(call)]}, headers=rate.headers() if rate else {})
-    if rate is None:
-        rate = sim.limiter.peek(identity, "graphql", now)
+        # The same answer as the gateway's for a budget already spent, and like that refusal it costs
+        # nothing (whether GitHub keeps a point for a refused query is not documented).
+        sim.counters.add("rate_limited_requests", -1)
+        rate = sim.limiter.refund(call.identity, "graphql", sim.world.now())
+        message = f"API rate limit exceeded for installation ID {call.installation.id}."
+        return Reply(graphql_rate_limited(message), headers=rate.headers())
     context = Context(call=call, cost=cost, node_count=node_count, rate=rate)
     with sim.world.lock:
         result = execute(
