@@ -24,6 +24,12 @@ from graphql import (
     DocumentNode,
     EnumTypeDefinitionNode,
     FieldDefinitionNode,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
     InputObjectTypeDefinitionNode,
     InterfaceTypeDefinitionNode,
     ListTypeNode,
@@ -141,15 +147,15 @@ def _pruned(node: Definition, names: list[str], kept: set[str]) -> Definition:
     by_name = {f.name.value: f for f in node.fields}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise SystemExit(f"{node.name.value} has no field {', '.join(missing)} in GitHub's schema")
+        raise ValueError(f"{node.name.value} has no field {', '.join(missing)} in GitHub's schema")
     interfaces = tuple(i for i in node.interfaces or () if i.name.value in kept)
     return _copy(node, fields=tuple(by_name[n] for n in names), interfaces=interfaces)
 
 
-def subset(document: DocumentNode) -> DocumentNode:
-    """The definitions reachable from ``KEEP``'s root fields, pruned to ``KEEP``'s fields."""
+def subset(document: DocumentNode, keep: dict[str, list[str]] = KEEP) -> DocumentNode:
+    """The definitions reachable from ``keep``'s root fields, pruned to ``keep``'s fields."""
     definitions = _definitions(document)
-    wanted: dict[str, list[str]] = {name: list(fields) for name, fields in KEEP.items()}
+    wanted: dict[str, list[str]] = {name: list(fields) for name, fields in keep.items()}
     for name, fields in list(wanted.items()):  # a kept type carries the kept fields of its kept interfaces
         for interface in definitions[name].interfaces or ():
             for field in wanted.get(interface.name.value, ()):
@@ -165,7 +171,7 @@ def subset(document: DocumentNode) -> DocumentNode:
         reached: list[str] = []
         if isinstance(node, (ObjectTypeDefinitionNode, InterfaceTypeDefinitionNode)):
             if name not in wanted:
-                raise SystemExit(f"{name} is reached but KEEP does not say which of its fields to keep")
+                raise ValueError(f"{name} is reached but KEEP does not say which of its fields to keep")
             node = _pruned(node, wanted[name], set(wanted))
             for field in node.fields:
                 reached.extend(_field_types(field))
@@ -177,19 +183,63 @@ def subset(document: DocumentNode) -> DocumentNode:
         elif isinstance(node, InputObjectTypeDefinitionNode):
             reached.extend(_named(f.type) for f in node.fields)
         elif not isinstance(node, (EnumTypeDefinitionNode, ScalarTypeDefinitionNode)):
-            raise SystemExit(f"{name}: unexpected definition {node.kind}")
+            raise ValueError(f"{name}: unexpected definition {node.kind}")
         chosen[name] = node
         pending.extend(reached)
     for name in wanted:
         if name not in chosen:
-            raise SystemExit(f"{name} is in KEEP but no kept field reaches it")
+            raise ValueError(f"{name} is in KEEP but no kept field reaches it")
     ordered = [_strip(chosen[name]) for name in sorted(chosen)]
     return DocumentNode(definitions=tuple(ordered))
 
 
-def render(document: DocumentNode, package: str) -> str:
-    text = print_ast(subset(document))
-    build_ast_schema(parse(text))  # the subset must be a valid schema on its own
+def _default(value: Any) -> str | None:
+    """An argument's or input field's default as written in the SDL (both schemas are built from SDL)."""
+    node = value.ast_node
+    return print_ast(node.default_value) if node is not None and node.default_value is not None else None
+
+
+def _signature(field: Any) -> tuple[str, dict[str, tuple[str, str | None]], str | None]:
+    arguments = {name: (str(arg.type), _default(arg)) for name, arg in field.args.items()}
+    return str(field.type), arguments, field.deprecation_reason
+
+
+def _whole(kind: Any) -> Any:
+    """What an input object, enum or union must keep entire (the subset never cuts those)."""
+    if isinstance(kind, GraphQLInputObjectType):
+        return {name: (str(field.type), _default(field)) for name, field in kind.fields.items()}
+    if isinstance(kind, GraphQLEnumType):
+        return set(kind.values)
+    if isinstance(kind, GraphQLUnionType):
+        return {member.name for member in kind.types}
+    return None
+
+
+def changed_fields(source: GraphQLSchema, cut: GraphQLSchema) -> list[str]:
+    """Kept fields whose type, arguments or deprecation differ from GitHub's, and inputs or enums cut short."""
+    changed: list[str] = []
+    for name, kept in cut.type_map.items():
+        if name.startswith("__"):
+            continue
+        original: Any = source.type_map[name]
+        if isinstance(kept, (GraphQLObjectType, GraphQLInterfaceType)):
+            changed.extend(
+                f"{name}.{field}"
+                for field, definition in kept.fields.items()
+                if _signature(definition) != _signature(original.fields[field])
+            )
+        elif _whole(kept) != _whole(original):
+            changed.append(name)
+    return changed
+
+
+def render(document: DocumentNode, package: str, keep: dict[str, list[str]] = KEEP) -> str:
+    """The subset as SDL, after checking it is a schema of its own that changes nothing it keeps."""
+    text = print_ast(subset(document, keep))
+    cut = build_ast_schema(parse(text))
+    changed = changed_fields(build_ast_schema(document, assume_valid_sdl=True), cut)
+    if changed:
+        raise ValueError(f"the subset changed GitHub's definition of {', '.join(changed)}")
     header = f"# Subset of {package} (schema.graphql), written by ghapp.testing.schemas.graphql_subset.\n\n"
     return header + text + "\n"
 
