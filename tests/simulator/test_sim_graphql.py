@@ -311,7 +311,7 @@ def test_only_mutations_count_as_content_creation(setup: Setup) -> None:
     counters = setup.sim.counters
     before = counters.content_creating_requests
     _post(setup, "query Cheap { rateLimit { cost } }")
-    assert counters.content_creating_requests == before
+    assert counters.content_creating_requests == before and counters.graphql_requests == 1
     commented = "# the operation decides, not the first word\n" + pulls.MARK_READY
     assert "errors" not in _post(setup, commented, {"id": pull["node_id"]}).json()
     assert counters.content_creating_requests == before + 1

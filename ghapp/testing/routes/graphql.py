@@ -69,6 +69,7 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
 
 
 def graphql(call: Call) -> Reply:
+    call.sim.counters.add("graphql_requests")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return Reply({"errors": [_error("A query attribute must be specified and must be a string.")]})
