@@ -49,3 +49,13 @@ def missing_field(resource: str, field_name: str) -> ApiError:
 
 def forbidden_integration() -> ApiError:
     return ApiError(403, "Resource not accessible by integration")
+
+
+def graphql_rate_limited(message: str) -> dict[str, Any]:
+    """GraphQL's answer to a spent budget: HTTP 200 with an error of type ``RATE_LIMITED``.
+
+    Clients look for it in successful responses (octokit/plugin-throttling.js, src/wrap-request.ts, throws
+    "GraphQL Rate Limit Exceeded" on it; release-drafter/release-drafter#1018 shows one from GitHub). The
+    message follows GitHub's REST wording; the GraphQL one is not documented.
+    """
+    return {"errors": [{"type": "RATE_LIMITED", "message": message}]}

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 
 from ghapp.testing.auth import BAD_CREDENTIALS, bearer_credential, looks_like_jwt, verify_app_jwt
-from ghapp.testing.errors import ApiError, forbidden_integration, not_found
+from ghapp.testing.errors import ApiError, forbidden_integration, graphql_rate_limited, not_found
 from ghapp.testing.limits import SECONDARY_MESSAGE, RateSnapshot
 from ghapp.testing.models import AccessToken, Account, Installation, Repo, grants
 
@@ -55,6 +56,15 @@ class Call:
     @property
     def base(self) -> str:
         return self.sim.world.base_url
+
+    @property
+    def identity(self) -> str | None:
+        """Whose rate-limit budgets the request spends: the app's (JWT) or an installation's."""
+        if self.auth == "jwt":
+            return "app"
+        if self.installation is not None:
+            return f"installation:{self.installation.id}"
+        return None
 
     @property
     def actor(self) -> Account:
@@ -120,10 +130,18 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _is_mutation() -> bool:
-    """GraphQL mutations count as content-creating; queries do not."""
+    """GraphQL mutations count as content-creating; queries do not (the operation that would run decides)."""
     body = request.get_json(silent=True, cache=True)
     query = body.get("query") if isinstance(body, dict) else None
-    return isinstance(query, str) and query.lstrip().startswith("mutation")
+    if not isinstance(query, str):
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    name = body.get("operationName")
+    operation = get_operation_ast(document, name if isinstance(name, str) else None)
+    return operation is not None and operation.operation == OperationType.MUTATION
 
 
 def _drop_connection() -> None:
@@ -186,7 +204,7 @@ class Gateway:
         except ApiError as exc:
             counters.add("auth_failures")
             return _json_response(exc.status, exc.body(), {**headers, **exc.headers})
-        identity = self._identity(call)
+        identity = call.identity
         if identity is None:
             return self._run(route, call, headers, None)
         if not sim.limiter.enter(identity):
@@ -200,8 +218,10 @@ class Gateway:
                 counters.add("primary_limit_hits")
                 who = "app ID" if call.auth == "jwt" else "installation ID"
                 number = sim.app_id if call.auth == "jwt" else call.installation.id  # type: ignore[union-attr]
-                error = ApiError(403, f"API rate limit exceeded for {who} {number}.")
-                return _json_response(403, error.body(), {**headers, **snapshot.headers()})
+                message = f"API rate limit exceeded for {who} {number}."
+                if route.resource == "graphql":
+                    return _json_response(200, graphql_rate_limited(message), {**headers, **snapshot.headers()})
+                return _json_response(403, ApiError(403, message).body(), {**headers, **snapshot.headers()})
             counters.add("rate_limited_requests")
             if route.content_creating and (route.resource != "graphql" or _is_mutation()):
                 retry_after = sim.limiter.content_retry_after(identity, now)
@@ -220,13 +240,6 @@ class Gateway:
         body = ApiError(403, SECONDARY_MESSAGE).body()
         return _json_response(403, body, {**headers, **snapshot.headers(), "retry-after": str(retry_after)})
 
-    def _identity(self, call: Call) -> str | None:
-        if call.auth == "jwt":
-            return "app"
-        if call.installation is not None:
-            return f"installation:{call.installation.id}"
-        return None
-
     def _run(
         self, route: Route, call: Call, headers: dict[str, str], spent: tuple[str, RateSnapshot] | None
     ) -> Response:
@@ -239,9 +252,7 @@ class Gateway:
         except ApiError as exc:
             extra = spent[1].headers() if spent else {}
             return _json_response(exc.status, exc.body(), {**headers, **extra, **exc.headers})
-        all_headers = {**headers, **reply.headers}
-        if spent is not None:
-            all_headers.update(spent[1].headers())
+        all_headers = {**headers, **(spent[1].headers() if spent is not None else {}), **reply.headers}
         if request.method == "GET" and reply.status == 200:
             data = json.dumps(reply.body, separators=(",", ":")).encode()
             etag = _etag(data)

@@ -1,6 +1,7 @@
 """GitHub's rate limits as budgets per identity (an installation, or the app itself with its JWT).
 
-Primary: ``primary_limit`` requests per hour window per resource (``core``, ``graphql``).
+Primary: ``primary_limit`` points per hour window per resource: a ``core`` request is one point, a
+``graphql`` request spends its query's score (``ghapp.testing.gql_cost``).
 Secondary: content-creating requests per minute and per hour, and requests in flight at once.
 """
 
@@ -66,13 +67,14 @@ class RateLimiter:
         with self._lock:
             return self._snapshot(self._window((identity, resource), now), resource)
 
-    def spend(self, identity: str, resource: str, now: float) -> tuple[bool, RateSnapshot]:
-        """Take one request from the budget; ``(False, snapshot)`` when it is exhausted."""
+    def spend(self, identity: str, resource: str, now: float, points: int = 1) -> tuple[bool, RateSnapshot]:
+        """Take ``points`` from the budget (a request, or a GraphQL query's score); ``(False, snapshot)``
+        when fewer are left, and then nothing is taken."""
         with self._lock:
             window = self._window((identity, resource), now)
-            if window.used >= self._config.primary_limit:
+            if window.used + points > self._config.primary_limit:
                 return False, self._snapshot(window, resource)
-            window.used += 1
+            window.used += points
             return True, self._snapshot(window, resource)
 
     def refund(self, identity: str, resource: str, now: float) -> RateSnapshot:

@@ -833,3 +833,17 @@ class World:
 
     def _emit_installation(self, item: Installation, event: str, payload: dict[str, Any]) -> None:
         self.sender.enqueue(event, payload, installation_id=item.id, repository_id=None)
+
+    def review_decision(self, pull: PullRequest) -> str | None:
+        """GraphQL's ``reviewDecision``, simply: the latest review of each person that is not a comment
+        decides; any change request wins over approvals, and with neither there is no decision."""
+        with self.lock:
+            latest: dict[int, str] = {}
+            for review in self.reviews.get((pull.repo.id, pull.number), []):
+                if review.state != "COMMENTED":
+                    latest[review.user.id] = review.state
+            if "CHANGES_REQUESTED" in latest.values():
+                return "CHANGES_REQUESTED"
+            if "APPROVED" in latest.values():
+                return "APPROVED"
+            return None
