@@ -157,7 +157,7 @@ def serve(port: int | None, no_demo: bool) -> None:
     from honcho.manager import Manager
 
     from ghapp.embedded import EmbeddedRedis, EmbeddedRedisUnavailable
-    from ghapp.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
+    from ghapp.testing.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
     from ghapp.store.migrate import upgrade
 
     settings = load_settings()
