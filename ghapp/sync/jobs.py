@@ -27,7 +27,7 @@ from ghapp.runtime import Runtime, get_runtime
 from ghapp.sync import queue as jobs_queue
 from ghapp.sync.handlers import router
 from ghapp.sync.handlers.context import DeliveryContext
-from ghapp.sync.sync import run_sync
+from ghapp.sync.converge import run_sync
 
 log = logging.getLogger(__name__)
 
