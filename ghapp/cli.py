@@ -428,7 +428,7 @@ def wait_until_stopped() -> None:
 
 def _register_commands_defined_elsewhere() -> None:
     """Attach commands that live next to the code they drive."""
-    from ghapp.github.check import check_command
+    from ghapp.github.setup_check import check_command
 
     main.add_command(check_command, name="check")
 
