@@ -157,8 +157,8 @@ def serve(port: int | None, no_demo: bool) -> None:
     from honcho.manager import Manager
 
     from ghapp.embedded import EmbeddedRedis, EmbeddedRedisUnavailable
-    from ghapp.testing.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
     from ghapp.store.migrate import upgrade
+    from ghapp.testing.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
 
     settings = load_settings()
     env = dict(os.environ)

@@ -25,9 +25,9 @@ from ghapp.logs import log_context
 from ghapp.metrics import record_sync
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.sync import queue as jobs_queue
+from ghapp.sync.converge import run_sync
 from ghapp.sync.handlers import router
 from ghapp.sync.handlers.context import DeliveryContext
-from ghapp.sync.converge import run_sync
 
 log = logging.getLogger(__name__)
 
