@@ -54,7 +54,7 @@ def release_dead_claim(runtime: Runtime, task_id: str, workstream_id: str) -> No
 def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recovered:
     """Enqueue again every stored-but-unfinished piece of work that has no live job."""
     from ghapp.pod.notices import pending_notice_ids
-    from ghapp.pod.resync import requeue_unsynced
+    from ghapp.sync.resync import requeue_unsynced
     from ghapp.store import inbox
 
     found = Recovered()

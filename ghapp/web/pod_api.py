@@ -22,7 +22,7 @@ Appending (``POST /api/tasks/<task_id>/events``)
     Nothing is stored on any refusal. The workstreams' syncs are queued after
     the commit; if Redis fails *then*, the event is still durable, so the
     answer is still 201: the task keeps ``synced_version < version`` and
-    local recovery queues its syncs (``ghapp.pod.resync``).
+    local recovery queues its syncs (``ghapp.sync.resync``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
-from ghapp.pod.resync import requeue_unsynced
+from ghapp.sync.resync import requeue_unsynced
 from ghapp.runtime import Runtime
 from ghapp.store import tasks as task_store
 from ghapp.store.schema import task_events, tasks, workstreams
