@@ -10,12 +10,12 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
-from ghapp.sync.resync import requeue_unsynced
+from ghapp.branches import head_branch
 from ghapp.runtime import Runtime
 from ghapp.store import tasks as task_store
 from ghapp.store.schema import task_events, tasks, workstreams
-from ghapp.sync.model import head_branch
 from ghapp.sync.queue import SYNC_WORKSTREAM
+from ghapp.sync.resync import requeue_unsynced
 from ghapp.web import create_app
 from inbound.helpers import (
     event_body,
