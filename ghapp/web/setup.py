@@ -22,6 +22,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from redis.exceptions import RedisError
 
 from ghapp import setup_flow
+from ghapp.github.headers import API_VERSION, USER_AGENT
 from ghapp.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,6 @@ def claim_state(runtime: Runtime, values: list[str]) -> bool:
 
 def exchange_code(api_url: str, code: str) -> dict[str, Any]:
     """``POST /app-manifests/{code}/conversions`` (no authentication); GitHub answers 201 with the app."""
-    from ghapp.github.http import API_VERSION, USER_AGENT
-
     response = requests.post(
         setup_flow.conversion_url(api_url, code),
         headers={
