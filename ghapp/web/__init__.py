@@ -1,6 +1,7 @@
 """The Flask application: short views that verify, store, enqueue and answer.
 
-The web process never calls GitHub (ARCHITECTURE rule 1).
+The web process never calls GitHub, except the setup page's one manifest-code exchange
+(``tests/unit/test_layers.py`` keeps the client, tokens and pull-request operations out of it).
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ import gc
 
 from flask import Flask
 
+from ghapp import logs
 from ghapp.config import Settings, get_settings
 from ghapp.runtime import Runtime, get_runtime, set_runtime
+from ghapp.web import auth, health, metrics, pod_api, setup, status_page, webhooks
+from ghapp.web.current import current_runtime
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -27,8 +31,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     serving = settings is None and runtime is None
     if runtime is None:
         if settings is None:
-            from ghapp import logs
-
             runtime = get_runtime()
             logs.configure(runtime.settings.log_level, runtime.settings.log_format)
         else:
@@ -37,28 +39,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["ghapp"] = runtime
-
-    from ghapp.web import auth, health, metrics, pod_api, setup, status, webhooks
-
     app.register_blueprint(health.blueprint)
     app.register_blueprint(webhooks.make_blueprint(runtime.settings))
     app.register_blueprint(pod_api.blueprint)
     auth.protect(app, runtime.settings)
-    app.register_blueprint(status.blueprint)
+    app.register_blueprint(status_page.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(setup.blueprint)
-    status.mount_rq_dashboard(app, runtime)
+    status_page.mount_rq_dashboard(app, runtime)
     if serving:
         webhooks.prepare(runtime)
         gc.freeze()
     return app
-
-
-def current_runtime() -> Runtime:
-    """The runtime of the app serving the current request."""
-    from flask import current_app
-
-    return current_app.extensions["ghapp"]
 
 
 __all__ = ["create_app", "current_runtime", "get_settings"]

@@ -45,6 +45,7 @@ from ghapp.pod.signing import bearer_matches, signature_problem
 from ghapp.store import tasks
 from ghapp.store.engine import reading
 from ghapp.sync.queue import request_syncs
+from ghapp.web.current import current_runtime
 from ghapp.web.webhooks import read_body
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ def _unavailable(exc: Exception) -> tuple[Response, int]:
 
 def _authenticate(body: bytes, *, allow_bearer: bool) -> tuple[Response, int] | None:
     """None when the request is the pod's; otherwise the 401 answer saying which part is wrong."""
-    from ghapp.web import current_runtime
-
     secret = current_runtime().settings.pod_secret
     if not secret:
         return error(401, "POD_SECRET is not configured on this server, so no pod request can be verified")
@@ -133,8 +132,6 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int | str:
 @blueprint.post("/api/tasks/<task_id>/events")
 def post_event(task_id: str):  # type: ignore[no-untyped-def]
     """Append one pod event to the task's log (see the module docstring for the answers)."""
-    from ghapp.web import current_runtime
-
     body = read_body(POD_MAX_BODY_BYTES)
     if body is None:
         return error(413, f"the body is larger than the {POD_MAX_BODY_BYTES} bytes the pod API accepts")
@@ -196,8 +193,6 @@ def _queue_syncs(runtime: Any, task_id: str, version: int, affected: tuple[str, 
 @blueprint.get("/api/tasks/<task_id>")
 def get_task(task_id: str):  # type: ignore[no-untyped-def]
     """The task's projection, or 404."""
-    from ghapp.web import current_runtime
-
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused
@@ -216,8 +211,6 @@ def get_task(task_id: str):  # type: ignore[no-untyped-def]
 @blueprint.get("/api/tasks/<task_id>/events")
 def get_events(task_id: str):  # type: ignore[no-untyped-def]
     """The task's log after ``after``, ``limit`` entries at most, with the ``next_after`` cursor."""
-    from ghapp.web import current_runtime
-
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused
@@ -241,8 +234,6 @@ def get_events(task_id: str):  # type: ignore[no-untyped-def]
 @blueprint.get("/api/tasks")
 def list_tasks():  # type: ignore[no-untyped-def]
     """Tasks by id, ``limit`` at a time, continuing after ``cursor``."""
-    from ghapp.web import current_runtime
-
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused

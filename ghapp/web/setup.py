@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from ghapp import setup_flow
 from ghapp.github.headers import API_VERSION, USER_AGENT
 from ghapp.runtime import Runtime
+from ghapp.web.current import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ ENV_FILE = ".env"
 
 
 def _runtime() -> Runtime:
-    from ghapp.web import current_runtime
-
     return current_runtime()
 
 
