@@ -13,7 +13,7 @@ from flask import Flask
 from ghapp import logs
 from ghapp.config import Settings, get_settings
 from ghapp.runtime import Runtime, get_runtime, set_runtime
-from ghapp.web import auth, health, metrics, pod_api, setup, status_page, webhooks
+from ghapp.web import auth, health, metrics, pod_api, refusals, setup, status_page, webhooks
 from ghapp.web.current import current_runtime
 
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["ghapp"] = runtime
+    refusals.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(webhooks.make_blueprint(runtime.settings))
     app.register_blueprint(pod_api.blueprint)

@@ -43,16 +43,12 @@ from ghapp.runtime import Runtime
 from ghapp.store import inbox
 from ghapp.store.engine import reading
 from ghapp.sync.queue import enqueue_delivery, prepare_delivery_enqueue
+from ghapp.web.refusals import error
 
 log = logging.getLogger(__name__)
 
 ACCEPTED_TYPES = frozenset({"application/json", inbox.FORM_CONTENT_TYPE})
 _HEADER_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    """A JSON error answer: ``{"error": message, ...}``."""
-    return jsonify({"error": message, **extra}), status
 
 
 def signature_matches(body: bytes, signature: str, secrets: tuple[str, ...]) -> bool:

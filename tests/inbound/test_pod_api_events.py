@@ -344,8 +344,13 @@ def test_database_down_is_503(make_settings, redis_conn, tmp_path, database_url)
     assert response.status_code == 503
     assert "database" in response.get_json()["error"]
     assert queued_ids(redis_conn) == []
-    read = client.get(f"/api/tasks/{TASK}", headers={"Authorization": "Bearer test-pod-secret"})
-    assert read.status_code == 503
+    bearer = {"Authorization": "Bearer test-pod-secret"}
+    for path in (f"/api/tasks/{TASK}", f"/api/tasks/{TASK}/events", "/api/tasks"):
+        read = client.get(path, headers=bearer)
+        assert (read.status_code, read.get_json()["error"]) == (
+            503,
+            "the database is unavailable; nothing was stored, please retry later",
+        ), path
 
 
 AUTH_CASES = [
