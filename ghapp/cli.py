@@ -1,6 +1,8 @@
 """The ``ghapp`` command: run the processes, operate the app, and try it out.
 
-Errors are one clear line on stderr and a non-zero exit status.
+Errors are one clear line on stderr and a non-zero exit status. Each command
+imports what it drives inside its function (start-up cost): ``ghapp --help`` or
+``ghapp receive`` need not load the worker, the web app or the simulator.
 """
 
 from __future__ import annotations

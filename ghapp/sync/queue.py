@@ -37,6 +37,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.utils import get_call_string
 
+from ghapp.config import get_settings
 from ghapp.job_ids import safe_job_id
 from ghapp.sync import delivery_enqueue
 
@@ -63,8 +64,6 @@ def jittered(base: tuple[int, ...]) -> list[int]:
 
 
 def _retry_base() -> tuple[int, ...]:
-    from ghapp.config import get_settings
-
     return get_settings().sync_retry_intervals_s
 def workstream_key(task_id: str, workstream_id: str) -> str:
     """A short, job-id-safe key for one workstream (RQ ids allow only ``[A-Za-z0-9_-]``)."""

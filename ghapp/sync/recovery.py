@@ -57,7 +57,6 @@ def release_dead_claim(runtime: Runtime, task_id: str, workstream_id: str) -> No
 
 def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recovered:
     """Enqueue again every stored-but-unfinished piece of work that has no live job."""
-
     found = Recovered()
     requeue_unsynced(runtime)
     with reading(runtime.engine) as conn:
