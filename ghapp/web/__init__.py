@@ -25,8 +25,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     (``webhooks.prepare``), and everything loaded so far is moved out of the
     garbage collector's sight (``gc.freeze``). Those hundred thousand objects
     live as long as the worker; scanning them made each full collection a
-    pause of tens of milliseconds (36 to 39 ms measured in a web worker) in
-    the middle of a request.
+    pause in the middle of a request (its length: ``bench/README.md``).
     """
     serving = settings is None and runtime is None
     if runtime is None:
