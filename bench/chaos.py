@@ -43,9 +43,9 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
+from ghapp.branches import head_branch
 from ghapp.embedded import EmbeddedRedis, free_port
 from ghapp.pod.signing import sign
-from ghapp.sync.model import head_branch
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.databases import postgres_schema
 from ghapp.testing.stack import PodReceiver, ServerThread

@@ -38,7 +38,7 @@ import requests
 
 from bench.chaos import POD_SECRET, Cluster, Pod, Scale, ScenarioDatabase
 from bench.common import percentile
-from ghapp.sync.model import head_branch
+from ghapp.branches import head_branch
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.webhook_sender import delivery_headers
 

@@ -20,8 +20,8 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from bench.common import postgres_base_url, postgres_database, redis_server, sqlite_database
+from ghapp.branches import head_branch
 from ghapp.runtime import QUEUE_NAME
-from ghapp.sync.model import head_branch
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack, wait_until
 

@@ -1,6 +1,8 @@
 """The ``ghapp`` command: run the processes, operate the app, and try it out.
 
-Errors are one clear line on stderr and a non-zero exit status.
+Errors are one clear line on stderr and a non-zero exit status. Each command
+imports what it drives inside its function (start-up cost): ``ghapp --help`` or
+``ghapp receive`` need not load the worker, the web app or the simulator.
 """
 
 from __future__ import annotations
@@ -157,8 +159,8 @@ def serve(port: int | None, no_demo: bool) -> None:
     from honcho.manager import Manager
 
     from ghapp.embedded import EmbeddedRedis, EmbeddedRedisUnavailable
-    from ghapp.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
     from ghapp.store.migrate import upgrade
+    from ghapp.testing.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
 
     settings = load_settings()
     env = dict(os.environ)
@@ -428,7 +430,7 @@ def wait_until_stopped() -> None:
 
 def _register_commands_defined_elsewhere() -> None:
     """Attach commands that live next to the code they drive."""
-    from ghapp.github.check import check_command
+    from ghapp.github.setup_check import check_command
 
     main.add_command(check_command, name="check")
 

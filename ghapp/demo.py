@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
+from ghapp.branches import head_branch
 from ghapp.pod.client import PodClient, refusal_line
-from ghapp.sync.model import head_branch
 
 Say = Callable[[str], None]
 Entry = dict[str, Any]

@@ -6,7 +6,7 @@ Instead every figure is read when Prometheus scrapes: counts come from GROUP BY
 queries on the database, queue depths from RQ's registries, rate-limit
 budgets and the few things that are not in the database (sync durations,
 GitHub answers by status) from small Redis hashes that any process increments
-with ``record_sync`` / ``record_github_call``.
+with ``record_sync`` (and ``ghapp.github.call_counts``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from redis import Redis
 from sqlalchemy import Connection, func, select
 
+from ghapp.github.budgets import all_rate_budgets
+from ghapp.github.call_counts import GITHUB_CALLS_HASH
 from ghapp.store.engine import reading
 from ghapp.store.schema import inbox, outbox, task_events, workstreams
 
 log = logging.getLogger(__name__)
 
 SYNC_HASH = "ghapp:metrics:sync"
-GITHUB_CALLS_HASH = "ghapp:metrics:github_calls"
 SYNC_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
 
 
@@ -52,11 +53,6 @@ def record_sync(redis: Redis, duration_s: float, outcome: str) -> None:
     for le in buckets_for(duration_s):
         pipe.hincrby(SYNC_HASH, f"bucket:{outcome}:{le}", 1)
     pipe.execute()
-
-
-def record_github_call(redis: Redis, status: int) -> None:
-    """Count one answer from GitHub by HTTP status (0 for a request that got no answer)."""
-    redis.hincrby(GITHUB_CALLS_HASH, str(int(status)), 1)
 
 
 def _decoded(raw: Mapping[Any, Any]) -> dict[str, str]:
@@ -167,8 +163,6 @@ class GhappCollector:
         yield depth
 
     def _redis_families(self) -> Iterator[Metric]:
-        from ghapp.github.budgets import all_rate_budgets
-
         redis = self._redis()
         sync = HistogramMetricFamily(
             "ghapp_sync_duration_seconds", "Sync jobs and how long they took, by outcome", labels=["outcome"]

@@ -1,8 +1,8 @@
 """``ghapp status``: the status page's read model, printed as plain text tables.
 
 The operator runs it with ghapp's own environment, so it reads the database
-and Redis directly (``ghapp.web.status`` loads the data, the same way the
-page does) and never calls GitHub or the web process. Loading is apart from
+and Redis directly (``ghapp.status_model`` loads the data, for the page
+as for this command) and never calls GitHub or the web process. Loading is apart from
 rendering: ``render_report`` is pure and tested table-driven.
 """
 
@@ -12,13 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
-
+from ghapp import status_model as read_model
 from ghapp.config import ConfigError
 from ghapp.runtime import Runtime
 from ghapp.store.engine import reading
-from ghapp.store.schema import tasks, workstreams
-from ghapp.web import status as read_model
 
 EMPTY = "-"
 
@@ -31,22 +28,6 @@ class StatusReport:
     task_id: str | None = None
 
 
-def load_task(conn: Connection, task_id: str) -> read_model.TaskView | None:
-    """One task with its workstreams, however long ago it was last updated."""
-    row = conn.execute(select(tasks).where(tasks.c.task_id == task_id)).first()
-    if row is None:
-        return None
-    view = read_model.TaskView(row.task_id, row.title or "", row.phase, row.version, row.updated_at)
-    notices = read_model.last_notices(conn, [task_id])
-    columns = [c for c in workstreams.c if c.name != "observed"]
-    rows = conn.execute(
-        select(*columns).where(workstreams.c.task_id == task_id).order_by(workstreams.c.workstream_id)
-    ).mappings()
-    for ws in rows:
-        view.workstreams.append(read_model.workstream_view(ws, notices.get((task_id, ws["workstream_id"]))))
-    return view
-
-
 def load_report(runtime: Runtime, task_id: str | None = None) -> StatusReport:
     """Read everything ``ghapp status`` shows; a Redis that is down or unset is reported, not raised.
 
@@ -55,7 +36,7 @@ def load_report(runtime: Runtime, task_id: str | None = None) -> StatusReport:
     with reading(runtime.engine) as conn:
         overview = read_model.load_overview(conn)
         if task_id is not None:
-            one = load_task(conn, task_id)
+            one = read_model.load_task(conn, task_id)
             if one is None:
                 raise LookupError(f"no task {task_id!r} in the database")
             overview.tasks = [one]

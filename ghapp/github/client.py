@@ -37,6 +37,7 @@ from redis import Redis
 
 from ghapp.github.app_jwt import AppJwt
 from ghapp.github.budgets import record_rate
+from ghapp.github.call_counts import record_github_call
 from ghapp.github.errors import (
     Forbidden,
     GitHubError,
@@ -52,7 +53,6 @@ from ghapp.github.installations import InstallationDirectory, forget_installatio
 from ghapp.github.pacing import WritePacer
 from ghapp.github.responses import interpret, parse_rate_headers
 from ghapp.github.tokens import ALL_REPOSITORIES, Access, InstallationToken, InstallationTokens, token_cipher
-from ghapp.metrics import record_github_call
 
 if TYPE_CHECKING:
     from ghapp.config import Settings

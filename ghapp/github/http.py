@@ -36,11 +36,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ghapp.github.errors import GitHubUnavailable
+from ghapp.github.headers import API_VERSION, USER_AGENT
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "2022-11-28"
-USER_AGENT = "ghapp"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = (500, 502, 503, 504)
 

@@ -7,7 +7,7 @@ second apart. ``WritePacer.slot`` enforces, per installation:
 * the minute and hour budgets, as moving windows kept by the ``limits``
   package on Redis (``MovingWindowRateLimiter``), so every web process and
   worker draws from the same two windows;
-* one write in flight at a time (a Redis ``SET NX`` lock with a lease);
+* one write in flight at a time (redis-py's ``Lock``, with a lease);
 * at least ``spacing_s`` between the start of one write and the start of the next.
 
 When a budget is spent it raises ``RetryAt`` with the moment a slot frees
@@ -29,9 +29,9 @@ time GitHub gave.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -39,6 +39,8 @@ from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
+from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 
 from ghapp.github.errors import RetryAt
 
@@ -46,12 +48,6 @@ log = logging.getLogger(__name__)
 
 PACE_PREFIX = "ghapp:gh:pace"
 LOCK_POLL_S = 0.02
-_RELEASE_LOCK = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 
 def limiter_for(redis: Redis) -> MovingWindowRateLimiter:
@@ -79,10 +75,9 @@ class WritePacer:
         self.per_hour = RateLimitItemPerHour(per_hour, namespace="content")
         self.spacing_s = spacing_s
         self.max_inline_wait_s = max_inline_wait_s
-        self.lock_lease_ms = int(lock_lease_s * 1000)
+        self.lock_lease_s = lock_lease_s
         self.sleep = sleep
         self.limiter = limiter_for(redis)
-        self._release = redis.register_script(_RELEASE_LOCK)
 
     def _key(self, installation: int | str, part: str) -> str:
         return f"{PACE_PREFIX}:{installation}:{part}"
@@ -120,8 +115,8 @@ class WritePacer:
                 )
         return None
 
-    def _acquire_lock(self, key: str, token: str, deadline: float, installation: str) -> None:
-        while not self.redis.set(key, token, nx=True, px=self.lock_lease_ms):
+    def _acquire_lock(self, lock: Lock, deadline: float, installation: str) -> None:
+        while not lock.acquire(blocking=False):
             if time.time() >= deadline:
                 raise RetryAt(
                     time.time() + max(self.spacing_s, 1.0),
@@ -135,9 +130,9 @@ class WritePacer:
         inst = str(installation)
         started = time.time()
         deadline = started + self.max_inline_wait_s
-        lock_key, last_key = self._key(inst, "lock"), self._key(inst, "last")
-        token = uuid.uuid4().hex
-        self._acquire_lock(lock_key, token, deadline, inst)
+        last_key = self._key(inst, "last")
+        lock = self.redis.lock(self._key(inst, "lock"), timeout=self.lock_lease_s)
+        self._acquire_lock(lock, deadline, inst)
         sent = False
         try:
             refusal = self._budget_refusal(inst)
@@ -162,7 +157,9 @@ class WritePacer:
                 # end, every write's own duration (and the lock's hand-over) would come on top of it,
                 # and a budget of N a minute would only ever reach N * spacing / (spacing + duration).
                 self.redis.set(last_key, repr(granted_at), ex=3600)
-            self._release(keys=[lock_key], args=[token])
+            # A write that outlived the lease no longer holds the lock: nothing to release.
+            with contextlib.suppress(LockNotOwnedError):
+                lock.release()
 
     def clear(self, installation: int | str) -> None:
         """Forget an installation's pace (tests, and an installation that was removed)."""

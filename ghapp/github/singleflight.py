@@ -2,31 +2,26 @@
 
 Used for minting installation tokens and for looking up a repository's
 installation: on a cold start many jobs ask at once, and GitHub should be
-asked once. The first caller wins a Redis ``SET NX`` lock (with a lease, so
-a crashed winner cannot block anyone for long) and produces; the others poll
+asked once. The first caller wins a redis-py ``Lock`` (with a lease, so a
+crashed winner cannot block anyone for long) and produces; the others poll
 the cache until the result appears or the lock is gone, then try themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 from redis import Redis
+from redis.exceptions import LockNotOwnedError
 
 from ghapp.github.errors import GitHubUnavailable
 
 T = TypeVar("T")
 
 POLL_S = 0.02
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 
 def single_flight(
@@ -43,15 +38,17 @@ def single_flight(
     cached = read()
     if cached is not None:
         return cached
-    owner = uuid.uuid4().hex
+    lock = redis.lock(lock_key, timeout=lease_ms / 1000)
     deadline = time.monotonic() + wait_s
     while True:
-        if redis.set(lock_key, owner, nx=True, px=lease_ms):
+        if lock.acquire(blocking=False):
             try:
                 cached = read()
                 return cached if cached is not None else produce()
             finally:
-                redis.eval(_RELEASE, 1, lock_key, owner)
+                # A producer that outlived its lease no longer holds the lock: nothing to release.
+                with contextlib.suppress(LockNotOwnedError):
+                    lock.release()
         sleep(POLL_S)
         cached = read()
         if cached is not None:

@@ -15,8 +15,8 @@ the same repository (a ``pull_requests: write`` token serves a PR read), so
 one PR's life mints a handful of tokens an hour rather than one per kind of
 call; a token is only *minted* with the exact set asked for.
 
-Single flight: when a scope has no token, the first caller takes a Redis
-``SET NX`` lock and mints; every other caller, in any process, waits and
+Single flight: when a scope has no token, the first caller takes a
+redis-py ``Lock`` and mints (``ghapp.github.singleflight``); every other caller, in any process, waits and
 re-reads the cache instead of minting its own.
 """
 

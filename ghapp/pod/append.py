@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from ghapp.branches import head_branch
 from ghapp.pod.events import PodEvent
 from ghapp.pod.projection import fold_task
 from ghapp.pod.rules import Refusal, affected_workstreams, check_event
 from ghapp.store import tasks
-from ghapp.sync.model import head_branch
-from ghapp.sync.observations import empty as empty_observation
 
 
 class EventRefused(Exception):
@@ -81,7 +80,7 @@ def _project_workstream(conn: Connection, task_id: str, event: PodEvent) -> None
             repo=data["repo"],
             base=data["branch"],
             head_branch=head_branch(task_id, ws_id),
-            observed=empty_observation(),
+            observed={},  # the sync's document; it reads a stored one through observations.normalise
         )
     elif event.type == "workstream_updated" and "branch" in data:
         tasks.set_workstream_base(conn, task_id, data["workstream_id"], data["branch"])

@@ -29,7 +29,6 @@ Pushing (``deliver_notice``, an RQ job)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -44,15 +43,14 @@ import requests
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import Connection
 
+from ghapp.pod.notice_queue import enqueue_push, enqueue_retry
 from ghapp.pod.signing import sign
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store import outbox, tasks
 from ghapp.store.engine import reading
 from ghapp.store.tasks import LogEntry
-from ghapp.sync import queue as jobs_queue
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,6 @@ RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0
-JOB_FAILURE_TTL_S = 7 * 24 * 3600
 
 
 class NoticeUndeliverable(Exception):
@@ -121,7 +118,7 @@ def publish_pending(queue: Queue, notice_ids: Iterable[str]) -> int:
     """Queue a push for each notice (idempotent per notice id); returns how many were asked for."""
     count = 0
     for notice_id in notice_ids:
-        jobs_queue.enqueue_notice(queue, notice_id)
+        enqueue_push(queue, notice_id)
         count += 1
     return count
 
@@ -165,10 +162,6 @@ def retry_delay(attempt: int, rand: random.Random | None = None) -> float:
     base = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S)) - 1]
     factor = (rand or random).uniform(0.5, 1.0)
     return max(1.0, base * factor)
-
-
-def retry_job_id(notice_id: str, attempt: int) -> str:
-    return f"{jobs_queue.safe_job_id('notice', notice_id)}-r{attempt}"
 
 
 def push(callback_url: str, secret: str, notice_id: str, document: dict[str, Any]) -> str | None:
@@ -224,15 +217,6 @@ def deliver_notice(notice_id: str) -> str:
     retry_at = time.time() + delay
     with runtime.engine.begin() as conn:
         outbox.mark_attempt_failed(conn, notice_id, problem, retry_at=retry_at)
-    with contextlib.suppress(DuplicateJobError):
-        runtime.queue.enqueue_at(
-            datetime.fromtimestamp(retry_at, UTC),
-            jobs_queue.DELIVER_NOTICE,
-            notice_id,
-            job_id=retry_job_id(notice_id, attempt),
-            unique=True,
-            result_ttl=0,
-            failure_ttl=JOB_FAILURE_TTL_S,
-        )
+    enqueue_retry(runtime.queue, notice_id, attempt, datetime.fromtimestamp(retry_at, UTC))
     log.warning("notice %s push %d failed (%s); next try in %.0f s", notice_id, attempt, problem, delay)
     return "retry_scheduled"

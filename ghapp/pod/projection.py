@@ -1,8 +1,9 @@
 """Fold a task's log (pod events and ghapp's notices) into what the pod wants.
 
-Pure: entries in, values out. The sync plans from ``desired_workstreams``;
-the pod API checks new events against ``fold_task`` (does the workstream
-exist, would a dependency make a cycle, is the task finished).
+Pure: entries in, values out. The pod API checks new events against
+``fold_task`` (does the workstream exist, would a dependency make a cycle, is
+the task finished) and shows it; the sync turns the same fold into the
+planner's desired state (``ghapp.sync.desired``).
 
 Rules worth knowing
     * ``execution_started`` becomes true once the task's phase reaches
@@ -34,15 +35,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ghapp.store.tasks import LogEntry
-from ghapp.sync.model import CommentRequest, DesiredWorkstream, head_branch
 
 EXECUTION_PHASES = frozenset({"workstream_execution", "review", "completed"})
 OBSERVATION_ONLY_PAUSE_REASONS = frozenset({"repository_inaccessible"})
 
 
 @dataclass
-class _Workstream:
-    """A workstream while the log is being folded (mutable; frozen into DesiredWorkstream at the end)."""
+class Workstream:
+    """A workstream while the log is being folded (mutable; ``ghapp.sync.desired`` freezes it for the planner)."""
 
     workstream_id: str
     repo: str
@@ -58,8 +58,13 @@ class _Workstream:
     pod_approval: str | None = None
     pod_approval_sha: str | None = None
     last_requested_sha: str | None = None
-    comments: dict[str, CommentRequest] = field(default_factory=dict)
+    comments: dict[str, str] = field(default_factory=dict)  # request id -> body, first one kept
     paused: bool = False
+
+    @property
+    def display_title(self) -> str:
+        """The pod's title, else the first non-blank line of the spec."""
+        return self.title or first_line(self.spec)
 
 
 @dataclass
@@ -74,11 +79,19 @@ class TaskState:
     cancelled: bool = False
     cancel_reason: str = ""
     version: int = 0
-    workstreams: dict[str, _Workstream] = field(default_factory=dict)
+    workstreams: dict[str, Workstream] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
         return self.phase in ("completed", "cancelled")
+
+    def is_cancelled(self, ws: Workstream) -> bool:
+        """A workstream is cancelled by its own event or with its task."""
+        return ws.cancelled or self.cancelled
+
+    def cancel_reason_of(self, ws: Workstream) -> str:
+        """The workstream's own reason when it was cancelled by itself, else the task's."""
+        return ws.cancel_reason if ws.cancelled else self.cancel_reason
 
     def dependencies(self) -> dict[str, tuple[str, ...]]:
         return {ws_id: ws.dependencies for ws_id, ws in self.workstreams.items()}
@@ -116,7 +129,7 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
     if kind == "workstream_created":
         if ws_id in state.workstreams:
             return
-        state.workstreams[ws_id] = _Workstream(
+        state.workstreams[ws_id] = Workstream(
             workstream_id=ws_id,
             repo=data["repo"],
             base=data["branch"],
@@ -151,9 +164,7 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
         ws.pod_approval_sha = data.get("head_sha") or ws.last_requested_sha
     elif kind == "comment_requested":
         request_id = str(data.get("request_id") or f"v{entry.version}")
-        ws.comments.setdefault(
-            request_id, CommentRequest(request_id=request_id, body=str(data.get("body", "")))
-        )
+        ws.comments.setdefault(request_id, str(data.get("body", "")))
 
 
 def _apply_notice(state: TaskState, entry: LogEntry) -> None:
@@ -183,42 +194,6 @@ def fold_task(task_id: str, entries: Sequence[LogEntry]) -> TaskState:
         else:
             _apply_pod_event(state, entry)
     return state
-
-
-def _desired(task_id: str, state: TaskState, ws: _Workstream) -> DesiredWorkstream:
-    cancelled = ws.cancelled or state.cancelled
-    reason = ws.cancel_reason if ws.cancelled else state.cancel_reason
-    return DesiredWorkstream(
-        task_id=task_id,
-        workstream_id=ws.workstream_id,
-        repo=ws.repo,
-        base=ws.base,
-        head=head_branch(task_id, ws.workstream_id),
-        title=ws.title or first_line(ws.spec),
-        spec=ws.spec,
-        dependencies=ws.dependencies,
-        execution_started=state.execution_started,
-        completed=ws.completed,
-        cancelled=cancelled,
-        cancel_reason=reason,
-        reviewers=ws.reviewers,
-        pod_approval=ws.pod_approval,  # type: ignore[arg-type]
-        pod_approval_sha=ws.pod_approval_sha,
-        comment_requests=tuple(ws.comments.values()),
-        paused=ws.paused,
-        task_url=state.url,
-    )
-
-
-def desired_workstreams(task_id: str, events: Sequence[LogEntry]) -> dict[str, DesiredWorkstream]:
-    """What the pod wants for each workstream of the task, keyed by workstream id."""
-    state = fold_task(task_id, events)
-    return {ws_id: _desired(task_id, state, ws) for ws_id, ws in state.workstreams.items()}
-
-
-def desired_from_state(state: TaskState) -> dict[str, DesiredWorkstream]:
-    """``desired_workstreams`` for a log already folded."""
-    return {ws_id: _desired(state.task_id, state, ws) for ws_id, ws in state.workstreams.items()}
 
 
 def find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:

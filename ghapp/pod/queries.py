@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ghapp.pod.projection import desired_from_state, fold_task
+from ghapp.branches import head_branch
+from ghapp.pod.projection import fold_task
 from ghapp.store import tasks
 from ghapp.store.tasks import LogEntry
 
@@ -50,27 +51,25 @@ def task_view(conn: Connection, task_id: str) -> dict[str, Any] | None:
         return None
     entries = tasks.load_log(conn, task_id)
     state = fold_task(task_id, entries)
-    desired = desired_from_state(state)
     rows = tasks.workstream_rows(conn, task_id)
     last = _last_notices(entries)
     ordered = sorted(state.workstreams.values(), key=lambda ws: ws.created_version)
     workstreams = []
     for ws in ordered:
-        want = desired[ws.workstream_id]
         ws_row = rows.get(ws.workstream_id)
         workstreams.append(
             {
                 "workstream_id": ws.workstream_id,
-                "title": want.title,
-                "repo": want.repo,
-                "branch": want.base,
-                "head_branch": want.head,
-                "dependencies": list(want.dependencies),
+                "title": ws.display_title,
+                "repo": ws.repo,
+                "branch": ws.base,
+                "head_branch": head_branch(task_id, ws.workstream_id),
+                "dependencies": list(ws.dependencies),
                 "status": ws_row.status if ws_row is not None else "pending",
-                "completed": want.completed,
-                "cancelled": want.cancelled,
+                "completed": ws.completed,
+                "cancelled": state.is_cancelled(ws),
                 "pr": _pr(ws_row),
-                "approval": (ws_row.approval if ws_row is not None else None) or want.pod_approval,
+                "approval": (ws_row.approval if ws_row is not None else None) or ws.pod_approval,
                 "checks": ws_row.checks if ws_row is not None else None,
                 "last_notice": last.get(ws.workstream_id),
             }

@@ -4,8 +4,8 @@ In WAL mode with ``synchronous=NORMAL`` a commit does not wait for the disk;
 only a checkpoint (copying the WAL back into the database file) does, and
 by default SQLite runs one inside whichever commit crosses 1,000 WAL pages.
 On the webhook path that commit also holds the machine's write turn
-(``ghapp.store.turns``), so every other web worker waited for the fsync too:
-measured, about a tenth of the ingest throughput. The webhook view's
+(``ghapp.store.turns``), so every other web worker waited for the fsync too
+(its cost in ingest throughput: ``bench/README.md``). The webhook view's
 connection therefore turns automatic checkpoints off, and this thread runs a
 ``PASSIVE`` checkpoint every ``every_writes`` inserts (or each second while
 there are any), which never blocks a writer or a reader.
@@ -15,8 +15,7 @@ stream of writes: SQLite starts writing the WAL from its beginning again
 only when a writer finds every frame already copied, and with writes
 arriving while the checkpoint runs that moment never comes. A growing WAL
 is expensive, not just big: each commit then writes frames into new file
-blocks, which the filesystem must allocate and zero (measured, up to a
-quarter of the web worker's CPU during a sustained burst). So once the WAL
+blocks, which the filesystem must allocate and zero (``bench/README.md``). So once the WAL
 holds more than ``restart_frames`` frames, the thread brings it back to its
 start:
 
@@ -25,10 +24,10 @@ start:
 2. ``fdatasync`` on the database file, still without blocking anyone: a
    passive checkpoint that writers keep overtaking never syncs the database
    file, so all it copied is still to be written, and the last pass would
-   otherwise do that (measured, 20 ms for a 64 MB WAL) while writers wait;
+   otherwise do that while writers wait;
 3. one more passive pass, for what arrived during the sync;
 4. a last pass while holding a write turn of its own: it copies the few
-   frames left and syncs them while writers wait (about 3 ms here), and the
+   frames left and syncs them while writers wait (briefly), and the
    next writer starts the WAL over.
 
 Each process has such a thread, but only one of them checkpoints at a

@@ -152,8 +152,8 @@ class PipelinedSender:
     for at most ``HOLD_S`` (or until ``MAX_HELD`` are waiting) and the
     batch goes out in one ``sendall`` from a flusher thread. So an idle
     process adds no delay, and under a burst Redis reads, runs and answers
-    many commands per wake-up instead of one: measured, the enqueue's share
-    of the web worker's and Redis's CPU fell by about two thirds.
+    many commands per wake-up instead of one, at a fraction of the CPU
+    (``bench/README.md``).
 
     Answers are read in bulk, once ``MAX_IN_FLIGHT`` are unread (by then
     Redis has long sent them, so reading does not wait), and before each

@@ -20,24 +20,27 @@ from typing import Any
 from gidgethub import sansio
 from rq import get_current_job
 
+from ghapp.github.client import GitHubClient
 from ghapp.github.errors import GitHubError, RetryAt
+from ghapp.github.http import GitHubHttp
+from ghapp.github.installations import forget_installation, forget_repo
+from ghapp.github.pulls import PullRequests
 from ghapp.logs import log_context
 from ghapp.metrics import record_sync
+from ghapp.pod.notices import append_notice, publish
 from ghapp.runtime import Runtime, get_runtime
+from ghapp.store import inbox
+from ghapp.store.engine import reading
 from ghapp.sync import queue as jobs_queue
+from ghapp.sync.converge import run_sync
 from ghapp.sync.handlers import router
 from ghapp.sync.handlers.context import DeliveryContext
-from ghapp.sync.sync import run_sync
 
 log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4)
 def _client(runtime_id: int) -> Any:
-    from ghapp.github.client import GitHubClient
-    from ghapp.github.http import GitHubHttp
-    from ghapp.github.pulls import PullRequests
-
     runtime = get_runtime()
     http = GitHubHttp(read_timeout_s=runtime.settings.github_read_timeout_s)
     return PullRequests(GitHubClient.from_settings(runtime.settings, runtime.redis, http=http))
@@ -92,8 +95,6 @@ def _sync_workstream(runtime: Runtime, task_id: str, workstream_id: str) -> dict
 
 def _report_failure(runtime: Runtime, task_id: str, workstream_id: str, exc: Exception) -> None:
     """Tell the pod, once per distinct failure, that ghapp gave up on this workstream for now."""
-    from ghapp.pod.notices import append_notice, publish
-
     reason = str(exc) if isinstance(exc, GitHubError) else f"{type(exc).__name__}: {exc}"
     job = get_current_job()
     key = f"{workstream_id}/sync_failed:{job.id if job else 'direct'}"
@@ -107,8 +108,6 @@ def _report_failure(runtime: Runtime, task_id: str, workstream_id: str, exc: Exc
 
 def apply_delivery(guid: str) -> str:
     """Turn one stored delivery into observations, then ask for the syncs it implies."""
-    from ghapp.store import inbox
-
     runtime = get_runtime()
     with log_context(guid=guid):
         try:
@@ -121,9 +120,6 @@ def apply_delivery(guid: str) -> str:
 
 
 def _apply_delivery(runtime: Runtime, guid: str) -> str:
-    from ghapp.store import inbox
-    from ghapp.store.engine import reading
-
     # Read and decode outside the write transaction: parsing the payload holds no lock.
     with reading(runtime.engine) as conn:
         row = inbox.load(conn, guid)
@@ -159,8 +155,6 @@ def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 
 def _after_commit(runtime: Runtime, ctx: DeliveryContext) -> None:
-    from ghapp.github.installations import forget_installation, forget_repo
-
     for repo in ctx.forget_repos:
         forget_repo(runtime.redis, repo)
     for installation_id in ctx.forget_installations:

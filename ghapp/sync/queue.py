@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import pickle
 import random
-import re
 import uuid
 import zlib
 from collections.abc import Iterable
@@ -38,11 +37,12 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.utils import get_call_string
 
+from ghapp.config import get_settings
+from ghapp.job_ids import safe_job_id
 from ghapp.sync import delivery_enqueue
 
 APPLY_DELIVERY = "ghapp.sync.jobs.apply_delivery"
 SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
-DELIVER_NOTICE = "ghapp.pod.notices.deliver_notice"
 
 QUEUED_TTL_S = 15 * 60
 
@@ -64,23 +64,11 @@ def jittered(base: tuple[int, ...]) -> list[int]:
 
 
 def _retry_base() -> tuple[int, ...]:
-    from ghapp.config import get_settings
-
     return get_settings().sync_retry_intervals_s
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
 def workstream_key(task_id: str, workstream_id: str) -> str:
     """A short, job-id-safe key for one workstream (RQ ids allow only ``[A-Za-z0-9_-]``)."""
     digest = hashlib.sha1(f"{task_id}\x00{workstream_id}".encode()).hexdigest()[:20]
     return f"ws-{digest}"
-
-
-def safe_job_id(prefix: str, raw: str) -> str:
-    cleaned = _UNSAFE.sub("_", raw)
-    if len(cleaned) > 80 or cleaned != raw:
-        cleaned = cleaned[:40] + "-" + hashlib.sha1(raw.encode()).hexdigest()[:16]
-    return f"{prefix}-{cleaned}"
 
 
 def dirty_key(ws_key: str) -> str:
@@ -262,16 +250,3 @@ def defer_sync(queue: Queue, task_id: str, workstream_id: str, at: datetime) -> 
 def claimed_job_id(redis: Redis, task_id: str, workstream_id: str) -> str | None:
     raw = redis.get(queued_key(workstream_key(task_id, workstream_id)))
     return raw.decode() if raw else None
-
-
-def enqueue_notice(queue: Queue, notice_id: str, *, at: datetime | None = None) -> None:
-    """Queue the push of one outbox notice to the pod's callback URL."""
-    job_id = safe_job_id("notice", notice_id)
-    options = {"job_id": job_id, "result_ttl": 0, "failure_ttl": 7 * 24 * 3600, "unique": True}
-    try:
-        if at is not None:
-            queue.enqueue_at(at, DELIVER_NOTICE, notice_id, **options)
-        else:
-            queue.enqueue_call(DELIVER_NOTICE, args=(notice_id,), **options)
-    except DuplicateJobError:
-        pass

@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from ghapp.pod.notice_queue import enqueue_push
+from ghapp.pod.notices import pending_notice_ids
 from ghapp.runtime import Runtime
+from ghapp.store import inbox
 from ghapp.store.engine import reading
 from ghapp.sync import queue as jobs_queue
 from ghapp.sync import state
+from ghapp.sync.resync import requeue_unsynced
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +57,6 @@ def release_dead_claim(runtime: Runtime, task_id: str, workstream_id: str) -> No
 
 def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recovered:
     """Enqueue again every stored-but-unfinished piece of work that has no live job."""
-    from ghapp.pod.notices import pending_notice_ids
-    from ghapp.pod.resync import requeue_unsynced
-    from ghapp.store import inbox
-
     found = Recovered()
     requeue_unsynced(runtime)
     with reading(runtime.engine) as conn:
@@ -67,7 +67,7 @@ def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recov
         jobs_queue.enqueue_delivery(runtime.queue, guid)
     found.deliveries = len(guids)
     for notice_id in notice_ids:
-        jobs_queue.enqueue_notice(runtime.queue, notice_id)
+        enqueue_push(runtime.queue, notice_id)
     found.notices = len(notice_ids)
     for ref in workstreams:
         if claim_is_live(runtime, ref.task_id, ref.workstream_id):

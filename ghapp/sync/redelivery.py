@@ -37,8 +37,10 @@ from sqlalchemy import Connection
 from ghapp.github.deliveries import HookDeliveries, HookDelivery
 from ghapp.github.errors import GitHubError, RetryAt
 from ghapp.runtime import Runtime, get_runtime
+from ghapp.store import inbox
 from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
+from ghapp.sync.jobs import github_client
 from ghapp.sync.schedule import REDELIVERY, schedule_next
 
 log = logging.getLogger(__name__)
@@ -154,8 +156,6 @@ class PassReport:
 
 def hook_deliveries(runtime: Runtime) -> HookDeliveries:
     """The delivery log through this process's GitHub client (the app's JWT)."""
-    from ghapp.sync.jobs import github_client
-
     return HookDeliveries(github_client(runtime).client)
 
 
@@ -196,8 +196,6 @@ def redeliver_failed(
     in_flight_s: float = IN_FLIGHT_S,
 ) -> tuple[PassReport, Verdicts]:
     """Read the log back to ``since`` and ask again for every failed GUID ghapp lacks."""
-    from ghapp.store import inbox
-
     now = now or datetime.now(UTC)
     report = PassReport()
     verdicts = sort_deliveries(_scan(hooks, since, progress), now=now, in_flight_s=in_flight_s)

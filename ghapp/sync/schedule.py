@@ -32,7 +32,7 @@ from typing import Any
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from ghapp.runtime import Runtime
+from ghapp.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,6 @@ class HealingWorkerMixin:
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
-        from ghapp.runtime import get_runtime
-
         try:
             ensure_periodic_jobs(get_runtime(), redeliver_now=False)
         except Exception:

@@ -43,6 +43,7 @@ from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
 from ghapp.sync import observations, state
 from ghapp.sync import queue as jobs_queue
+from ghapp.sync.recovery import recover_local_work
 from ghapp.sync.retention import prune_inbox
 from ghapp.sync.schedule import SWEEP, schedule_next
 
@@ -220,7 +221,6 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     ``recover_older_than_s``: inbox deliveries younger than this are left to
     the web process's own enqueue (re-queuing them is harmless, only useless).
     """
-    from ghapp.sync.recovery import recover_local_work
 
     started = datetime.now(UTC)
     drift = take_drift(runtime.redis)  # what the previous sweep's refreshes found, before this one's begin

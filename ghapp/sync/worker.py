@@ -88,8 +88,7 @@ def yield_cpu(niceness: int) -> None:
     The batch policy keeps a worker from preempting the web process when it
     wakes, without starving it: a niced worker alone was often preempted
     while it held SQLite's write turn, and the web process then waited for
-    it (in the burst benchmark, ack p99 44, 48 and 40 ms with it against 43
-    to 57 ms without).
+    it (the burst benchmark's figures with and without: ``bench/README.md``).
     """
     if niceness <= 0:
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import queue
 import threading
@@ -16,18 +14,10 @@ from typing import Any
 import requests
 
 from ghapp.testing.faults import Faults
+from ghapp.webhook_sender import signature_headers
 
 HOOKSHOT_AGENT = "GitHub-Hookshot/5f1c3a9"
 REORDER_WINDOW_S = 0.05
-
-
-def sign(secret: str, body: bytes) -> dict[str, str]:
-    """The two signature headers GitHub sends: HMAC-SHA256 and the legacy HMAC-SHA1."""
-    key = secret.encode()
-    return {
-        "X-Hub-Signature-256": "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
-        "X-Hub-Signature": "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest(),
-    }
 
 
 @dataclass
@@ -124,7 +114,7 @@ class WebhookSender:
             "X-GitHub-Hook-ID": str(self._hook_id),
             "X-GitHub-Hook-Installation-Target-ID": str(self._app_id),
             "X-GitHub-Hook-Installation-Target-Type": "integration",
-            **sign(self._secret, body),
+            **signature_headers(self._secret, body),
         }
         return self._record(
             guid=guid,

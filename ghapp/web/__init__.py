@@ -1,6 +1,7 @@
 """The Flask application: short views that verify, store, enqueue and answer.
 
-The web process never calls GitHub (ARCHITECTURE rule 1).
+The web process never calls GitHub, except the setup page's one manifest-code exchange
+(``tests/unit/test_layers.py`` keeps the client, tokens and pull-request operations out of it).
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ import gc
 
 from flask import Flask
 
+from ghapp import logs
 from ghapp.config import Settings, get_settings
 from ghapp.runtime import Runtime, get_runtime, set_runtime
+from ghapp.web import auth, health, metrics, pod_api, refusals, setup, status_page, webhooks
+from ghapp.web.current import current_runtime
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -21,14 +25,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     (``webhooks.prepare``), and everything loaded so far is moved out of the
     garbage collector's sight (``gc.freeze``). Those hundred thousand objects
     live as long as the worker; scanning them made each full collection a
-    pause of tens of milliseconds (36 to 39 ms measured in a web worker) in
-    the middle of a request.
+    pause in the middle of a request (its length: ``bench/README.md``).
     """
     serving = settings is None and runtime is None
     if runtime is None:
         if settings is None:
-            from ghapp import logs
-
             runtime = get_runtime()
             logs.configure(runtime.settings.log_level, runtime.settings.log_format)
         else:
@@ -37,28 +38,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.extensions["ghapp"] = runtime
-
-    from ghapp.web import auth, health, metrics, pod_api, setup, status, webhooks
-
+    refusals.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(webhooks.make_blueprint(runtime.settings))
     app.register_blueprint(pod_api.blueprint)
     auth.protect(app, runtime.settings)
-    app.register_blueprint(status.blueprint)
+    app.register_blueprint(status_page.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(setup.blueprint)
-    status.mount_rq_dashboard(app, runtime)
+    status_page.mount_rq_dashboard(app, runtime)
     if serving:
         webhooks.prepare(runtime)
         gc.freeze()
     return app
-
-
-def current_runtime() -> Runtime:
-    """The runtime of the app serving the current request."""
-    from flask import current_app
-
-    return current_app.extensions["ghapp"]
 
 
 __all__ = ["create_app", "current_runtime", "get_settings"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from ghapp.store.engine import ping as ping_database
+from ghapp.web.current import current_runtime
+
 blueprint = Blueprint("health", __name__)
 
 
@@ -15,9 +18,6 @@ def ping():  # type: ignore[no-untyped-def]
 @blueprint.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
     """200 when the database and Redis both answer; 503 naming what is down otherwise."""
-    from ghapp.store.engine import ping as ping_database
-    from ghapp.web import current_runtime
-
     runtime = current_runtime()
     checks: dict[str, str] = {}
     try:

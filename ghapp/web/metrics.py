@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ghapp.metrics import GhappCollector
 from ghapp.runtime import Runtime
+from ghapp.web.current import current_runtime
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -25,10 +26,6 @@ def registry_for(runtime: Runtime) -> CollectorRegistry:
 
 @blueprint.get("/metrics")
 def scrape() -> Response:
-    from flask import current_app
-
-    from ghapp.web import current_runtime
-
     registry = current_app.extensions.get("ghapp.metrics")
     if registry is None:
         registry = current_app.extensions["ghapp.metrics"] = registry_for(current_runtime())

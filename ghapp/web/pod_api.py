@@ -22,7 +22,7 @@ Appending (``POST /api/tasks/<task_id>/events``)
     Nothing is stored on any refusal. The workstreams' syncs are queued after
     the commit; if Redis fails *then*, the event is still durable, so the
     answer is still 201: the task keeps ``synced_version < version`` and
-    local recovery queues its syncs (``ghapp.pod.resync``).
+    local recovery queues its syncs (``ghapp.sync.resync``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from flask import Blueprint, Response, jsonify, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
 
 from ghapp.config import ConfigError
 from ghapp.pod import events, queries
@@ -45,6 +44,9 @@ from ghapp.pod.signing import bearer_matches, signature_problem
 from ghapp.store import tasks
 from ghapp.store.engine import reading
 from ghapp.sync.queue import request_syncs
+from ghapp.web.current import current_runtime
+from ghapp.web.openapi import openapi_document
+from ghapp.web.refusals import error
 from ghapp.web.webhooks import read_body
 
 log = logging.getLogger(__name__)
@@ -56,19 +58,8 @@ TASK_ID = re.compile(events.ID_PATTERN)
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConfigError)
 
 
-def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"error": message, **extra}), status
-
-
-def _unavailable(exc: Exception) -> tuple[Response, int]:
-    log.error("pod API request failed, the database is unavailable: %s", getattr(exc, "orig", None) or exc)
-    return error(503, "the database is unavailable; nothing was stored, please retry later")
-
-
 def _authenticate(body: bytes, *, allow_bearer: bool) -> tuple[Response, int] | None:
     """None when the request is the pod's; otherwise the 401 answer saying which part is wrong."""
-    from ghapp.web import current_runtime
-
     secret = current_runtime().settings.pod_secret
     if not secret:
         return error(401, "POD_SECRET is not configured on this server, so no pod request can be verified")
@@ -133,8 +124,6 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int | str:
 @blueprint.post("/api/tasks/<task_id>/events")
 def post_event(task_id: str):  # type: ignore[no-untyped-def]
     """Append one pod event to the task's log (see the module docstring for the answers)."""
-    from ghapp.web import current_runtime
-
     body = read_body(POD_MAX_BODY_BYTES)
     if body is None:
         return error(413, f"the body is larger than the {POD_MAX_BODY_BYTES} bytes the pod API accepts")
@@ -167,19 +156,20 @@ def post_event(task_id: str):  # type: ignore[no-untyped-def]
         return error(422, "invalid event", fields=fields)
 
     runtime = current_runtime()
-    try:
-        with runtime.engine.begin() as conn:
-            appended = append_event(conn, task_id, event)
-    except EventRefused as exc:
-        refusal = exc.refusal
-        extra: dict[str, Any] = {"current_version": refusal.current_version}
-        if refusal.fields:
-            extra["fields"] = refusal.fields
-        return error(refusal.status, refusal.error, **extra)
-    except DBAPIError as exc:
-        return _unavailable(exc)
+    with runtime.engine.begin() as conn:
+        appended = append_event(conn, task_id, event)
     _queue_syncs(runtime, appended.task_id, appended.version, appended.affected)
     return jsonify({"task_id": task_id, "version": appended.version}), 201
+
+
+@blueprint.errorhandler(EventRefused)
+def _refused(exc: EventRefused) -> tuple[Response, int]:
+    """The event conflicts with the task's log; the transaction rolled back, so nothing was stored."""
+    refusal = exc.refusal
+    extra: dict[str, Any] = {"current_version": refusal.current_version}
+    if refusal.fields:
+        extra["fields"] = refusal.fields
+    return error(refusal.status, refusal.error, **extra)
 
 
 def _queue_syncs(runtime: Any, task_id: str, version: int, affected: tuple[str, ...]) -> None:
@@ -196,18 +186,13 @@ def _queue_syncs(runtime: Any, task_id: str, version: int, affected: tuple[str, 
 @blueprint.get("/api/tasks/<task_id>")
 def get_task(task_id: str):  # type: ignore[no-untyped-def]
     """The task's projection, or 404."""
-    from ghapp.web import current_runtime
-
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused
     if not TASK_ID.fullmatch(task_id):
         return error(404, f"no task {task_id[:100]!r}")
-    try:
-        with reading(current_runtime().engine) as conn:
-            view = queries.task_view(conn, task_id)
-    except DBAPIError as exc:
-        return _unavailable(exc)
+    with reading(current_runtime().engine) as conn:
+        view = queries.task_view(conn, task_id)
     if view is None:
         return error(404, f"no task {task_id!r}")
     return jsonify(view), 200
@@ -216,8 +201,6 @@ def get_task(task_id: str):  # type: ignore[no-untyped-def]
 @blueprint.get("/api/tasks/<task_id>/events")
 def get_events(task_id: str):  # type: ignore[no-untyped-def]
     """The task's log after ``after``, ``limit`` entries at most, with the ``next_after`` cursor."""
-    from ghapp.web import current_runtime
-
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused
@@ -228,11 +211,8 @@ def get_events(task_id: str):  # type: ignore[no-untyped-def]
             return error(400, value)
     if not TASK_ID.fullmatch(task_id):
         return error(404, f"no task {task_id[:100]!r}")
-    try:
-        with reading(current_runtime().engine) as conn:
-            page = queries.events_page(conn, task_id, after=int(after), limit=int(limit))
-    except DBAPIError as exc:
-        return _unavailable(exc)
+    with reading(current_runtime().engine) as conn:
+        page = queries.events_page(conn, task_id, after=int(after), limit=int(limit))
     if page is None:
         return error(404, f"no task {task_id!r}")
     return jsonify(page), 200
@@ -241,8 +221,6 @@ def get_events(task_id: str):  # type: ignore[no-untyped-def]
 @blueprint.get("/api/tasks")
 def list_tasks():  # type: ignore[no-untyped-def]
     """Tasks by id, ``limit`` at a time, continuing after ``cursor``."""
-    from ghapp.web import current_runtime
-
     refused = _authenticate(b"", allow_bearer=True)
     if refused is not None:
         return refused
@@ -252,32 +230,12 @@ def list_tasks():  # type: ignore[no-untyped-def]
     cursor = request.args.get("cursor") or None
     if cursor is not None and not TASK_ID.fullmatch(cursor):
         return error(400, "the 'cursor' parameter must be a task id, as returned in 'next_cursor'")
-    try:
-        with reading(current_runtime().engine) as conn:
-            page = queries.tasks_page(conn, cursor=cursor, limit=int(limit))
-    except DBAPIError as exc:
-        return _unavailable(exc)
+    with reading(current_runtime().engine) as conn:
+        page = queries.tasks_page(conn, cursor=cursor, limit=int(limit))
     return jsonify(page), 200
 
 
 @blueprint.get("/api/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
     """The OpenAPI 3.1 description of this API, built from the event schemas."""
-    from ghapp.web.openapi import openapi_document
-
     return jsonify(openapi_document()), 200
-
-
-def _json_for_api(exc: HTTPException):  # type: ignore[no-untyped-def]
-    """JSON instead of HTML for routing errors under ``/api/`` (other paths keep Flask's pages)."""
-    if not request.path.startswith("/api/"):
-        return exc
-    response, status = error(exc.code or 500, exc.description or exc.name)
-    allowed = getattr(exc, "valid_methods", None)
-    if allowed:
-        response.headers["Allow"] = ", ".join(allowed)
-    return response, status
-
-
-for _code in (404, 405, 413):
-    blueprint.app_errorhandler(_code)(_json_for_api)

@@ -22,7 +22,9 @@ from flask import Blueprint, abort, current_app, render_template, request
 from redis.exceptions import RedisError
 
 from ghapp import setup_flow
+from ghapp.github.headers import API_VERSION, USER_AGENT
 from ghapp.runtime import Runtime
+from ghapp.web.current import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,6 @@ ENV_FILE = ".env"
 
 
 def _runtime() -> Runtime:
-    from ghapp.web import current_runtime
-
     return current_runtime()
 
 
@@ -111,8 +111,6 @@ def claim_state(runtime: Runtime, values: list[str]) -> bool:
 
 def exchange_code(api_url: str, code: str) -> dict[str, Any]:
     """``POST /app-manifests/{code}/conversions`` (no authentication); GitHub answers 201 with the app."""
-    from ghapp.github.http import API_VERSION, USER_AGENT
-
     response = requests.post(
         setup_flow.conversion_url(api_url, code),
         headers={

@@ -1,7 +1,7 @@
 """GitHub webhook ingest: verify, store in the inbox, enqueue the GUID, answer 202.
 
 The view never parses the JSON body (except a rare ``ping``) and never
-calls GitHub: the worker does both (ARCHITECTURE rules 1-3). Its whole cost
+calls GitHub: the worker does both. Its whole cost
 is one HMAC per configured secret, one INSERT and one enqueue, which is sent
 to Redis without waiting for its answer (the row is already stored; see
 ``ghapp.sync.delivery_enqueue``).
@@ -43,16 +43,12 @@ from ghapp.runtime import Runtime
 from ghapp.store import inbox
 from ghapp.store.engine import reading
 from ghapp.sync.queue import enqueue_delivery, prepare_delivery_enqueue
+from ghapp.web.refusals import error
 
 log = logging.getLogger(__name__)
 
 ACCEPTED_TYPES = frozenset({"application/json", inbox.FORM_CONTENT_TYPE})
 _HEADER_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    """A JSON error answer: ``{"error": message, ...}``."""
-    return jsonify({"error": message, **extra}), status
 
 
 def signature_matches(body: bytes, signature: str, secrets: tuple[str, ...]) -> bool:
@@ -166,9 +162,9 @@ def prepare(runtime: Runtime) -> None:
     """Open the connections the view uses for every delivery before the first one arrives.
 
     Called once in each web worker (``create_app``). Without it the first
-    delivery of each worker paid about 4 ms more for opening the database
-    and Redis connections and building the enqueue command, and every
-    delivery queued behind it waited as long. Best effort: when the
+    delivery of each worker paid for opening the database and Redis
+    connections and building the enqueue command, and every delivery queued
+    behind it waited as long. Best effort: when the
     database or Redis is down at start, the worker starts all the same and
     each delivery tries again (and is answered 503 until they are back).
     """

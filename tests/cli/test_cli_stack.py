@@ -11,10 +11,10 @@ import pytest
 from cli_helpers import one_line, run_ghapp
 from sqlalchemy import select
 
+from ghapp.branches import head_branch
 from ghapp.runtime import Runtime
 from ghapp.store.migrate import upgrade
 from ghapp.store.schema import inbox
-from ghapp.sync.model import head_branch
 from ghapp.sync.redelivery import IN_FLIGHT_S
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack, ServerThread, wait_until

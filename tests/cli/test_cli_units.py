@@ -12,9 +12,9 @@ from cli_helpers import one_line
 from ghapp.cli import _with_own_bin_on_path, demo_command, main, unreachable
 from ghapp.demo import WORKSTREAMS, find_notice, notice_line
 from ghapp.pod.client import refusal_line
-from ghapp.simulated_github import simulated_env
+from ghapp.status_model import Notice, Overview, SweepView, TaskView, WorkstreamView
 from ghapp.status_report import StatusReport, format_table, render_report, sweep_line
-from ghapp.web.status import Notice, Overview, SweepView, TaskView, WorkstreamView
+from ghapp.testing.simulated_github import simulated_env
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

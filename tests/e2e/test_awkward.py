@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ghapp.sync.model import head_branch
+from ghapp.branches import head_branch
 from ghapp.testing import GitHubSimulator
 from ghapp.testing.stack import GhappStack, wait_until
 from ghapp.webhook_sender import post_delivery

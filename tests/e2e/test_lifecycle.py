@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from ghapp.sync.model import head_branch
+from ghapp.branches import head_branch
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack, wait_until
 

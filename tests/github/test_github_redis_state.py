@@ -11,8 +11,9 @@ from redis import Redis
 from ghapp.github.budgets import all_rate_budgets, rate_budget, record_rate
 from ghapp.github.errors import RetryAt
 from ghapp.github.installations import InstallationDirectory, cached_installation, forget_installation, forget_repo
-from ghapp.github.pacing import WritePacer
+from ghapp.github.pacing import PACE_PREFIX, WritePacer
 from ghapp.github.responses import RateSnapshot
+from ghapp.github.singleflight import single_flight
 from ghapp.github.tokens import Access, InstallationTokens, token_cipher, token_key
 
 
@@ -80,6 +81,34 @@ def test_pacer_keeps_one_write_in_flight_per_installation(redis_conn: Redis) -> 
     for t in threads:
         t.join()
     assert peak == 1
+
+
+def test_a_write_that_outlived_its_lock_lease_leaves_the_next_holders_lock_alone(redis_conn: Redis) -> None:
+    pacer = WritePacer(redis_conn, spacing_s=0.0)
+    lock_key = f"{PACE_PREFIX}:12:lock"
+    with pacer.slot(12):
+        assert redis_conn.get(lock_key) is not None
+        redis_conn.set(lock_key, "next-holder")  # the lease ran out and another write took the lock
+    assert redis_conn.get(lock_key) == b"next-holder"
+
+
+def test_single_flight_produces_once_and_releases_only_its_own_lock(redis_conn: Redis) -> None:
+    produced: list[str] = []
+
+    def produce() -> str:
+        produced.append("token")
+        assert redis_conn.get("sf:lock") is not None  # held while producing
+        return "token"
+
+    assert single_flight(redis_conn, "sf:lock", lambda: None, produce) == "token"
+    assert produced == ["token"] and redis_conn.get("sf:lock") is None
+
+    def outlive_the_lease() -> str:
+        redis_conn.set("sf:lock", "next-holder")  # the lease ran out and another process took the lock
+        return "late"
+
+    assert single_flight(redis_conn, "sf:lock", lambda: None, outlive_the_lease) == "late"
+    assert redis_conn.get("sf:lock") == b"next-holder"
 
 
 def test_blocked_installation_refuses_until_githubs_time(redis_conn: Redis) -> None:

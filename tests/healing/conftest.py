@@ -17,8 +17,8 @@ import pytest
 from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
+from ghapp.branches import head_branch
 from ghapp.runtime import Runtime, set_runtime
-from ghapp.sync.model import head_branch
 from ghapp.sync.schedule import HealingWorkerMixin
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack

@@ -10,12 +10,12 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
-from ghapp.pod.resync import requeue_unsynced
+from ghapp.branches import head_branch
 from ghapp.runtime import Runtime
 from ghapp.store import tasks as task_store
 from ghapp.store.schema import task_events, tasks, workstreams
-from ghapp.sync.model import head_branch
 from ghapp.sync.queue import SYNC_WORKSTREAM
+from ghapp.sync.resync import requeue_unsynced
 from ghapp.web import create_app
 from inbound.helpers import (
     event_body,
@@ -344,8 +344,13 @@ def test_database_down_is_503(make_settings, redis_conn, tmp_path, database_url)
     assert response.status_code == 503
     assert "database" in response.get_json()["error"]
     assert queued_ids(redis_conn) == []
-    read = client.get(f"/api/tasks/{TASK}", headers={"Authorization": "Bearer test-pod-secret"})
-    assert read.status_code == 503
+    bearer = {"Authorization": "Bearer test-pod-secret"}
+    for path in (f"/api/tasks/{TASK}", f"/api/tasks/{TASK}/events", "/api/tasks"):
+        read = client.get(path, headers=bearer)
+        assert (read.status_code, read.get_json()["error"]) == (
+            503,
+            "the database is unavailable; nothing was stored, please retry later",
+        ), path
 
 
 AUTH_CASES = [

@@ -13,7 +13,7 @@ from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import select
 
-from ghapp.pod import notices
+from ghapp.pod import notice_queue, notices
 from ghapp.pod.signing import verify
 from ghapp.runtime import Runtime, set_runtime
 from ghapp.store import outbox
@@ -130,13 +130,13 @@ def test_a_push_is_retried_until_the_pod_answers_2xx(receiver_runtime):
             assert notice_id not in notices.pending_notice_ids(conn)  # its retry is already scheduled
 
         moved = _advance_clock(runtime)
-        assert [job_id for job_id, _ in moved] == [notices.retry_job_id(notice_id, 1)]
+        assert [job_id for job_id, _ in moved] == [notice_queue.retry_job_id(notice_id, 1)]
         delay = moved[0][1].timestamp() - started
         assert 1.5 <= delay <= 6, delay  # 5 s with jitter; RQ keeps whole seconds
         _work(runtime)  # attempt 2: 503
 
         moved = _advance_clock(runtime)
-        assert [job_id for job_id, _ in moved] == [notices.retry_job_id(notice_id, 2)]
+        assert [job_id for job_id, _ in moved] == [notice_queue.retry_job_id(notice_id, 2)]
         delay = moved[0][1].timestamp() - time.time()
         assert 14 - 1 <= delay <= 31, delay  # 30 s with jitter
         _work(runtime)  # attempt 3: 200
@@ -171,7 +171,7 @@ def test_after_the_last_retry_the_notice_stays_failed_and_visible(receiver_runti
     assert "503" in row.last_error
     assert len(receiver.pushes) == notices.MAX_ATTEMPTS
     failed = runtime.queue.failed_job_registry.get_job_ids()
-    assert failed == [notices.retry_job_id(notice_id, notices.MAX_ATTEMPTS - 1)]
+    assert failed == [notice_queue.retry_job_id(notice_id, notices.MAX_ATTEMPTS - 1)]
 
 
 def test_an_unreachable_pod_counts_as_a_failed_attempt(make_settings):

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
+from ghapp.branches import head_branch
 from ghapp.pod.events import PodEvent
-from ghapp.pod.projection import desired_workstreams, find_cycle, first_line, fold_task
+from ghapp.pod.projection import find_cycle, first_line, fold_task
 from ghapp.pod.rules import affected_workstreams, check_event
 from ghapp.store.tasks import LogEntry
-from ghapp.sync.model import CommentRequest, head_branch
+from ghapp.sync.desired import desired_workstreams
+from ghapp.sync.model import CommentRequest
 
 TASK = "t1"
 SHA_A = "a" * 40

@@ -16,15 +16,15 @@ from ghapp.web import create_app
 
 def install_ops(app: Flask, runtime: Runtime) -> None:
     """Exactly the lines ``create_app`` gets for the operator's pages (skipped when it already has them)."""
-    from ghapp.web import auth, metrics, setup, status
+    from ghapp.web import auth, metrics, setup, status_page
 
     if "status" in app.blueprints:
         return
     auth.protect(app, runtime.settings)
-    app.register_blueprint(status.blueprint)
+    app.register_blueprint(status_page.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(setup.blueprint)
-    status.mount_rq_dashboard(app, runtime)
+    status_page.mount_rq_dashboard(app, runtime)
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import SimpleWorker
 
 from ghapp.github.budgets import record_rate
+from ghapp.github.call_counts import GITHUB_CALLS_HASH, record_github_call
 from ghapp.github.responses import RateSnapshot
-from ghapp.metrics import GITHUB_CALLS_HASH, SYNC_HASH, record_github_call, record_sync
+from ghapp.metrics import SYNC_HASH, record_sync
 
 
 def scrape(served) -> dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:  # type: ignore[no-untyped-def]

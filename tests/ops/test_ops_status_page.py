@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from ops_seed import STATUS_TOKEN, seed_demo, seed_sweep
 from rq import SimpleWorker
 
-from ghapp.web.status import load_overview
+from ghapp.status_model import load_overview
 
 
 def get_page(served, auth=("ops", STATUS_TOKEN)) -> str:  # type: ignore[no-untyped-def]

@@ -10,8 +10,9 @@ import pytest
 
 from ghapp import setup_flow
 from ghapp.metrics import bucket_label, buckets_for, sync_histograms
+from ghapp.status_model import format_ago, format_interval, format_time, last_line, sweep_view
 from ghapp.web.auth import needs_token, password_allows
-from ghapp.web.status import dashboard_redis_url, format_ago, format_interval, format_time, last_line, sweep_view
+from ghapp.web.status_page import dashboard_redis_url
 
 
 @pytest.mark.parametrize(

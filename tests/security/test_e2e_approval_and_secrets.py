@@ -24,8 +24,8 @@ import requests
 from redis import Redis
 from sqlalchemy import create_engine, select
 
+from ghapp.branches import head_branch
 from ghapp.store.schema import metadata
-from ghapp.sync.model import head_branch
 from ghapp.testing import GitHubSimulator
 from ghapp.testing.stack import GhappStack, wait_until
 from security.sim_recording import MintRecorder, minted_tokens

@@ -12,10 +12,10 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from ghapp.branches import head_branch
 from ghapp.config import reset_settings_cache
 from ghapp.metrics import SYNC_HASH
 from ghapp.sync import queue as jobs_queue
-from ghapp.sync.model import head_branch
 from ghapp.testing import GitHubSimulator
 from ghapp.testing.stack import GhappStack, wait_until
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ghapp.branches import head_branch
 from ghapp.sync.body import (
     BODY_MAX,
     TITLE_MAX,
@@ -18,7 +19,7 @@ from ghapp.sync.body import (
     render_body,
     workstream_marker,
 )
-from ghapp.sync.model import DependencyState, DesiredWorkstream, head_branch
+from ghapp.sync.model import DependencyState, DesiredWorkstream
 
 
 def desired(**changes: Any) -> DesiredWorkstream:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ghapp.branches import head_branch
 from ghapp.sync.body import pr_title, render_body
 from ghapp.sync.model import (
     Action,
@@ -37,7 +38,6 @@ from ghapp.sync.model import (
     RequestReviewers,
     Review,
     UpdatePR,
-    head_branch,
 )
 from ghapp.sync.planner import (
     approval_satisfied,

@@ -24,6 +24,12 @@ def _workstreams(ctx: DeliveryContext, repo: str, sha: str, branches: list[str])
     return found
 
 
+@router.register("check_suite", action="completed")
+@router.register("check_suite", action="requested")
+@router.register("check_suite", action="rerequested")
+@router.register("check_run", action="created")
+@router.register("check_run", action="completed")
+@router.register("check_run", action="rerequested")
 def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
     item = event.data.get("check_suite") or event.data.get("check_run") or {}
     sha = item.get("head_sha")
@@ -44,6 +50,7 @@ def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
     ctx.observe(refs, lambda doc: observations.record_check_suite(doc, sha, name, status, conclusion, at))
 
 
+@router.register("status")
 def _on_status(event: sansio.Event, ctx: DeliveryContext) -> None:
     sha = event.data["sha"]
     repo = event.data["repository"]["full_name"]
@@ -52,10 +59,3 @@ def _on_status(event: sansio.Event, ctx: DeliveryContext) -> None:
         return
     context, status = event.data.get("context", "default"), event.data["state"]
     ctx.observe(refs, lambda doc: observations.record_status(doc, sha, context, status))
-
-
-for _action in ("completed", "requested", "rerequested"):
-    router.add(_on_check, "check_suite", action=_action)
-for _action in ("created", "completed", "rerequested"):
-    router.add(_on_check, "check_run", action=_action)
-router.add(_on_status, "status")

@@ -11,6 +11,8 @@ from ghapp.sync.handlers.context import DeliveryContext
 router = Router()
 
 
+@router.register("issue_comment", action="created")
+@router.register("issue_comment", action="edited")
 def _on_comment(event: sansio.Event, ctx: DeliveryContext) -> None:
     issue = event.data["issue"]
     if "pull_request" not in issue:
@@ -29,7 +31,3 @@ def _on_comment(event: sansio.Event, ctx: DeliveryContext) -> None:
         "by_app": by_app,
     }
     ctx.observe(refs, lambda doc: observations.record_comment(doc, **fields))
-
-
-for _action in ("created", "edited"):
-    router.add(_on_comment, "issue_comment", action=_action)

@@ -60,6 +60,7 @@ def _known_repos(ctx: DeliveryContext, installation_id: int, event: sansio.Event
     return sorted(set(_repo_names(event.data.get("repositories"))) | set(store.repos_of(ctx.conn, installation_id)))
 
 
+@router.register("installation", action="created")
 def _on_created(event: sansio.Event, ctx: DeliveryContext) -> None:
     installation_id, account = _installation(event)
     repos = _repo_names(event.data.get("repositories"))
@@ -70,6 +71,7 @@ def _on_created(event: sansio.Event, ctx: DeliveryContext) -> None:
     _set_access(ctx, repos, True)
 
 
+@router.register("installation", action="deleted")
 def _on_deleted(event: sansio.Event, ctx: DeliveryContext) -> None:
     installation_id, account = _installation(event)
     repos = _known_repos(ctx, installation_id, event)
@@ -80,6 +82,7 @@ def _on_deleted(event: sansio.Event, ctx: DeliveryContext) -> None:
     _set_access(ctx, repos, False)
 
 
+@router.register("installation", action="suspend")
 def _on_suspend(event: sansio.Event, ctx: DeliveryContext) -> None:
     installation_id, account = _installation(event)
     repos = _known_repos(ctx, installation_id, event)
@@ -89,6 +92,7 @@ def _on_suspend(event: sansio.Event, ctx: DeliveryContext) -> None:
     _set_access(ctx, repos, False)
 
 
+@router.register("installation", action="unsuspend")
 def _on_unsuspend(event: sansio.Event, ctx: DeliveryContext) -> None:
     installation_id, account = _installation(event)
     store.save_installation(ctx.conn, installation_id, account=account, status="active")
@@ -98,6 +102,7 @@ def _on_unsuspend(event: sansio.Event, ctx: DeliveryContext) -> None:
     _set_access(ctx, repos, True)
 
 
+@router.register("installation", action="new_permissions_accepted")
 def _on_new_permissions(event: sansio.Event, ctx: DeliveryContext) -> None:
     """Tokens minted before carry the old permissions: forget them and let every workstream re-check."""
     installation_id, account = _installation(event)
@@ -112,6 +117,8 @@ def _accessible(ctx: DeliveryContext, repo: str) -> bool:
     return row is None or bool(row.accessible)
 
 
+@router.register("installation_repositories", action="added")
+@router.register("installation_repositories", action="removed")
 def _on_repositories(event: sansio.Event, ctx: DeliveryContext) -> None:
     installation_id, account = _installation(event)
     added = _repo_names(event.data.get("repositories_added"))
@@ -124,12 +131,3 @@ def _on_repositories(event: sansio.Event, ctx: DeliveryContext) -> None:
     ctx.forget_repos.update(removed)
     _set_access(ctx, removed, False)
     _set_access(ctx, added, True)
-
-
-router.add(_on_created, "installation", action="created")
-router.add(_on_deleted, "installation", action="deleted")
-router.add(_on_suspend, "installation", action="suspend")
-router.add(_on_unsuspend, "installation", action="unsuspend")
-router.add(_on_new_permissions, "installation", action="new_permissions_accepted")
-router.add(_on_repositories, "installation_repositories", action="added")
-router.add(_on_repositories, "installation_repositories", action="removed")

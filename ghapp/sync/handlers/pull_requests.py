@@ -10,12 +10,17 @@ from ghapp.sync.handlers.context import DeliveryContext
 
 router = Router()
 
-PR_ACTIONS = (
-    "opened", "edited", "closed", "reopened", "synchronize", "ready_for_review", "converted_to_draft",
-    "review_requested", "review_request_removed", "labeled", "unlabeled",
-)
-
-
+@router.register("pull_request", action="opened")
+@router.register("pull_request", action="edited")
+@router.register("pull_request", action="closed")
+@router.register("pull_request", action="reopened")
+@router.register("pull_request", action="synchronize")
+@router.register("pull_request", action="ready_for_review")
+@router.register("pull_request", action="converted_to_draft")
+@router.register("pull_request", action="review_requested")
+@router.register("pull_request", action="review_request_removed")
+@router.register("pull_request", action="labeled")
+@router.register("pull_request", action="unlabeled")
 def _on_pull_request(event: sansio.Event, ctx: DeliveryContext) -> None:
     pull = event.data["pull_request"]
     repo = event.data["repository"]["full_name"]
@@ -32,7 +37,3 @@ def _on_pull_request(event: sansio.Event, ctx: DeliveryContext) -> None:
         observations.prune_checks(doc)
 
     ctx.observe(refs, change)
-
-
-for _action in PR_ACTIONS:
-    router.add(_on_pull_request, "pull_request", action=_action)

@@ -11,6 +11,9 @@ from ghapp.sync.handlers.context import DeliveryContext
 router = Router()
 
 
+@router.register("pull_request_review", action="submitted")
+@router.register("pull_request_review", action="edited")
+@router.register("pull_request_review", action="dismissed")
 def _on_review(event: sansio.Event, ctx: DeliveryContext) -> None:
     pull = event.data["pull_request"]
     repo = event.data["repository"]["full_name"]
@@ -31,7 +34,3 @@ def _on_review(event: sansio.Event, ctx: DeliveryContext) -> None:
     ctx.observe(
         refs, lambda doc: observations.record_review(doc, **fields, user_can_write=can_write, dismissed=dismissed)
     )
-
-
-for _action in ("submitted", "edited", "dismissed"):
-    router.add(_on_review, "pull_request_review", action=_action)

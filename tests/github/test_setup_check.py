@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from redis import Redis
 
 from ghapp.config import Settings, reset_settings_cache
-from ghapp.github.check import check_command, run_check
+from ghapp.github.setup_check import check_command, run_check
 
 pytest.importorskip("ghapp.testing")
 from ghapp.testing import GitHubSimulator

@@ -1,24 +1,23 @@
-"""The operator's status page (``GET /``) and the RQ dashboard mounted at ``/rq``.
+"""The status read model: what the status page (``ghapp.web.status_page``) and ``ghapp status`` show.
 
-The page answers "what is ghapp doing and what needs a person?" from the
+It answers "what is ghapp doing and what needs a person?" from the
 system of record alone: tasks and their workstreams' PRs, recent webhook
 deliveries, failures (deliveries, notices, workstreams, RQ jobs), the sweep
 and the queue. It reads with plain SQLAlchemy Core selects and never calls
-GitHub. It refreshes itself every few seconds so a demo can be watched.
+GitHub.
 
-Nothing secret is ever put in the page: settings are not rendered, only
-whether GitHub credentials are present and which variables are missing.
+Nothing here reads settings or secrets; the page adds only whether GitHub
+credentials are present and which variables are missing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, render_template
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
@@ -27,20 +26,13 @@ from rq.results import Result
 from sqlalchemy import Connection, and_, func, select
 
 from ghapp.runtime import Runtime
-from ghapp.store.engine import reading
 from ghapp.store.schema import app_state, inbox, outbox, task_events, tasks, workstreams
 
 log = logging.getLogger(__name__)
 
-blueprint = Blueprint("status", __name__, template_folder="templates")
-
 TASK_LIMIT = 50
 DELIVERY_LIMIT = 50
 FAILURE_LIMIT = 50
-REFRESH_S = 5
-
-
-# ----- the read model ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -194,7 +186,17 @@ def last_notices(conn: Connection, task_ids: Iterable[str]) -> dict[tuple[str, s
 
 def load_tasks(conn: Connection, limit: int = TASK_LIMIT) -> list[TaskView]:
     """The most recently updated tasks, each with its workstreams and their last notice."""
-    task_rows = conn.execute(select(tasks).order_by(tasks.c.updated_at.desc(), tasks.c.task_id).limit(limit)).all()
+    query = select(tasks).order_by(tasks.c.updated_at.desc(), tasks.c.task_id).limit(limit)
+    return _with_workstreams(conn, conn.execute(query).all())
+
+
+def load_task(conn: Connection, task_id: str) -> TaskView | None:
+    """One task with its workstreams, however long ago it was last updated."""
+    views = _with_workstreams(conn, conn.execute(select(tasks).where(tasks.c.task_id == task_id)).all())
+    return views[0] if views else None
+
+
+def _with_workstreams(conn: Connection, task_rows: Sequence[Any]) -> list[TaskView]:
     ids = [r.task_id for r in task_rows]
     views = {r.task_id: TaskView(r.task_id, r.title or "", r.phase, r.version, r.updated_at) for r in task_rows}
     if not ids:
@@ -367,108 +369,3 @@ def format_interval(seconds: int | None) -> str:
     if minutes and rest:
         return f"{minutes}m {rest}s"
     return f"{minutes}m" if minutes else f"{rest}s"
-
-
-STATE_TONES = {
-    "open": "ok",
-    "merged": "done",
-    "closed": "muted",
-    "draft": "muted",
-    "success": "ok",
-    "approved": "ok",
-    "processed": "ok",
-    "delivered": "ok",
-    "failure": "bad",
-    "failed": "bad",
-    "denied": "bad",
-    "changes_requested": "bad",
-    "pending": "wait",
-    "requested": "wait",
-    "ignored": "muted",
-}
-
-
-def tone(value: str | None) -> str:
-    """The CSS class a state word is shown with."""
-    return STATE_TONES.get((value or "").lower(), "plain")
-
-
-# ----- the view ---------------------------------------------------------------------------------
-
-
-@blueprint.app_template_filter("when")
-def _when(moment: datetime | str | None) -> str:
-    return format_time(moment)
-
-
-@blueprint.app_template_filter("ago")
-def _ago(moment: datetime | str | None) -> str:
-    return format_ago(moment)
-
-
-@blueprint.app_template_filter("tone")
-def _tone(value: str | None) -> str:
-    return tone(value)
-
-
-@blueprint.app_template_filter("interval")
-def _interval(seconds: int | None) -> str:
-    return format_interval(seconds)
-
-
-@blueprint.get("/")
-def status_page():  # type: ignore[no-untyped-def]
-    from flask import current_app
-
-    from ghapp.web import current_runtime
-
-    runtime = current_runtime()
-    settings = runtime.settings
-    with reading(runtime.engine) as conn:
-        overview = load_overview(conn)
-    load_queue_state(overview, runtime)
-    html = render_template(
-        "status.html",
-        overview=overview,
-        configured=settings.github_configured,
-        missing=settings.missing_github_settings(),
-        app_id=settings.app_id,
-        protected=bool(current_app.config.get("GHAPP_STATUS_PROTECTED")),
-        refresh_s=REFRESH_S,
-        now=datetime.now(UTC),
-    )
-    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
-
-
-# ----- /rq --------------------------------------------------------------------------------------
-
-
-def dashboard_redis_url(redis_url: str) -> str:
-    """The URL rq-dashboard connects with: Heroku's self-signed ``rediss://`` needs checks relaxed.
-
-    rq-dashboard builds its own client from the URL, so the relaxation ghapp
-    applies in code (``ssl_cert_reqs=None``) has to travel as a query parameter.
-    """
-    if redis_url.startswith("rediss://") and "ssl_cert_reqs=" not in redis_url:
-        separator = "&" if "?" in redis_url else "?"
-        return f"{redis_url}{separator}ssl_cert_reqs=none"
-    return redis_url
-
-
-def mount_rq_dashboard(app: Flask, runtime: Runtime, url_prefix: str = "/rq") -> bool:
-    """Serve rq-dashboard under ``/rq`` on ``app``, pointed at ghapp's Redis.
-
-    Authentication is ``auth.protect``'s job (the blueprint is named
-    ``rq_dashboard``); rq-dashboard deliberately has none of its own. Returns
-    False, mounting nothing, while no Redis URL is configured.
-    """
-    import rq_dashboard
-    from rq_dashboard.web import setup_rq_connection
-
-    if not runtime.settings.redis_url:
-        return False
-    app.config["RQ_DASHBOARD_REDIS_URL"] = dashboard_redis_url(runtime.settings.redis_url)
-    app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", 2500)
-    setup_rq_connection(app)
-    app.register_blueprint(rq_dashboard.blueprint, url_prefix=url_prefix)
-    return True

@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ghapp.github.errors import Forbidden, NotFound
+from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
+from ghapp.store.engine import reading
+from ghapp.store.tasks import load_log
 from ghapp.sync import executor, observations, state, sweep
-from ghapp.sync.model import DesiredWorkstream, EmitNotice, Policy
+from ghapp.sync.desired import desired_workstreams
+from ghapp.sync.model import BootstrapCommit, DesiredWorkstream, EmitNotice, EnsureBranch, OpenDraftPR, Policy
 from ghapp.sync.planner import plan
 
 log = logging.getLogger(__name__)
@@ -44,10 +48,6 @@ def policy_from(runtime: Runtime) -> Policy:
 
 def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[no-untyped-def]
     """Desired state of the workstream, its observation document, and the planner's Observed."""
-    from ghapp.pod.notices import notice_keys
-    from ghapp.pod.projection import desired_workstreams
-    from ghapp.store.engine import reading
-    from ghapp.store.tasks import load_log
 
     with reading(runtime.engine) as conn:
         entries = load_log(conn, task_id)
@@ -95,7 +95,6 @@ def refresh(client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: P
 
 def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str) -> SyncOutcome:
     """Converge one workstream. ``client_for(repo)`` gives the pull-request client for a repo."""
-    from ghapp.pod.notices import append_notice, publish
 
     outcome = SyncOutcome()
     policy = policy_from(runtime)
@@ -182,8 +181,6 @@ def _coalesce(writes: list[Any]) -> list[Any]:
     The bootstrap creates the head ref at its new commit itself, which saves
     a ref write per workstream (API economy).
     """
-    from ghapp.sync.model import BootstrapCommit, EnsureBranch
-
     result = []
     for index, action in enumerate(writes):
         following = writes[index + 1] if index + 1 < len(writes) else None
@@ -199,8 +196,6 @@ def _coalesce(writes: list[Any]) -> list[Any]:
 
 def _record_not_found(doc: observations.Doc, action: Any, exc: NotFound) -> None:
     """A 404 while creating the branch means the base is gone; elsewhere, the repo is out of reach."""
-    from ghapp.sync.model import BootstrapCommit, EnsureBranch, OpenDraftPR
-
     if isinstance(action, EnsureBranch | BootstrapCommit | OpenDraftPR):
         doc["base_exists"] = False
     else:

@@ -25,7 +25,9 @@ import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 from redis import Redis
 
-from ghapp.config import ConfigError, Settings
+from ghapp.config import ConfigError, Settings, get_settings
+from ghapp.connections import redis_from_url
+from ghapp.embedded import EmbeddedRedis
 from ghapp.github.app_jwt import AppJwt
 from ghapp.github.client import GitHubClient
 from ghapp.github.errors import GitHubError
@@ -75,16 +77,12 @@ def _redis_for(settings: Settings, redis: Redis | None) -> Iterator[Redis]:
         yield redis
         return
     if settings.redis_url:
-        from ghapp.connections import redis_from_url
-
         client = redis_from_url(settings.redis_url)
         try:
             yield client
         finally:
             client.close()
         return
-    from ghapp.embedded import EmbeddedRedis
-
     with EmbeddedRedis() as server:
         client = Redis.from_url(server.url)
         try:
@@ -180,8 +178,6 @@ def _check_with_github(client: GitHubClient, settings: Settings, manifest: Any, 
 )
 def check_command(manifest_path: Path | None) -> None:
     """Check the GitHub App's credentials, installations and permissions against app.yml."""
-    from ghapp.config import get_settings
-
     try:
         settings = get_settings()
     except ConfigError as exc:

@@ -1,0 +1,53 @@
+"""Queueing the push of a notice to the pod: the pod layer's one door to RQ.
+
+Each notice has one job id for its first push and one per retry, all unique,
+so queueing a notice twice stores one job (``publish_pending`` relies on it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+
+from ghapp.job_ids import safe_job_id
+
+DELIVER_NOTICE = "ghapp.pod.notices.deliver_notice"
+JOB_FAILURE_TTL_S = 7 * 24 * 3600
+
+
+def push_job_id(notice_id: str) -> str:
+    return safe_job_id("notice", notice_id)
+
+
+def retry_job_id(notice_id: str, attempt: int) -> str:
+    return f"{push_job_id(notice_id)}-r{attempt}"
+
+
+def enqueue_push(queue: Queue, notice_id: str) -> None:
+    """Queue the first push of one outbox notice (nothing when it is queued already)."""
+    with contextlib.suppress(DuplicateJobError):
+        queue.enqueue_call(
+            DELIVER_NOTICE,
+            args=(notice_id,),
+            job_id=push_job_id(notice_id),
+            unique=True,
+            result_ttl=0,
+            failure_ttl=JOB_FAILURE_TTL_S,
+        )
+
+
+def enqueue_retry(queue: Queue, notice_id: str, attempt: int, at: datetime) -> None:
+    """Schedule the push after failed attempt ``attempt``, at ``at``."""
+    with contextlib.suppress(DuplicateJobError):
+        queue.enqueue_at(
+            at,
+            DELIVER_NOTICE,
+            notice_id,
+            job_id=retry_job_id(notice_id, attempt),
+            unique=True,
+            result_ttl=0,
+            failure_ttl=JOB_FAILURE_TTL_S,
+        )

@@ -1,0 +1,34 @@
+"""Which handler each webhook event and action reaches, read from the composed router."""
+
+from __future__ import annotations
+
+import pytest
+from gidgethub import sansio
+
+from ghapp.sync.handlers import router
+
+ROUTES = [
+    ("pull_request", "opened", ["_on_pull_request"]),
+    ("pull_request", "synchronize", ["_on_pull_request"]),
+    ("pull_request", "converted_to_draft", ["_on_pull_request"]),
+    ("pull_request", "unlabeled", ["_on_pull_request"]),
+    ("pull_request_review", "submitted", ["_on_review"]),
+    ("pull_request_review", "dismissed", ["_on_review"]),
+    ("issue_comment", "edited", ["_on_comment"]),
+    ("issue_comment", "deleted", []),
+    ("check_suite", "requested", ["_on_check"]),
+    ("check_run", "created", ["_on_check"]),
+    ("status", None, ["_on_status"]),
+    ("installation", "created", ["_on_created"]),
+    ("installation", "suspend", ["_on_suspend"]),
+    ("installation", "new_permissions_accepted", ["_on_new_permissions"]),
+    ("installation_repositories", "removed", ["_on_repositories"]),
+    ("ping", None, []),
+]
+
+
+@pytest.mark.parametrize(("event", "action", "handlers"), ROUTES)
+def test_an_event_reaches_its_handler(event, action, handlers):
+    data = {} if action is None else {"action": action}
+    delivered = sansio.Event(data, event=event, delivery_id="guid")
+    assert [callback.__name__ for callback in router.fetch(delivered)] == handlers
