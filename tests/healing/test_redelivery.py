@@ -97,7 +97,10 @@ def test_a_pass_redelivers_failures_once_and_remembers_where_it_looked(healing):
     # ...and the cursor was held back so the next pass sees them again.
     report = redelivery_pass(h.runtime, in_flight_s=0)
     assert sorted(r["guid"] for r in report.redelivered) == sorted(guids)
-    # A second pass while GitHub's redeliveries are on their way asks for nothing again.
+    # Once GitHub has made the redeliveries (the web answers them now), a second pass asks for nothing again.
+    # With ``in_flight_s=0`` an attempt not yet made would count as failed, so the pass waits for them first.
+    wait_until(lambda: all(d.done.is_set() for d in h.sim.deliveries if d.redelivery), timeout=30,
+               message="GitHub's redeliveries attempted")
     again = redelivery_pass(h.runtime, in_flight_s=0)
     assert not again.redelivered
     h.drain()
