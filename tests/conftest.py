@@ -57,7 +57,16 @@ def _fresh_postgres(url: str) -> str:
     return postgres_schema(url)[0]
 
 
-DATABASE_KINDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+NO_POSTGRES = (
+    "TEST_DATABASE_URL is not set: set it to a PostgreSQL database to run this test on PostgreSQL too "
+    "(eval \"$(bash .ci/postgres.sh)\" starts one)"
+)
+DATABASE_KINDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)]
+    ),
+]
 
 
 @pytest.fixture(params=DATABASE_KINDS)

@@ -1,5 +1,6 @@
-"""The suite's isolation guard (``tests/conftest.py``) fails a test that touches ``instance/`` or writes outside
-its temporary folders, even when the code under test swallows the refusal.
+"""The suite's own conftest, seen from outside: its isolation guard fails a test that touches ``instance/``
+or writes outside its temporary folders, even when the code under test swallows the refusal; and without
+``TEST_DATABASE_URL`` the PostgreSQL variants are reported as skipped, with the reason, not left out.
 
 Each case runs in an inner pytest, in a subprocess that loads the suite's own conftest, with its temporary
 folders in this test's ``tmp_path``.
@@ -91,3 +92,19 @@ def test_the_guard_fails_tests_that_leave_their_temporary_folders(tmp_path):
     assert not (tmp_path / "outside.txt").exists()
     assert existing.read_text() == "keep me"
     assert not (project / "instance" / "ghapp.sqlite3").exists()
+
+
+def test_without_test_database_url_the_postgresql_variants_are_skipped_with_the_reason(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conftest.py").write_text((TESTS / "conftest.py").read_text())
+    (project / "test_inner.py").write_text("def test_stores(database_url):\n    assert database_url\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "GHAPP_INSTANCE_DIR")}
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "test_inner.py"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert "PASSED test_inner.py::test_stores[sqlite]" in done.stdout, done.stdout + done.stderr
+    assert re.search(r"^SKIPPED \[1\] test_inner\.py:\d+: TEST_DATABASE_URL is not set", done.stdout, re.M), done.stdout
+    assert "1 passed, 1 skipped" in done.stdout
