@@ -53,6 +53,11 @@ def _web_back(h, port):  # type: ignore[no-untyped-def]
     h.stack.web = ServerThread(create_app(runtime=Runtime(h.stack.settings)), port=port).start()
 
 
+def _redelivery_last_run(h):  # type: ignore[no-untyped-def]
+    with h.runtime.engine.connect() as conn:
+        return (redelivery_state(conn) or {}).get("last_run")
+
+
 def _assert_processed_once(h, guids, sha):  # type: ignore[no-untyped-def]
     rows = {g: _inbox(h).get(g) for g in guids}
     assert all(row is not None and row[0] in DONE and row[1] == 1 for row in rows.values()), rows
@@ -81,8 +86,10 @@ def test_a_worker_process_redelivers_what_failed_while_web_was_down(healing):
     with h.runtime.engine.connect() as conn:
         stored = redelivery_state(conn)  # the start-up pass's record (the chain's first pass is 10 s later)
     assert stored is not None and stored["redelivered"] == len(guids)
-    # The chain's next pass is the one that could ask again: wait until it, and all it caused, has run.
-    wait_quiet(h.runtime.queue, h.sim, horizon_s=15)
+    # The chain's next pass is the one that could ask again: wait until it, and all it caused, has run
+    # (the chain itself is always due again within 10 s here, so "quiet" looks only 1 s ahead).
+    wait_until(lambda: _redelivery_last_run(h) != stored["last_run"], timeout=60, message="the chain's next pass")
+    wait_quiet(h.runtime.queue, h.sim, horizon_s=1)
     _assert_processed_once(h, guids, sha)
 
 
