@@ -139,7 +139,7 @@ def _apply_delivery(runtime: Runtime, guid: str) -> str:
         return _refuse(runtime, guid, f"the delivery's body is not a JSON payload ({exc}); {payload_shapes.ADVICE}")
     wrong = payload_shapes.problem(row.event, payload)
     if wrong is not None:
-        action = payload.get("action") if isinstance(payload, dict) else None
+        action = payload.get("action")
         return _refuse(runtime, guid, wrong, action=action if isinstance(action, str) else None)
     event = sansio.Event(payload, event=row.event, delivery_id=guid)
     facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
