@@ -7,6 +7,8 @@ imports what it drives inside its function (start-up cost): ``ghapp --help`` or
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -158,7 +160,8 @@ def serve(port: int | None, no_demo: bool) -> None:
     """
     from honcho.manager import Manager
 
-    from ghapp.embedded import EmbeddedRedis, EmbeddedRedisUnavailable
+    from ghapp.config import instance_dir
+    from ghapp.embedded import EmbeddedRedis, EmbeddedRedisUnavailable, published
     from ghapp.store.migrate import upgrade
     from ghapp.testing.simulated_github import SimulatorProcess, SimulatorUnavailable, simulated_env
 
@@ -173,6 +176,7 @@ def serve(port: int | None, no_demo: bool) -> None:
     embedded: EmbeddedRedis | None = None
     simulator: SimulatorProcess | None = None
     base = f"http://localhost:{env['PORT']}"
+    cleanup = contextlib.ExitStack()
     try:
         if not settings.redis_url:
             try:
@@ -180,6 +184,7 @@ def serve(port: int | None, no_demo: bool) -> None:
             except EmbeddedRedisUnavailable as exc:
                 fail(str(exc))
             env["REDIS_URL"] = embedded.url
+            cleanup.enter_context(published(embedded.url, instance_dir()))
             click.echo(f"ghapp: REDIS_URL is unset, started an embedded Redis at {embedded.url}")
         upgrade(env["DATABASE_URL"])
         processes = procfile_processes()
@@ -209,6 +214,7 @@ def serve(port: int | None, no_demo: bool) -> None:
         click.echo(f"ghapp: serving on {base} (Ctrl-C stops everything)")
         manager.loop()
     finally:
+        cleanup.close()
         if simulator is not None:
             simulator.stop()
         if embedded is not None:
@@ -316,10 +322,16 @@ def status(task_id: str | None) -> None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ghapp.config import instance_dir
+    from ghapp.embedded import published_url
     from ghapp.runtime import Runtime
     from ghapp.status_report import load_report, render_report
 
-    runtime = Runtime(load_settings())
+    settings = load_settings()
+    if not settings.redis_url and (url := published_url(instance_dir())):
+        click.echo(f"ghapp: REDIS_URL is unset, reading the embedded Redis 'ghapp serve' started at {url}", err=True)
+        settings = dataclasses.replace(settings, redis_url=url)
+    runtime = Runtime(settings)
     try:
         report = load_report(runtime, task_id)
     except LookupError as exc:

@@ -19,7 +19,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-DEFAULT_SQLITE_PATH = Path("instance") / "ghapp.sqlite3"
+INSTANCE_DIR_VARIABLE = "GHAPP_INSTANCE_DIR"
+SQLITE_FILE_NAME = "ghapp.sqlite3"
 SECRET_FIELDS = frozenset({"private_key", "webhook_secrets", "pod_secret", "status_token", "client_secret"})
 APPROVAL_POLICIES = ("pod", "github", "either", "none")
 MERGE_METHODS = ("merge", "squash", "rebase")
@@ -184,6 +185,16 @@ def load_private_key(env: Mapping[str, str]) -> str | None:
     return pem
 
 
+def instance_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder for one machine's local state (the default SQLite file, the embedded Redis's address).
+
+    ``instance/`` in the working directory, as Flask names it; ``GHAPP_INSTANCE_DIR`` moves it
+    (the test suite points it at a temporary folder, so no test touches a developer's data).
+    """
+    env = os.environ if env is None else env
+    return Path(env.get(INSTANCE_DIR_VARIABLE, "").strip() or "instance")
+
+
 def normalise_database_url(url: str) -> str:
     """Accept Heroku's ``postgres://`` URLs, which SQLAlchemy 2 rejects, and pick psycopg 3."""
     if url.startswith("postgres://"):
@@ -220,7 +231,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     ghe_host, api_url, graphql_url = _github_urls(env)
     database_url = env.get("DATABASE_URL", "").strip()
     if not database_url:
-        database_url = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+        database_url = f"sqlite:///{instance_dir(env) / SQLITE_FILE_NAME}"
     database_url = normalise_database_url(database_url)
     if not database_url.startswith(("sqlite", "postgresql")):
         raise ConfigError("DATABASE_URL must be a sqlite:// or postgres:// URL")

@@ -8,13 +8,17 @@ process, so stopping ghapp stops it and nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+ADDRESS_FILE = "embedded-redis.url"
 
 
 class EmbeddedRedisUnavailable(RuntimeError):
@@ -129,3 +133,26 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def published(url: str, instance: Path) -> Iterator[Path]:
+    """Leave ``url`` in the instance folder while the embedded server runs, so that ``ghapp status`` in
+    another terminal finds it; removed on the way out unless another run has replaced it meanwhile."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / ADDRESS_FILE
+    path.write_text(url + "\n")
+    try:
+        yield path
+    finally:
+        if published_url(instance) == url:
+            path.unlink(missing_ok=True)
+
+
+def published_url(instance: Path) -> str | None:
+    """The embedded server's URL a running ``ghapp serve`` left in ``instance``, if any."""
+    try:
+        url = (instance / ADDRESS_FILE).read_text().strip()
+    except OSError:
+        return None
+    return url or None

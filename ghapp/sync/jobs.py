@@ -20,6 +20,7 @@ from typing import Any
 from gidgethub import sansio
 from rq import get_current_job
 
+from ghapp.github import payload_shapes
 from ghapp.github.client import GitHubClient
 from ghapp.github.errors import GitHubError, RetryAt
 from ghapp.github.http import GitHubHttp
@@ -128,7 +129,14 @@ def _apply_delivery(runtime: Runtime, guid: str) -> str:
         return "missing"
     if row.status in ("processed", "ignored"):
         return row.status
-    payload = inbox.decode_payload(row)
+    try:
+        payload = inbox.decode_payload(row)
+    except ValueError as exc:
+        return _refuse(runtime, guid, f"the delivery's body is not a JSON payload ({exc}); {payload_shapes.ADVICE}")
+    wrong = payload_shapes.problem(row.event, payload)
+    if wrong is not None:
+        action = payload.get("action")
+        return _refuse(runtime, guid, wrong, action=action if isinstance(action, str) else None)
     event = sansio.Event(payload, event=row.event, delivery_id=guid)
     facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
     callbacks = router.fetch(event)
@@ -145,6 +153,19 @@ def _apply_delivery(runtime: Runtime, guid: str) -> str:
         inbox.mark(conn, guid, "processed", **facts)
     _after_commit(runtime, ctx)
     return "processed"
+
+
+def _refuse(runtime: Runtime, guid: str, sentence: str, action: str | None = None) -> str:
+    """Mark a delivery that can never be applied as failed, at once: a retry would fail the same way."""
+    from ghapp.store import inbox
+
+    with runtime.engine.begin() as conn:
+        status = inbox.status_of(conn, guid)
+        if status in inbox.FINAL_STATUSES:
+            return str(status)
+        inbox.mark(conn, guid, "failed", sentence, action=action)
+    log.warning("delivery refused: %s", sentence)
+    return "failed"
 
 
 def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]

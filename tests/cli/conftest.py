@@ -40,5 +40,9 @@ def invoke(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[Callable[..., 
 
 @pytest.fixture
 def base_env() -> dict[str, str]:
-    """The environment for ghapp subprocesses, without any ghapp variable of the test run's own."""
-    return {k: v for k, v in os.environ.items() if k not in GHAPP_VARS and not k.startswith(("GHAPP_", "PYTEST"))}
+    """The environment for ghapp subprocesses, without any ghapp variable of the test run's own
+    (but with its temporary instance folder, so no subprocess touches a developer's ``instance/``)."""
+    return {
+        k: v for k, v in os.environ.items()
+        if k == config.INSTANCE_DIR_VARIABLE or (k not in GHAPP_VARS and not k.startswith(("GHAPP_", "PYTEST")))
+    }

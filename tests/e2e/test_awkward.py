@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from quiet import queue_of, wait_quiet
 
 from ghapp.branches import head_branch
 from ghapp.testing import GitHubSimulator
@@ -53,10 +52,9 @@ def types(stack: GhappStack, task: str, ws: str) -> list[str]:
     return [n["type"] for n in notices(stack, task, ws)]
 
 
-def settle(sim: GitHubSimulator, seconds: float = 1.5) -> None:
-    """Let deliveries and the jobs they cause run, for assertions that something did NOT happen."""
-    sim.wait_deliveries_idle(timeout=10)
-    time.sleep(seconds)
+def settle(stack: GhappStack, sim: GitHubSimulator) -> None:
+    """Wait until the deliveries and every job they cause have run, for assertions that something did NOT happen."""
+    wait_quiet(queue_of(stack.redis_url), sim)
 
 
 def test_cancelled_dependency_holds_dependents_and_the_pod_hears(sim, stack):
@@ -69,7 +67,7 @@ def test_cancelled_dependency_holds_dependents_and_the_pod_hears(sim, stack):
     blocked = [n for n in notices(stack, "t1", "top") if n["type"] == "workstream_blocked"]
     assert blocked[0]["data"]["reason"] == "dependency_cancelled"
     assert blocked[0]["data"]["dependency"] == "base"
-    settle(sim)
+    settle(stack, sim)
     top = pull(sim, "acme/web", "t1", "top")
     assert top["draft"] is True and not top["merged"], "a held dependent must not become ready or merge"
     assert types(stack, "t1", "top").count("workstream_blocked") == 1
@@ -80,7 +78,7 @@ def test_missing_base_branch_blocks_and_is_reported_once(sim, stack):
     wait_until(lambda: "workstream_blocked" in types(stack, "t2", "solo"), TIMEOUT, message="blocked notice")
     blocked = [n for n in notices(stack, "t2", "solo") if n["type"] == "workstream_blocked"]
     assert blocked[0]["data"]["reason"] == "base_branch_missing"
-    settle(sim)
+    settle(stack, sim)
     assert pull(sim, "acme/api", "t2", "solo") is None
     assert types(stack, "t2", "solo").count("workstream_blocked") == 1
 
@@ -93,7 +91,7 @@ def test_pr_closed_by_a_person_is_respected_after_an_update(sim, stack):
     closed = next(n for n in notices(stack, "t3", "solo") if n["type"] == "pr_closed")
     assert closed["data"]["by"] == "person"
     stack.pod.post_event("t3", "workstream_updated", {"workstream_id": "solo", "spec": "A new title"})
-    settle(sim)
+    settle(stack, sim)
     now = sim.get_pull("acme/api", pr["number"])
     assert now["state"] == "closed", "ghapp must never reopen a PR a person closed"
     assert now["title"] != "A new title"
@@ -116,7 +114,7 @@ def test_push_after_pod_approval_makes_it_stale(sim, stack):
                  if n["type"] == "approval_requested" and n["data"]["head_sha"] == new_sha],
         TIMEOUT, message="approval asked again for the new head",
     )
-    settle(sim)
+    settle(stack, sim)
     assert not sim.get_pull("acme/api", pr["number"])["merged"], "a stale approval must not merge"
     stack.pod.post_event("t4", "approval_granted", {"workstream_id": "solo", "head_sha": new_sha})
     wait_until(lambda: sim.get_pull("acme/api", pr["number"])["merged"], TIMEOUT, message="merge after fresh approval")
@@ -144,7 +142,7 @@ def test_repository_removed_pauses_and_nothing_retries_forever(sim, stack):
     sim.remove_repos(installation, ["lib"])
     wait_until(lambda: "workstream_paused" in types(stack, "t6", "solo"), TIMEOUT, message="pause reported")
     stack.pod.post_event("t6", "workstream_updated", {"workstream_id": "solo", "spec": "Changed while paused"})
-    settle(sim)
+    settle(stack, sim)
     failed = [n for n in stack.receiver.of_task("t6") if n["type"] == "sync_failed"]
     assert failed == []
     assert stack.pod.task("t6")["workstreams"][0]["status"] == "paused"
@@ -163,5 +161,5 @@ def test_same_delivery_twice_is_processed_once(sim, stack):
         stack.web.url + "/api/github/webhooks", "issue_comment", delivery.body, sim.webhook_secret, guid=delivery.guid
     )
     assert response.status_code == 202
-    settle(sim)
+    settle(stack, sim)
     assert types(stack, "t7", "solo").count("pr_comment") == 1

@@ -8,11 +8,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from quiet import wait_quiet
 from sqlalchemy import select
 
 from ghapp.runtime import Runtime
 from ghapp.store.schema import inbox
-from ghapp.sync import schedule
 from ghapp.sync.redelivery import IN_FLIGHT_S, redeliver_since, redelivery_pass, redelivery_state
 from ghapp.testing.stack import ServerThread, wait_until
 from ghapp.web import create_app
@@ -53,6 +53,11 @@ def _web_back(h, port):  # type: ignore[no-untyped-def]
     h.stack.web = ServerThread(create_app(runtime=Runtime(h.stack.settings)), port=port).start()
 
 
+def _redelivery_last_run(h):  # type: ignore[no-untyped-def]
+    with h.runtime.engine.connect() as conn:
+        return (redelivery_state(conn) or {}).get("last_run")
+
+
 def _assert_processed_once(h, guids, sha):  # type: ignore[no-untyped-def]
     rows = {g: _inbox(h).get(g) for g in guids}
     assert all(row is not None and row[0] in DONE and row[1] == 1 for row in rows.values()), rows
@@ -74,17 +79,18 @@ def test_a_worker_process_redelivers_what_failed_while_web_was_down(healing):
     _web_back(h, port)
 
     h.stack.env_overrides["REDELIVERY_INTERVAL_SECONDS"] = "10"
-    h.stack.start_worker(0)
-    # What ``ghapp worker`` does at start (the same call the worker's start-up makes once patched in).
-    schedule.ensure_periodic_jobs(h.runtime)
+    h.stack.start_worker(0)  # a real ``ghapp worker``: its start-up schedules the redelivery chain
     wait_until(lambda: all(_inbox(h).get(g, ("",))[0] in DONE for g in guids), timeout=60,
                message="every failed delivery redelivered and processed")
     wait_until(lambda: "review_submitted" in h.notice_types(TASK, "b"), timeout=30, message="review reported")
-    time.sleep(2)  # let any stray second redelivery show itself
-    _assert_processed_once(h, guids, sha)
     with h.runtime.engine.connect() as conn:
-        stored = redelivery_state(conn)
+        stored = redelivery_state(conn)  # the start-up pass's record (the chain's first pass is 10 s later)
     assert stored is not None and stored["redelivered"] == len(guids)
+    # The chain's next pass is the one that could ask again: wait until it, and all it caused, has run
+    # (the chain itself is always due again within 10 s here, so "quiet" looks only 1 s ahead).
+    wait_until(lambda: _redelivery_last_run(h) != stored["last_run"], timeout=60, message="the chain's next pass")
+    wait_quiet(h.runtime.queue, h.sim, horizon_s=1)
+    _assert_processed_once(h, guids, sha)
 
 
 def test_a_pass_redelivers_failures_once_and_remembers_where_it_looked(healing):

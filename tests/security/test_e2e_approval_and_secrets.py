@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from quiet import queue_of, wait_quiet
 from redis import Redis
 from sqlalchemy import create_engine, select
 
@@ -108,8 +108,7 @@ def test_only_an_approving_review_by_a_writer_merges(sim, stack):
     wait_until(lambda: len(notices(stack, "pr_comment")) == 2, TIMEOUT, message="both comments seen")
     reviews = wait_until(lambda: notices(stack, "review_submitted"), TIMEOUT, message="reader's review seen")
     assert [(n["data"]["user"], n["data"]["user_can_write"]) for n in reviews] == [("reader", False)]
-    simulator.wait_deliveries_idle(timeout=10)
-    time.sleep(3)  # every job those deliveries caused has had time to run
+    wait_quiet(queue_of(stack.redis_url), simulator)  # every job those deliveries caused has run
     assert not simulator.get_pull(REPO, pr["number"])["merged"], "a reader's approval or a comment merged the PR"
 
     simulator.submit_review(REPO, pr["number"], "writer", state="APPROVED", body="Approved")

@@ -3,10 +3,10 @@ retries with backoff, deferral to GitHub's time, and a clear failure at the end.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
+from quiet import queue_of, wait_quiet
 from redis import Redis
 from rq import Queue
 from rq.job import Job
@@ -105,7 +105,7 @@ def test_a_burst_of_100_pod_events_costs_a_few_syncs_and_ends_in_step(sim, redis
         for n in range(1, 101):
             stack.pod.post_event("t", "workstream_updated", {"workstream_id": "ws", "spec": f"Spec v{n}"})
         wait_until(lambda: sim.pulls("acme/api")[0]["title"] == "Spec v100", 60, message="last spec wins")
-        time.sleep(1.0)
+        wait_quiet(queue_of(redis_url), sim)  # every sync those events asked for has run
         syncs = _sync_count(redis) - before
         patches = sim.counters.per_endpoint.get("PATCH /repos/<owner>/<repo>/pulls/<int:number>", 0)
         assert syncs <= 15, f"100 events cost {syncs} syncs"
@@ -121,7 +121,7 @@ def test_two_workers_never_open_two_prs_for_one_workstream(sim, redis_url, datab
             jobs_queue.request_sync(queue, "t", "ws")
             stack.pod.post_event("t", "workstream_updated", {"workstream_id": "ws", "spec": "Spec v0"})
         wait_until(lambda: sim.pulls("acme/api"), 30, message="draft PR")
-        time.sleep(1.5)
+        wait_quiet(queue, sim)  # all 30 syncs (and what they caused) have run
         assert len(sim.pulls("acme/api")) == 1
         assert sim.counters.per_endpoint.get("POST /repos/<owner>/<repo>/pulls", 0) == 1
 
