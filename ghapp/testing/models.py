@@ -247,14 +247,20 @@ DEFAULT_PERMISSIONS = {
 }
 
 DEFAULT_EVENTS = [
+    "branch_protection_rule",
     "check_run",
     "check_suite",
     "issue_comment",
     "pull_request",
     "pull_request_review",
     "push",
+    "repository_ruleset",
     "status",
 ]
+
+# Events an installation receives only with this permission (GitHub docs, "Webhook events and payloads":
+# both rule events list the Administration repository permission, read, as needed by GitHub Apps).
+EVENT_PERMISSIONS = {"branch_protection_rule": "administration", "repository_ruleset": "administration"}
 
 
 def grants(granted: dict[str, str], permission: str, level: str) -> bool:

@@ -28,6 +28,7 @@ from ghapp.testing.models import (
     CHECK_APPS,
     DEFAULT_EVENTS,
     DEFAULT_PERMISSIONS,
+    EVENT_PERMISSIONS,
     PERMISSION_LEVELS,
     AccessToken,
     Account,
@@ -41,6 +42,7 @@ from ghapp.testing.models import (
     PullRequest,
     Repo,
     Review,
+    grants,
 )
 from ghapp.testing.webhooks import WebhookSender
 
@@ -1092,6 +1094,9 @@ class World:
         if item is None or item.suspended_at is not None:
             return
         if event not in ALWAYS_SENT and event not in item.events:
+            return
+        needed = EVENT_PERMISSIONS.get(event)
+        if needed is not None and not grants(item.permissions, needed, "read"):
             return
         payload["installation"] = {"id": item.id, "node_id": events.installation_node_id(item)}
         self.sender.enqueue(event, payload, installation_id=item.id, repository_id=repo.id)
