@@ -8,8 +8,10 @@ when the same change would conflict on GitHub. Every repository lives in one tem
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 
@@ -284,16 +286,26 @@ class BranchMap(MutableMapping[str, str]):
         return sum(1 for _ in self)
 
 
+# A RAM-backed temporary folder where the system has one: creating a repository there takes about a
+# millisecond instead of tens on a disk that syncs directories, which matters to tests making hundreds.
+RAM_FOLDER = "/dev/shm"
+
+
+def _parent_folder() -> str | None:
+    return RAM_FOLDER if os.path.isdir(RAM_FOLDER) and os.access(RAM_FOLDER, os.W_OK) else None
+
+
 class GitStore:
-    """The folder of bare repositories one simulator owns; ``close`` deletes it."""
+    """The folder of bare repositories one simulator owns; ``close`` (or the interpreter's exit) deletes it."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="ghapp-simulated-git-"))
+        self.root = Path(tempfile.mkdtemp(prefix="ghapp-simulated-git-", dir=_parent_folder()))
         self._count = 0
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.root), True)
 
     def create(self) -> GitRepo:
         self._count += 1
         return GitRepo(self.root / f"{self._count}.git")
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._cleanup()
