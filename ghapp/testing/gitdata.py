@@ -43,6 +43,7 @@ class GitRepo:
         self.git = pygit2.init_repository(str(path), bare=True)
         self._commits: dict[str, Commit] = {}
         self._conflicts: dict[tuple[str, str], list[str]] = {}  # commits never change, so neither do these
+        self.commits_written = 0
         self.commits = CommitMap(self)
         self.branches = BranchMap(self)
 
@@ -145,6 +146,7 @@ class GitRepo:
         if tree is None:
             tree = self._apply(parents[0] if parents else None, changes or {})
         signature = _signature(author, when)
+        self.commits_written += 1
         oid = self.git.create_commit(
             None, signature, signature, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
         )
@@ -220,6 +222,7 @@ class GitRepo:
                 raise MergeConflict(paths)
             tree = str(index.write_tree(self.git))
             signature = _signature(committer, when)
+            self.commits_written += 1
             tip = str(
                 self.git.create_commit(
                     None, original.author, signature, original.message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=tip)]

@@ -125,7 +125,7 @@ def repository(base: str, repo: Repo, *, open_issues: int = 0, full: bool = True
         "updated_at": iso(repo.pushed_at),
         "pushed_at": iso(repo.pushed_at),
         "homepage": None,
-        "size": 1,  # kilobytes on GitHub; counting the object database on every render is too slow
+        "size": repo.git.commits_written,  # kilobytes on GitHub; grows with every commit here
         "stargazers_count": 0,
         "watchers_count": 0,
         "language": None,
