@@ -34,6 +34,8 @@ ACTIONS = {
     "merge_by_hand",
     "close_by_hand",
     "reopen_by_hand",
+    "convert_to_draft_by_hand",
+    "mark_ready_by_hand",
     "make_conflict",
     "resolve_conflict",
     "delete_branch",

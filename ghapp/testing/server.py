@@ -288,12 +288,12 @@ class GitHubSimulator:
         code_owners: bool = False,
         dismiss_stale: bool = False,
         enforcement: str = "active",
-        rules_: list[dict[str, Any]] | None = None,
+        extra_rules: list[dict[str, Any]] | None = None,
     ) -> int:
         """Create or replace the repository ruleset ``name``; its id. ``branches`` are ref_name conditions
         (default ``["~DEFAULT_BRANCH"]``; ``"~ALL"``, ``"refs/heads/release/*"`` work too).
         ``required_checks`` holds context names or ``{"context": ..., "integration_id": ...}``;
-        ``required_approvals`` None adds no pull_request rule. ``rules_`` adds rules in GitHub's own shape.
+        ``required_approvals`` None adds no pull_request rule. ``extra_rules`` adds rules in GitHub's own shape.
         Sends ``repository_ruleset`` created or edited."""
         made: list[dict[str, Any]] = []
         checks = _required_checks(required_checks or [], "integration_id")
@@ -326,9 +326,15 @@ class GitHubSimulator:
                     },
                 }
             )
-        for rule in rules_ or []:
+        for rule in extra_rules or []:
             if not isinstance(rule, dict) or not isinstance(rule.get("type"), str):
                 raise ValueError("each rule is an object with a type, in GitHub's shape")
+            params = rule.get("parameters") or {}
+            if rule["type"] == "required_status_checks" and not all(
+                isinstance(c, dict) and isinstance(c.get("context"), str)
+                for c in params.get("required_status_checks", [])
+            ):
+                raise ValueError("each required status check has a context")
             made.append(rule)
         with self.world.lock:
             found = self.world.create_repo(repo)
@@ -436,6 +442,16 @@ class GitHubSimulator:
             return self.world.merge(
                 pull, sha=None, method=method, title=None, message=None, sender=self.world.account(user)
             )
+
+    def convert_to_draft_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
+        """A person turns the pull request back into a draft (``converted_to_draft``)."""
+        with self.world.lock:
+            self.world.set_draft(self._pull(repo, number), True, self.world.account(user))
+
+    def mark_ready_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
+        """A person marks the draft ready for review (``ready_for_review``)."""
+        with self.world.lock:
+            self.world.set_draft(self._pull(repo, number), False, self.world.account(user))
 
     def close_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
         with self.world.lock:

@@ -271,8 +271,17 @@ def test_admin_api_rejects_bad_rules(setup: Setup) -> None:
     with pytest.raises(ValueError):
         sim.set_ruleset(REPO, enforcement="sometimes", required_approvals=1)
     with pytest.raises(ValueError):
-        sim.set_ruleset(REPO, rules_=["not a rule"])
+        sim.set_ruleset(REPO, extra_rules=["not a rule"])
+    with pytest.raises(ValueError):
+        sim.set_ruleset(
+            REPO, extra_rules=[{"type": "required_status_checks", "parameters": {"required_status_checks": [{}]}}]
+        )
     with pytest.raises(ValueError):
         sim.push_commit(REPO, "feature", files={"a": 1})
     assert setup.api("GET", f"/repos/{REPO}/rulesets").json() == []
     assert sim.branch_sha(REPO, "feature") is None
+    own = {"type": "pull_request", "parameters": {"required_approving_review_count": 2}}
+    sim.set_ruleset(REPO, extra_rules=[own])
+    assert [r["type"] for r in setup.api("GET", f"/repos/{REPO}/rules/branches/main").json()] == ["pull_request"]
+    setup.open_pull("feature")
+    assert sim.review_decision(REPO, 1) == "REVIEW_REQUIRED"
