@@ -127,6 +127,8 @@ class PullRequest:
     merge_commit_sha: str | None = None
     closed_at: float | None = None
     mergeability_known_at: float = 0.0  # GitHub computes mergeability in the background after a push
+    # set only by the admin verb make_conflict on a head that changes no file, which git cannot make conflict
+    conflict_by_decree: bool = False
     requested_reviewers: list[Account] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     comments: int = 0

@@ -462,23 +462,28 @@ class GitHubSimulator:
             self.world.reopen(self._pull(repo, number), self.world.account(user))
 
     def make_conflict(self, repo: str, number: int) -> None:
-        """Real conflicting pushes: the base and the head change one file differently (the head is pushed
-        only when it does not already change that file), so ``mergeable_state`` becomes dirty."""
+        """Someone pushes to the base a change to a file the pull request changes too: a real conflict, and
+        the head does not move. A head that changes no file (an empty commit) cannot conflict in git; such
+        a pull request is marked conflicting by decree until ``resolve_conflict``."""
         with self.world.lock:
             pull = self._pull(repo, number)
             found = pull.repo
-            path = f"conflicts/pull-{pull.number}.txt"
             base_tip = found.branches[pull.base_ref]
-            since = found.git.merge_base(base_tip, pull.head_sha) or base_tip
-            if found.git.read(pull.head_sha, path) == found.git.read(since, path):
-                self.world.push_commit(found, pull.head_ref, "Change on the head", "dev", {path: f"head {since}\n"})
-            change = {path: f"base {base_tip}\n"}
+            changed = found.git.changed_paths(base_tip, pull.head_sha)
+            if not changed:
+                pull.conflict_by_decree = True
+                return
+            change = {changed[0]: f"changed on {pull.base_ref} after {base_tip}\n"}
             self.world.push_commit(found, pull.base_ref, "Change on the base", "other-dev", change)
 
     def resolve_conflict(self, repo: str, number: int) -> None:
-        """A developer merges the base into the head, keeping the head's side of each conflict."""
+        """A developer merges the base into the head, keeping the head's side of each conflict (the head
+        moves, as it does on GitHub); a conflict by decree is simply lifted."""
         with self.world.lock:
             pull = self._pull(repo, number)
+            if pull.conflict_by_decree:
+                pull.conflict_by_decree = False
+                return
             found = pull.repo
             base_tip = found.branches[pull.base_ref]
             if not found.git.conflicts(base_tip, pull.head_sha):

@@ -480,7 +480,7 @@ class World:
             state=pull.state,
             merged=pull.merged,
             draft=pull.draft,
-            conflict=bool(repo.git.conflicts(base_tip, pull.head_sha)),
+            conflict=pull.conflict_by_decree or bool(repo.git.conflicts(base_tip, pull.head_sha)),
             computing=self.now() < pull.mergeability_known_at,
             behind=not repo.git.contains(pull.head_sha, base_tip),
             strict=branch_rules.strict,

@@ -285,3 +285,23 @@ def test_admin_api_rejects_bad_rules(setup: Setup) -> None:
     assert [r["type"] for r in setup.api("GET", f"/repos/{REPO}/rules/branches/main").json()] == ["pull_request"]
     setup.open_pull("feature")
     assert sim.review_decision(REPO, 1) == "REVIEW_REQUIRED"
+
+
+def test_make_conflict_keeps_the_head_and_is_real_when_git_allows(setup: Setup) -> None:
+    sim = setup.sim
+    pull = setup.open_pull("feature")
+    sim.make_conflict(REPO, 1)
+    dirty = _pull(setup)
+    assert dirty["head"]["sha"] == pull["head"]["sha"] and dirty["mergeable_state"] == "dirty"
+    assert setup.api("PUT", f"/repos/{REPO}/pulls/1/update-branch", json={}).status_code == 422  # really conflicts
+    # a head that changes nothing (an empty commit) cannot conflict in git: the verb decrees it
+    main = sim.branch_sha(REPO, "main")
+    tree = setup.api("GET", f"/repos/{REPO}/git/commits/{main}").json()["tree"]["sha"]
+    empty = setup.api("POST", f"/repos/{REPO}/git/commits", json={"message": "e", "tree": tree, "parents": [main]})
+    setup.api("POST", f"/repos/{REPO}/git/refs", json={"ref": "refs/heads/empty", "sha": empty.json()["sha"]})
+    setup.api("POST", f"/repos/{REPO}/pulls", json={"title": "E", "head": "empty", "base": "main"})
+    assert _pull(setup, 2)["mergeable_state"] == "clean"
+    sim.make_conflict(REPO, 2)
+    assert (_pull(setup, 2)["mergeable"], _pull(setup, 2)["head"]["sha"]) == (False, empty.json()["sha"])
+    sim.resolve_conflict(REPO, 2)
+    assert _pull(setup, 2)["mergeable_state"] == "clean"
