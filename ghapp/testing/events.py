@@ -279,9 +279,7 @@ def _level(on: bool) -> str:
     return "non_admins" if on else "off"
 
 
-def branch_protection_rule(
-    world: World, repo: Repo, item: Protection, action: str, sender: Account
-) -> dict[str, Any]:
+def branch_protection_rule(world: World, repo: Repo, item: Protection, action: str, sender: Account) -> dict[str, Any]:
     """A classic protection rule as the ``branch_protection_rule`` webhook describes it."""
     reviews = item.required_approvals is not None
     rule = {

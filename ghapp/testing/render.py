@@ -33,7 +33,6 @@ def reactions(url: str) -> dict[str, Any]:
     return {"url": url, "total_count": 0, **dict.fromkeys(REACTIONS, 0)}
 
 
-
 def user(base: str, account: Account) -> dict[str, Any]:
     login = account.login
     api = f"{base}/users/{login}"

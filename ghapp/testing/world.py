@@ -224,9 +224,7 @@ class World:
                 if pull.head_ref == branch:
                     self._close(pull, sender)
 
-    def push_commit(
-        self, repo: Repo, branch: str, message: str, author: str, files: FileChanges | None = None
-    ) -> str:
+    def push_commit(self, repo: Repo, branch: str, message: str, author: str, files: FileChanges | None = None) -> str:
         """A developer pushes one commit changing ``files`` (path -> content, ``None`` deletes).
 
         Without ``files`` the commit adds a new file of its own, so pushes never conflict by accident.
@@ -443,9 +441,7 @@ class World:
         """Standing reviews of people with write access (others' reviews do not count: Reviewable/Reviewable#579)."""
         repo = pull.repo
         writers = self._writers(repo)
-        standing = rules.latest_reviews(
-            (r.user.login, r.state) for r in self.reviews.get((repo.id, pull.number), [])
-        )
+        standing = rules.latest_reviews((r.user.login, r.state) for r in self.reviews.get((repo.id, pull.number), []))
         standing = {login: state for login, state in standing.items() if login in writers}
         needed: list[tuple[str, ...]] = []
         if branch_rules.code_owners:
@@ -917,9 +913,7 @@ class World:
         slug = suite.app.slug
         return self.account("github-actions[bot]" if slug == "github-actions" else f"{slug}[bot]", "Bot")
 
-    def complete_check(
-        self, repo: Repo, sha: str, conclusion: str, name: str, app: str = "github-actions"
-    ) -> CheckRun:
+    def complete_check(self, repo: Repo, sha: str, conclusion: str, name: str, app: str = "github-actions") -> CheckRun:
         """CI finished ``name`` on ``sha``: its run completes (``created`` first when it never started);
         the suite completes, with ``check_suite`` ``completed``, once all its runs have."""
         with self.lock:
