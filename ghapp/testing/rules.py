@@ -109,6 +109,9 @@ def aggregate(rulesets: Iterable[Ruleset], protection: Protection | None) -> Bra
             approvals = max(approvals, protection.required_approvals)
             code_owners = code_owners or protection.code_owners
             dismiss = dismiss or protection.dismiss_stale
+    # @octokit/openapi, strict_required_status_checks_policy: "will not take effect unless at least one
+    # status check is enabled"
+    strict = strict and bool(checks)
     return BranchRules(tuple(checks), strict, approvals, code_owners, dismiss, ruled)
 
 

@@ -73,6 +73,11 @@ def test_rules_add_up_to_the_most_restrictive() -> None:
         reviews_ruled=True,
     )
     assert aggregate([], None) == BranchRules()
+    strict_alone = {
+        "type": "required_status_checks",
+        "parameters": {"required_status_checks": [], "strict_required_status_checks_policy": True},
+    }
+    assert aggregate([_ruleset(["~ALL"], rules=[strict_alone])], Protection(2, "main", strict=True)) == BranchRules()
     assert not aggregate([], Protection(1, "main", [RequiredCheck("x")])).reviews_ruled
     items = rule_items([_ruleset(["~ALL"], rules=[CHECKS])], "acme/app")
     assert items == [{**CHECKS, "ruleset_source_type": "Repository", "ruleset_source": "acme/app", "ruleset_id": 1}]
