@@ -96,6 +96,7 @@ def admin_blueprint(sim: GitHubSimulator) -> Blueprint:
                 "webhook_secret": sim.webhook_secret,
                 "webhook_url": sim.webhook_url,
                 "private_key_pem": sim.private_key_pem,
+                "mergeability_delay_s": sim.config.mergeability_delay_s,
             }
         )
 

@@ -122,7 +122,10 @@ def test_manifest_flow_end_to_end(make_sim: Any) -> None:
 def test_command_line_entry_point(tmp_path: Path) -> None:
     key = tmp_path / "app.pem"
     process = subprocess.Popen(
-        [sys.executable, "-m", "ghapp.testing", "--port", "0", "--key-out", str(key), "--install", "acme/app"],
+        [
+            *(sys.executable, "-m", "ghapp.testing", "--port", "0", "--key-out", str(key)),
+            *("--install", "acme/app", "--mergeability-delay", "2.5"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -133,10 +136,15 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
         assert info["url"].startswith("http://127.0.0.1:")
         assert "PRIVATE KEY" in key.read_text()
         assert info["installations"]["acme/app"] > 0
-        assert requests.get(f"{info['url']}/_sim/info").json()["app_id"] == info["app_id"]
+        served = requests.get(f"{info['url']}/_sim/info").json()
+        assert served["app_id"] == info["app_id"] and served["mergeability_delay_s"] == 2.5
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+    refused = subprocess.run(
+        [sys.executable, "-m", "ghapp.testing", "--mergeability-delay", "-1"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "cannot be negative" in refused.stderr
 
 
 def test_user_fixture_helpers() -> None:
