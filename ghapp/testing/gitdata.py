@@ -102,6 +102,27 @@ class GitRepo:
             return None
         return entry.data, str(entry.id)
 
+    def listing(self, sha: str, path: str) -> list[tuple[str, str, str, int]] | None:
+        """``(name, "file" | "dir", object sha, size)`` of a folder at commit ``sha``; ``None`` when not a folder."""
+        obj = self._object(sha)
+        if not isinstance(obj, pygit2.Commit):
+            return None
+        folder: pygit2.Object = obj.tree
+        if path.strip("/"):
+            try:
+                folder = obj.tree[path.strip("/")]
+            except KeyError:
+                return None
+        if not isinstance(folder, pygit2.Tree):
+            return None
+        out = []
+        for entry in folder:
+            if isinstance(entry, pygit2.Blob):
+                out.append((entry.name, "file", str(entry.id), entry.size))
+            else:
+                out.append((entry.name, "dir", str(entry.id), 0))
+        return out
+
     def merge_base(self, a: str, b: str) -> str | None:
         found = self.git.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
         return str(found) if found is not None else None

@@ -333,6 +333,25 @@ def ruleset(base: str, repo: Repo, item: Ruleset) -> dict[str, Any]:
     }
 
 
+def content_entry(base: str, repo: Repo, path: str, kind: str, sha: str, size: int, ref: str) -> dict[str, Any]:
+    """One entry of a folder as ``GET .../contents/{path}`` lists it."""
+    api = f"{base}/repos/{repo.full_name}/contents/{path}?ref={ref}"
+    html = f"{base}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{path}"
+    git = f"{base}/repos/{repo.full_name}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
+    return {
+        "type": kind,
+        "size": size,
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "sha": sha,
+        "url": api,
+        "git_url": git,
+        "html_url": html,
+        "download_url": f"{base}/raw/{repo.full_name}/{ref}/{path}" if kind == "file" else None,
+        "_links": {"self": api, "git": git, "html": html},
+    }
+
+
 def content_file(base: str, repo: Repo, path: str, data: bytes, sha: str, ref: str) -> dict[str, Any]:
     """``GET .../contents/{path}`` for a file: base64 in lines of 60 characters, as GitHub sends it."""
     encoded = base64.b64encode(data).decode()

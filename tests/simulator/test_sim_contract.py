@@ -366,6 +366,11 @@ def test_rule_and_branch_responses_match_github_schemas(sim: Any) -> None:
     )
     check(setup.api("GET", f"/repos/{repo}/branches/main"), "get", "/repos/{owner}/{repo}/branches/{branch}", 200)
     check(setup.api("GET", f"/repos/{repo}/contents/README.md"), "get", "/repos/{owner}/{repo}/contents/{path}", 200)
+    sim.push_commit(repo, "main", files={"docs/guide.md": "guide\n"})
+    listed = check(
+        setup.api("GET", f"/repos/{repo}/contents/docs"), "get", "/repos/{owner}/{repo}/contents/{path}", 200
+    )
+    assert [e["name"] for e in listed] == ["guide.md"]
     sim.unprotect_branch(repo)
     sim.delete_ruleset(repo, ruleset_id)
     pull = setup.open_pull("feature")

@@ -37,6 +37,8 @@ def test_contents_on_real_git(setup: Setup) -> None:
     assert setup.api("GET", f"/repos/{REPO}/contents/README.md", params={"ref": "feature"}).status_code == 404
     assert setup.api("GET", f"/repos/{REPO}/contents/x", params={"ref": "nope"}).status_code == 404
     assert sim.read_file(REPO, "feature", "docs/a.md") == "hello\n"
+    folder = setup.api("GET", f"/repos/{REPO}/contents/docs", params={"ref": "feature"}).json()
+    assert [(e["name"], e["type"], e["path"]) for e in folder] == [("a.md", "file", "docs/a.md")]
 
 
 def test_rulesets_and_branch_rules_need_only_metadata(setup: Setup) -> None:

@@ -32,7 +32,7 @@ def get_branch(call: Call, owner: str, repo: str, branch: str) -> Reply:
 
 
 def get_contents(call: Call, owner: str, repo: str, path: str) -> Reply:
-    """A file at ``ref`` (the default branch when absent); 404 for a missing path or a folder here."""
+    """A file, or a folder's entries, at ``ref`` (the default branch when absent); 404 when absent."""
     world = call.world
     found = call.repo
     with world.lock:
@@ -41,10 +41,19 @@ def get_contents(call: Call, owner: str, repo: str, path: str) -> Reply:
             sha = world.resolve(found, ref)
         except ApiError as exc:
             raise ApiError(404, f"No commit found for the ref {ref}") from exc
-        blob = found.git.read(sha, path)
-        if blob is None:
+        clean = path.strip("/")
+        blob = found.git.read(sha, clean)
+        if blob is not None:
+            return Reply(render.content_file(call.base, found, clean, blob[0], blob[1], ref))
+        entries = found.git.listing(sha, clean)
+        if entries is None:
             raise not_found()
-        return Reply(render.content_file(call.base, found, path.strip("/"), blob[0], blob[1], ref))
+        return Reply(
+            [
+                render.content_entry(call.base, found, f"{clean}/{name}" if clean else name, kind, oid, size, ref)
+                for name, kind, oid, size in entries
+            ]
+        )
 
 
 def branch_rules(call: Call, owner: str, repo: str, branch: str) -> Reply:
