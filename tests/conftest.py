@@ -127,11 +127,12 @@ class FileGuard:
     """
 
     WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-    # Audit event -> positions of the arguments that name a path it changes.
+    # Audit event -> (position of an argument naming a path it changes, position of its ``dir_fd`` or None).
+    # ``shutil.rmtree`` removes entries relative to a directory descriptor, so ``dir_fd`` must be honoured.
     CHANGES = {
-        "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1), "os.truncate": (0,),
-        "os.symlink": (1,), "os.link": (1,), "shutil.rmtree": (0,), "shutil.move": (0, 1),
-        "shutil.copytree": (1,),
+        "os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "os.mkdir": ((0, 2),), "os.rename": ((0, 2), (1, 3)),
+        "os.truncate": ((0, None),), "os.symlink": ((1, None),), "os.link": ((1, None),),
+        "shutil.rmtree": ((0, None),), "shutil.move": ((0, None), (1, None)), "shutil.copytree": ((1, None),),
     }
     LISTS = ("os.listdir", "os.scandir")
     # Caches of the tools themselves, not of the code under test: bytecode, pytest's and hypothesis's.
@@ -165,8 +166,9 @@ class FileGuard:
             )
             self.check(path, writes, event)
         elif event in self.CHANGES:
-            for index in self.CHANGES[event]:
-                self.check(args[index], True, event)
+            for index, fd_index in self.CHANGES[event]:
+                dir_fd = args[fd_index] if fd_index is not None and fd_index < len(args) else None
+                self.check(_relative_to(args[index], dir_fd), True, event)
         elif event == "sqlite3.connect":
             self.check(_sqlite_path(args[0]), True, event)
         elif event in self.LISTS:
@@ -189,6 +191,13 @@ class FileGuard:
         with self._lock:
             self.problems.append(problem)
         raise PermissionError(problem)
+
+
+def _relative_to(path: Any, dir_fd: Any) -> Any:
+    """A path given relative to an open directory (``dir_fd``) as the absolute path it names."""
+    if not isinstance(dir_fd, int) or path is None or isinstance(path, int) or os.path.isabs(os.fsdecode(path)):
+        return path
+    return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), os.fsdecode(path))
 
 
 def _under(path: str, root: str) -> bool:

@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key-out", type=Path, default=None, help="write the app's private key (PEM) here")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
+        "--mergeability-delay",
+        type=float,
+        default=0.0,
+        help="seconds mergeable stays null after a push, as while GitHub computes it (default 0)",
+    )
+    parser.add_argument(
         "--install",
         action="append",
         default=[],
@@ -36,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = SimulatorConfig(host=args.host, port=args.port, webhook_url=args.webhook_url, seed=args.seed)
+    if args.mergeability_delay < 0:
+        parser.error("--mergeability-delay cannot be negative")
+    config.mergeability_delay_s = args.mergeability_delay
     if args.webhook_secret:
         config.webhook_secret = args.webhook_secret
     if args.app_id:

@@ -30,6 +30,10 @@ class SimulatorConfig:
     delivery_timeout_s: float = 10.0
     token_lifetime_s: int = 3600
     hook_id: int = 512001
+    # GitHub computes mergeability in a background job after every push to the head or the base; until
+    # it is done ``mergeable`` is null and ``mergeable_state`` unknown (GitHub docs: "Get a pull request").
+    # GitHub takes seconds; 0 answers at once.
+    mergeability_delay_s: float = 0.0
     host: str = "127.0.0.1"
     port: int = 0
 

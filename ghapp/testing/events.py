@@ -21,6 +21,7 @@ from ghapp.testing.models import (
 )
 
 if TYPE_CHECKING:
+    from ghapp.testing.rules import Protection, Ruleset
     from ghapp.testing.world import World
 
 
@@ -211,7 +212,7 @@ def status(world: World, item: CommitStatus) -> dict[str, Any]:
         {
             "name": name,
             "commit": {"sha": sha, "url": f"{world.base_url}/repos/{repo.full_name}/commits/{sha}"},
-            "protected": name == repo.default_branch and bool(repo.required_checks),
+            "protected": world.is_protected(repo, name),
         }
         for name, sha in sorted(repo.branches.items())
         if sha == item.sha
@@ -262,3 +263,57 @@ def installation_repositories(
         "requester": None,
         "sender": render.user(world.base_url, item.account),
     }
+
+
+def repository_ruleset(
+    world: World, repo: Repo, item: Ruleset, action: str, sender: Account, *, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"action": action, "repository_ruleset": render.ruleset(world.base_url, repo, item)}
+    if changes is not None:
+        payload["changes"] = changes
+    payload.update(_base(world, repo, None, sender))
+    return payload
+
+
+def _level(on: bool) -> str:
+    return "non_admins" if on else "off"
+
+
+def branch_protection_rule(world: World, repo: Repo, item: Protection, action: str, sender: Account) -> dict[str, Any]:
+    """A classic protection rule as the ``branch_protection_rule`` webhook describes it."""
+    reviews = item.required_approvals is not None
+    rule = {
+        "id": item.id,
+        "repository_id": repo.id,
+        "name": item.branch,
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(world.now()),
+        "pull_request_reviews_enforcement_level": _level(reviews),
+        "required_approving_review_count": item.required_approvals or 0,
+        "dismiss_stale_reviews_on_push": item.dismiss_stale,
+        "require_code_owner_review": item.code_owners,
+        "authorized_dismissal_actors_only": False,
+        "ignore_approvals_from_contributors": False,
+        "require_last_push_approval": False,
+        "required_status_checks": [c.context for c in item.required_checks],
+        "required_status_checks_enforcement_level": _level(bool(item.required_checks)),
+        "strict_required_status_checks_policy": item.strict,
+        "signature_requirement_enforcement_level": "off",
+        "linear_history_requirement_enforcement_level": "off",
+        "lock_branch_enforcement_level": "off",
+        "lock_allows_fork_sync": False,
+        "admin_enforced": False,
+        "allow_force_pushes_enforcement_level": "off",
+        "allow_deletions_enforcement_level": "off",
+        "merge_queue_enforcement_level": "off",
+        "required_deployments_enforcement_level": "off",
+        "required_conversation_resolution_level": "off",
+        "authorized_actors_only": False,
+        "authorized_actor_names": [],
+        "create_protected": False,
+    }
+    payload: dict[str, Any] = {"action": action, "rule": rule}
+    if action == "edited":
+        payload["changes"] = {}
+    payload.update(_base(world, repo, None, sender))
+    return payload

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 
@@ -22,6 +22,7 @@ class Faults:
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
     webhook_reorder: bool = False
+    stalled_check_apps: list[str] = field(default_factory=list)  # CI apps whose checks stay queued for ever
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -72,4 +73,4 @@ class Faults:
         """Back to no faults (the seed is kept)."""
         for f in fields(self):
             if not f.name.startswith("_") and f.name != "seed":
-                setattr(self, f.name, f.default)
+                setattr(self, f.name, f.default_factory() if f.default_factory is not MISSING else f.default)

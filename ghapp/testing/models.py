@@ -5,6 +5,11 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ghapp.testing.gitdata import BranchMap, CommitMap, GitRepo
+    from ghapp.testing.rules import Protection, Ruleset
 
 PERMISSION_LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
 
@@ -52,6 +57,21 @@ class Label:
 
 
 @dataclass
+class RepoSettings:
+    """The repository settings ``GET /repos/{owner}/{repo}`` shows; the defaults are GitHub's for a new repository."""
+
+    allow_merge_commit: bool = True
+    allow_squash_merge: bool = True
+    allow_rebase_merge: bool = True
+    allow_update_branch: bool = False
+    allow_auto_merge: bool = False
+    delete_branch_on_merge: bool = False
+    visibility: str = "private"  # public, private or internal
+    plan: str = "team"  # the owner's plan: free, pro, team or enterprise
+    pre_receive_hooks: bool = False  # GitHub Enterprise Server only: mergeable_state has_hooks
+
+
+@dataclass
 class Repo:
     id: int
     owner: Account
@@ -59,13 +79,22 @@ class Repo:
     default_branch: str
     created_at: float
     pushed_at: float
-    branches: dict[str, str] = field(default_factory=dict)
-    commits: dict[str, Commit] = field(default_factory=dict)
-    trees: set[str] = field(default_factory=set)
+    git: GitRepo
     collaborators: dict[str, str] = field(default_factory=dict)
-    required_checks: list[str] = field(default_factory=list)
     labels: dict[str, Label] = field(default_factory=dict)
+    settings: RepoSettings = field(default_factory=RepoSettings)
+    rulesets: dict[int, Ruleset] = field(default_factory=dict)
+    protections: dict[str, Protection] = field(default_factory=dict)
+    ci_apps: list[str] = field(default_factory=list)  # apps that get a check suite on every push
     next_number: int = 1
+
+    @property
+    def branches(self) -> BranchMap:
+        return self.git.branches
+
+    @property
+    def commits(self) -> CommitMap:
+        return self.git.commits
 
     @property
     def full_name(self) -> str:
@@ -97,7 +126,9 @@ class PullRequest:
     merged_by: Account | None = None
     merge_commit_sha: str | None = None
     closed_at: float | None = None
-    conflict: bool = False
+    mergeability_known_at: float = 0.0  # GitHub computes mergeability in the background after a push
+    # set only by the admin verb make_conflict on a head that changes no file, which git cannot make conflict
+    conflict_by_decree: bool = False
     requested_reviewers: list[Account] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     comments: int = 0
@@ -130,6 +161,15 @@ class IssueComment:
     via_app: bool = False
 
 
+@dataclass(frozen=True)
+class CheckApp:
+    """A GitHub App that reports checks (GitHub Actions, or a second CI)."""
+
+    id: int
+    slug: str
+    name: str
+
+
 @dataclass
 class CheckRun:
     id: int
@@ -140,6 +180,7 @@ class CheckRun:
     conclusion: str | None
     started_at: float
     completed_at: float | None
+    app: CheckApp
 
 
 @dataclass
@@ -152,6 +193,7 @@ class CheckSuite:
     conclusion: str | None
     created_at: float
     updated_at: float
+    app: CheckApp
     runs: list[CheckRun] = field(default_factory=list)
 
 
@@ -191,6 +233,12 @@ class AccessToken:
     permissions: dict[str, str]
 
 
+# The CI apps that report checks: GitHub Actions (its real app id) and a second, simulated CI.
+CHECK_APPS = {
+    "github-actions": CheckApp(15368, "github-actions", "GitHub Actions"),
+    "other-ci": CheckApp(27001, "other-ci", "Other CI"),
+}
+
 DEFAULT_PERMISSIONS = {
     "metadata": "read",
     "contents": "write",
@@ -201,14 +249,20 @@ DEFAULT_PERMISSIONS = {
 }
 
 DEFAULT_EVENTS = [
+    "branch_protection_rule",
     "check_run",
     "check_suite",
     "issue_comment",
     "pull_request",
     "pull_request_review",
     "push",
+    "repository_ruleset",
     "status",
 ]
+
+# Events an installation receives only with this permission (GitHub docs, "Webhook events and payloads":
+# both rule events list the Administration repository permission, read, as needed by GitHub Apps).
+EVENT_PERMISSIONS = {"branch_protection_rule": "administration", "repository_ruleset": "administration"}
 
 
 def grants(granted: dict[str, str], permission: str, level: str) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+from typing import TYPE_CHECKING, Any
 
 from ghapp.testing.models import (
     Account,
+    CheckApp,
     CheckRun,
     CheckSuite,
     Commit,
@@ -20,14 +22,15 @@ from ghapp.testing.models import (
     node_id,
 )
 
+if TYPE_CHECKING:
+    from ghapp.testing.rules import Protection, Ruleset
+
 REACTIONS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
 
 
 def reactions(url: str) -> dict[str, Any]:
     """GitHub's reaction rollup for an item nobody has reacted to."""
     return {"url": url, "total_count": 0, **dict.fromkeys(REACTIONS, 0)}
-
-CI_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
 
 
 def user(base: str, account: Account) -> dict[str, Any]:
@@ -112,7 +115,7 @@ def repository(base: str, repo: Repo, *, open_issues: int = 0, full: bool = True
         "node_id": repo.node_id,
         "name": repo.name,
         "full_name": repo.full_name,
-        "private": True,
+        "private": repo.settings.visibility != "public",
         "owner": user(base, repo.owner),
         "description": None,
         "fork": False,
@@ -121,7 +124,7 @@ def repository(base: str, repo: Repo, *, open_issues: int = 0, full: bool = True
         "updated_at": iso(repo.pushed_at),
         "pushed_at": iso(repo.pushed_at),
         "homepage": None,
-        "size": len(repo.commits),
+        "size": repo.git.commits_written,  # kilobytes on GitHub; grows with every commit here
         "stargazers_count": 0,
         "watchers_count": 0,
         "language": None,
@@ -141,7 +144,7 @@ def repository(base: str, repo: Repo, *, open_issues: int = 0, full: bool = True
         "is_template": False,
         "web_commit_signoff_required": False,
         "topics": [],
-        "visibility": "private",
+        "visibility": repo.settings.visibility,
         "forks": 0,
         "open_issues": open_issues,
         "watchers": 0,
@@ -150,12 +153,12 @@ def repository(base: str, repo: Repo, *, open_issues: int = 0, full: bool = True
     if full:
         out.update(
             {
-                "allow_squash_merge": True,
-                "allow_merge_commit": True,
-                "allow_rebase_merge": True,
-                "allow_auto_merge": False,
-                "delete_branch_on_merge": False,
-                "allow_update_branch": False,
+                "allow_squash_merge": repo.settings.allow_squash_merge,
+                "allow_merge_commit": repo.settings.allow_merge_commit,
+                "allow_rebase_merge": repo.settings.allow_rebase_merge,
+                "allow_auto_merge": repo.settings.allow_auto_merge,
+                "delete_branch_on_merge": repo.settings.delete_branch_on_merge,
+                "allow_update_branch": repo.settings.allow_update_branch,
                 "use_squash_pr_title_as_default": False,
                 "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
                 "squash_merge_commit_message": "COMMIT_MESSAGES",
@@ -252,23 +255,122 @@ def commit_summary(base: str, repo: Repo, commit: Commit) -> dict[str, Any]:
     }
 
 
-def branch(base: str, repo: Repo, name: str, commit: Commit) -> dict[str, Any]:
+def branch(base: str, repo: Repo, name: str, commit: Commit, *, protected: bool) -> dict[str, Any]:
+    """``GET .../branches/{branch}``: ``protected`` is true under classic protection or a ruleset."""
     api = f"{base}/repos/{repo.full_name}/branches/{name}"
-    protected = bool(repo.required_checks)
+    classic = repo.protections.get(name)
+    checks = classic.required_checks if classic else []
     return {
         "name": name,
         "commit": commit_summary(base, repo, commit),
         "_links": {"self": api, "html": f"{base}/{repo.full_name}/tree/{name}"},
         "protected": protected,
         "protection": {
-            "enabled": protected,
+            "enabled": classic is not None,
             "required_status_checks": {
-                "enforcement_level": "non_admins" if protected else "off",
-                "contexts": list(repo.required_checks),
-                "checks": [{"context": name, "app_id": None} for name in repo.required_checks],
+                "enforcement_level": "non_admins" if checks else "off",
+                "contexts": [c.context for c in checks],
+                "checks": [{"context": c.context, "app_id": c.integration_id} for c in checks],
             },
         },
         "protection_url": f"{api}/protection",
+    }
+
+
+def branch_protection(base: str, repo: Repo, item: Protection) -> dict[str, Any]:
+    """Classic protection as ``GET .../branches/{branch}/protection`` returns it."""
+    url = f"{base}/repos/{repo.full_name}/branches/{item.branch}/protection"
+    out: dict[str, Any] = {
+        "url": url,
+        "required_status_checks": {
+            "url": f"{url}/required_status_checks",
+            "strict": item.strict,
+            "contexts": [c.context for c in item.required_checks],
+            "checks": [{"context": c.context, "app_id": c.integration_id} for c in item.required_checks],
+            "contexts_url": f"{url}/required_status_checks/contexts",
+        },
+        "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": False},
+        "required_linear_history": {"enabled": False},
+        "allow_force_pushes": {"enabled": False},
+        "allow_deletions": {"enabled": False},
+        "block_creations": {"enabled": False},
+        "required_conversation_resolution": {"enabled": False},
+        "lock_branch": {"enabled": False},
+        "allow_fork_syncing": {"enabled": False},
+        "required_signatures": {"url": f"{url}/required_signatures", "enabled": False},
+    }
+    if item.required_approvals is not None:
+        out["required_pull_request_reviews"] = {
+            "url": f"{url}/required_pull_request_reviews",
+            "dismiss_stale_reviews": item.dismiss_stale,
+            "require_code_owner_reviews": item.code_owners,
+            "required_approving_review_count": item.required_approvals,
+            "require_last_push_approval": False,
+        }
+    return out
+
+
+def ruleset(base: str, repo: Repo, item: Ruleset) -> dict[str, Any]:
+    """A repository ruleset as ``GET .../rulesets/{id}`` returns it (the list omits ``conditions``/``rules``)."""
+    return {
+        "id": item.id,
+        "name": item.name,
+        "target": "branch",
+        "source_type": "Repository",
+        "source": repo.full_name,
+        "enforcement": item.enforcement,
+        "bypass_actors": [],
+        "current_user_can_bypass": "never",
+        "node_id": node_id("RRS", item.id),
+        "_links": {
+            "self": {"href": f"{base}/repos/{repo.full_name}/rulesets/{item.id}"},
+            "html": {"href": f"{base}/{repo.full_name}/rules/{item.id}"},
+        },
+        "conditions": {"ref_name": {"include": list(item.include), "exclude": list(item.exclude)}},
+        "rules": [dict(rule) for rule in item.rules],
+        "created_at": iso(item.created_at),
+        "updated_at": iso(item.updated_at),
+    }
+
+
+def content_entry(base: str, repo: Repo, path: str, kind: str, sha: str, size: int, ref: str) -> dict[str, Any]:
+    """One entry of a folder as ``GET .../contents/{path}`` lists it."""
+    api = f"{base}/repos/{repo.full_name}/contents/{path}?ref={ref}"
+    html = f"{base}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}/{ref}/{path}"
+    git = f"{base}/repos/{repo.full_name}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
+    return {
+        "type": kind,
+        "size": size,
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "sha": sha,
+        "url": api,
+        "git_url": git,
+        "html_url": html,
+        "download_url": f"{base}/raw/{repo.full_name}/{ref}/{path}" if kind == "file" else None,
+        "_links": {"self": api, "git": git, "html": html},
+    }
+
+
+def content_file(base: str, repo: Repo, path: str, data: bytes, sha: str, ref: str) -> dict[str, Any]:
+    """``GET .../contents/{path}`` for a file: base64 in lines of 60 characters, as GitHub sends it."""
+    encoded = base64.b64encode(data).decode()
+    api = f"{base}/repos/{repo.full_name}/contents/{path}?ref={ref}"
+    html = f"{base}/{repo.full_name}/blob/{ref}/{path}"
+    git = f"{base}/repos/{repo.full_name}/git/blobs/{sha}"
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(data),
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n",
+        "sha": sha,
+        "url": api,
+        "git_url": git,
+        "html_url": html,
+        "download_url": f"{base}/raw/{repo.full_name}/{ref}/{path}",
+        "_links": {"self": api, "git": git, "html": html},
     }
 
 
@@ -412,17 +514,17 @@ def app_permissions_json(permissions: dict[str, str]) -> dict[str, str]:
     return dict(sorted(permissions.items()))
 
 
-def ci_app(base: str, owner: Account) -> dict[str, Any]:
+def ci_app(base: str, app: CheckApp) -> dict[str, Any]:
     return {
-        "id": CI_APP["id"],
-        "slug": CI_APP["slug"],
-        "node_id": node_id("MDM", CI_APP["id"]),
-        "client_id": "Iv1.ci0000000000000000",
+        "id": app.id,
+        "slug": app.slug,
+        "node_id": node_id("MDM", app.id),
+        "client_id": f"Iv1.{app.id:016x}",
         "owner": user(base, Account("github", 9919, "Organization")),
-        "name": CI_APP["name"],
+        "name": app.name,
         "description": "Automate your workflow from idea to production",
         "external_url": "https://help.github.com/en/actions",
-        "html_url": f"{base}/apps/github-actions",
+        "html_url": f"{base}/apps/{app.slug}",
         "created_at": "2018-07-30T09:30:17Z",
         "updated_at": "2019-12-10T19:04:12Z",
         "permissions": {"checks": "write", "contents": "write", "metadata": "read", "statuses": "write"},
@@ -458,7 +560,7 @@ def check_suite(
         "before": head.parents[0] if head.parents else "0" * 40,
         "after": suite.head_sha,
         "pull_requests": [pull_minimal(base, p) for p in pulls],
-        "app": ci_app(base, repo.owner),
+        "app": ci_app(base, suite.app),
         "created_at": iso(suite.created_at),
         "updated_at": iso(suite.updated_at),
         "rerequestable": True,
@@ -502,7 +604,7 @@ def check_run(base: str, repo: Repo, run: CheckRun, pulls: list[PullRequest]) ->
         },
         "name": run.name,
         "check_suite": {"id": run.suite_id},
-        "app": ci_app(base, repo.owner),
+        "app": ci_app(base, run.app),
         "pull_requests": [pull_minimal(base, p) for p in pulls],
     }
 

@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ghapp.testing import render
+from ghapp.testing import render, rules
 from ghapp.testing.app import create_app
 from ghapp.testing.auth import generate_key_pair
 from ghapp.testing.config import SimulatorConfig
@@ -90,6 +90,7 @@ class GitHubSimulator:
             self._thread.join(timeout=5)
             self._thread = None
         self.sender.stop()
+        self.world.remove_git()
 
     def __enter__(self) -> GitHubSimulator:
         return self.start()
@@ -189,9 +190,26 @@ class GitHubSimulator:
 
     # ----- people and CI ------------------------------------------------------------------------
 
-    def push_commit(self, repo: str, branch: str, message: str = "Work in progress", author: str = "dev") -> str:
-        """A developer pushes one commit (the branch is made from the default branch when missing)."""
-        return self.world.push_commit(self._repo(repo), branch, message, author)
+    def push_commit(
+        self,
+        repo: str,
+        branch: str,
+        message: str = "Work in progress",
+        author: str = "dev",
+        files: dict[str, str | None] | None = None,
+    ) -> str:
+        """A developer pushes one commit changing ``files`` (path -> text, ``None`` deletes; without them a
+        new file of its own). The branch is made from the default branch when missing."""
+        if files is not None and not all(isinstance(v, str | None) for v in files.values()):
+            raise ValueError("files maps each path to its new text, or to null to delete it")
+        return self.world.push_commit(self._repo(repo), branch, message, author, files)
+
+    def read_file(self, repo: str, ref: str, path: str) -> str | None:
+        """The text of ``path`` at a branch or sha, or ``None`` when absent."""
+        with self.world.lock:
+            found = self._repo(repo)
+            blob = found.git.read(self.world.resolve(found, ref), path)
+            return blob[0].decode() if blob is not None else None
 
     def delete_branch(self, repo: str, branch: str, user: str = "maintainer") -> None:
         with self.world.lock:
@@ -206,12 +224,177 @@ class GitHubSimulator:
             self.world.account(user)
 
     def require_checks(self, repo: str, names: list[str]) -> None:
-        """Branch protection on the default branch: merges wait until these checks are green.
+        """Classic branch protection on the default branch requiring these checks (other settings kept).
 
         The repository is created when missing, so protection can be set before the app is installed.
         """
         with self.world.lock:
-            self.world.create_repo(repo).required_checks = list(names)
+            found = self.world.create_repo(repo)
+            current = found.protections.get(found.default_branch)
+            protection = rules.Protection(
+                id=self.world.new_id(),
+                branch=found.default_branch,
+                required_checks=[rules.RequiredCheck(str(n)) for n in names],
+                strict=current.strict if current else False,
+                required_approvals=current.required_approvals if current else None,
+                code_owners=current.code_owners if current else False,
+                dismiss_stale=current.dismiss_stale if current else False,
+            )
+            if not names and current is None:
+                return
+            self.world.protect_branch(found, protection, self.world.account("org-admin"))
+
+    def protect_branch(
+        self,
+        repo: str,
+        branch: str | None = None,
+        required_checks: list[Any] | None = None,
+        strict: bool = False,
+        required_approvals: int | None = None,
+        code_owners: bool = False,
+        dismiss_stale: bool = False,
+    ) -> dict[str, Any]:
+        """Classic branch protection (the default branch when ``branch`` is omitted). ``required_checks``
+        holds context names or ``{"context": ..., "app_id": ...}``; ``required_approvals`` None means no
+        required reviews at all. Sends ``branch_protection_rule`` created or edited."""
+        with self.world.lock:
+            found = self.world.create_repo(repo)
+            protection = rules.Protection(
+                id=self.world.new_id(),
+                branch=branch or found.default_branch,
+                required_checks=_required_checks(required_checks or [], "app_id"),
+                strict=bool(strict),
+                required_approvals=_approvals(required_approvals),
+                code_owners=bool(code_owners),
+                dismiss_stale=bool(dismiss_stale),
+            )
+            self.world.protect_branch(found, protection, self.world.account("org-admin"))
+            return render.branch_protection(self.url, found, protection)
+
+    def unprotect_branch(self, repo: str, branch: str | None = None) -> None:
+        with self.world.lock:
+            found = self._repo(repo)
+            self.world.unprotect_branch(found, branch or found.default_branch, self.world.account("org-admin"))
+
+    def set_ruleset(
+        self,
+        repo: str,
+        name: str = "main rules",
+        branches: list[str] | None = None,
+        exclude: list[str] | None = None,
+        required_checks: list[Any] | None = None,
+        strict: bool = False,
+        required_approvals: int | None = None,
+        code_owners: bool = False,
+        dismiss_stale: bool = False,
+        enforcement: str = "active",
+        extra_rules: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Create or replace the repository ruleset ``name``; its id. ``branches`` are ref_name conditions
+        (default ``["~DEFAULT_BRANCH"]``; ``"~ALL"``, ``"refs/heads/release/*"`` work too).
+        ``required_checks`` holds context names or ``{"context": ..., "integration_id": ...}``;
+        ``required_approvals`` None adds no pull_request rule. ``extra_rules`` adds rules in GitHub's own shape.
+        Sends ``repository_ruleset`` created or edited."""
+        made: list[dict[str, Any]] = []
+        checks = _required_checks(required_checks or [], "integration_id")
+        if checks:
+            made.append(
+                {
+                    "type": "required_status_checks",
+                    "parameters": {
+                        "do_not_enforce_on_create": False,
+                        "required_status_checks": [
+                            {"context": c.context, **({"integration_id": c.integration_id} if c.integration_id else {})}
+                            for c in checks
+                        ],
+                        "strict_required_status_checks_policy": bool(strict),
+                    },
+                }
+            )
+        approvals = _approvals(required_approvals)
+        if approvals is not None or code_owners or dismiss_stale:
+            made.append(
+                {
+                    "type": "pull_request",
+                    "parameters": {
+                        "allowed_merge_methods": ["merge", "squash", "rebase"],
+                        "dismiss_stale_reviews_on_push": bool(dismiss_stale),
+                        "require_code_owner_review": bool(code_owners),
+                        "require_last_push_approval": False,
+                        "required_approving_review_count": approvals or 0,
+                        "required_review_thread_resolution": False,
+                    },
+                }
+            )
+        for rule in extra_rules or []:
+            if not isinstance(rule, dict) or not isinstance(rule.get("type"), str):
+                raise ValueError("each rule is an object with a type, in GitHub's shape")
+            params = rule.get("parameters") or {}
+            if rule["type"] == "required_status_checks" and not all(
+                isinstance(c, dict) and isinstance(c.get("context"), str)
+                for c in params.get("required_status_checks", [])
+            ):
+                raise ValueError("each required status check has a context")
+            made.append(rule)
+        with self.world.lock:
+            found = self.world.create_repo(repo)
+            item = self.world.save_ruleset(
+                found,
+                name=name,
+                rules_=made,
+                include=list(branches or ["~DEFAULT_BRANCH"]),
+                exclude=list(exclude or []),
+                enforcement=enforcement,
+                sender=self.world.account("org-admin"),
+            )
+            return item.id
+
+    def delete_ruleset(self, repo: str, ruleset_id: int) -> None:
+        with self.world.lock:
+            self.world.delete_ruleset(self._repo(repo), int(ruleset_id), self.world.account("org-admin"))
+
+    def configure_repo(self, repo: str, **settings: Any) -> dict[str, Any]:
+        """Repository settings: allow_merge_commit, allow_squash_merge, allow_rebase_merge,
+        allow_update_branch, allow_auto_merge, delete_branch_on_merge, visibility, plan, pre_receive_hooks."""
+        with self.world.lock:
+            found = self.world.create_repo(repo)
+            self.world.configure_repo(found, settings)
+            return render.repository(self.url, found)
+
+    def set_mergeability_delay(self, seconds: float) -> None:
+        """How long ``mergeable`` stays null after a push (``SimulatorConfig.mergeability_delay_s``)."""
+        if float(seconds) < 0:
+            raise ValueError("the delay cannot be negative")
+        self.config.mergeability_delay_s = float(seconds)
+
+    def race_base_modified(self, repo: str, number: int) -> None:
+        """The next merge of this pull request loses GitHub's race: 405 "Base branch was modified"."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            self.world.base_modified_once.add((pull.repo.id, pull.number))
+
+    def review_decision(self, repo: str, number: int) -> str | None:
+        with self.world.lock:
+            return self.world.review_decision(self._pull(repo, number))
+
+    def update_branch_by_hand(self, repo: str, number: int, user: str = "maintainer") -> str:
+        """A person presses "Update branch": the base is merged into the head; the new head sha."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            self.world.update_pull_branch(pull, None, self.world.account(user))
+            return pull.head_sha
+
+    def enable_ci(self, repo: str, apps: list[str] | None = None) -> None:
+        """CI apps (``github-actions``, ``other-ci``) get a queued suite and ``check_suite`` ``requested`` on
+        every push."""
+        with self.world.lock:
+            self.world.enable_ci(self.world.create_repo(repo), list(apps or ["github-actions"]))
+
+    def start_checks(
+        self, repo: str, sha: str, name: str = "ci", app: str = "github-actions", queued: bool = False
+    ) -> None:
+        with self.world.lock:
+            self.world.start_check(self._repo(repo), sha, name, app, queued=queued)
 
     def submit_review(
         self, repo: str, number: int, user: str, state: str = "APPROVED", body: str = ""
@@ -235,8 +418,17 @@ class GitHubSimulator:
             item = self.world.add_comment(self._repo(repo), int(number), self.world.account(user), body, via_app=False)
             return render.issue_comment(self.url, item)
 
-    def complete_checks(self, repo: str, sha: str, conclusion: str = "success", name: str = "ci") -> None:
-        self.world.complete_check(self._repo(repo), sha, conclusion, name)
+    def complete_checks(
+        self, repo: str, sha: str, conclusion: str = "success", name: str = "ci", app: str = "github-actions"
+    ) -> None:
+        """CI reports ``name`` on ``sha``. Under the ``stalled_check_apps`` fault the app's run and suite
+        stay queued instead, for ever."""
+        with self.world.lock:
+            found = self._repo(repo)
+            if app in self.faults.stalled_check_apps:
+                self.world.start_check(found, sha, name, app, queued=True)
+                return
+            self.world.complete_check(found, sha, conclusion, name, app)
 
     def set_status(self, repo: str, sha: str, state: str = "success", context: str = "ci") -> dict[str, Any]:
         with self.world.lock:
@@ -251,6 +443,16 @@ class GitHubSimulator:
                 pull, sha=None, method=method, title=None, message=None, sender=self.world.account(user)
             )
 
+    def convert_to_draft_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
+        """A person turns the pull request back into a draft (``converted_to_draft``)."""
+        with self.world.lock:
+            self.world.set_draft(self._pull(repo, number), True, self.world.account(user))
+
+    def mark_ready_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
+        """A person marks the draft ready for review (``ready_for_review``)."""
+        with self.world.lock:
+            self.world.set_draft(self._pull(repo, number), False, self.world.account(user))
+
     def close_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
         with self.world.lock:
             self.world.close(self._pull(repo, number), self.world.account(user))
@@ -260,13 +462,35 @@ class GitHubSimulator:
             self.world.reopen(self._pull(repo, number), self.world.account(user))
 
     def make_conflict(self, repo: str, number: int) -> None:
-        """The base moved in a way that conflicts: ``mergeable`` false, ``mergeable_state`` dirty."""
+        """Someone pushes to the base a change to a file the pull request changes too: a real conflict, and
+        the head does not move. A head that changes no file (an empty commit) cannot conflict in git; such
+        a pull request is marked conflicting by decree until ``resolve_conflict``."""
         with self.world.lock:
-            self._pull(repo, number).conflict = True
+            pull = self._pull(repo, number)
+            found = pull.repo
+            base_tip = found.branches[pull.base_ref]
+            changed = found.git.changed_paths(base_tip, pull.head_sha)
+            if not changed:
+                pull.conflict_by_decree = True
+                return
+            change = {changed[0]: f"changed on {pull.base_ref} after {base_tip}\n"}
+            self.world.push_commit(found, pull.base_ref, "Change on the base", "other-dev", change)
 
     def resolve_conflict(self, repo: str, number: int) -> None:
+        """A developer merges the base into the head, keeping the head's side of each conflict (the head
+        moves, as it does on GitHub); a conflict by decree is simply lifted."""
         with self.world.lock:
-            self._pull(repo, number).conflict = False
+            pull = self._pull(repo, number)
+            if pull.conflict_by_decree:
+                pull.conflict_by_decree = False
+                return
+            found = pull.repo
+            base_tip = found.branches[pull.base_ref]
+            if not found.git.conflicts(base_tip, pull.head_sha):
+                return
+            text = f"Merge branch '{pull.base_ref}' into {pull.head_ref}"
+            merged = found.git.merge(pull.head_sha, base_tip, text, "dev", self.world.now(), prefer="ours")
+            self.world.set_branch(found, pull.head_ref, merged, self.world.account("dev"))
 
     def create_manifest_code(self, manifest: dict[str, Any]) -> str:
         """The code GitHub hands back after a person confirms an app manifest."""
@@ -289,3 +513,24 @@ class GitHubSimulator:
                 return True
             time.sleep(interval)
         return bool(predicate())
+
+
+def _required_checks(items: list[Any], app_key: str) -> list[rules.RequiredCheck]:
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(rules.RequiredCheck(item))
+        elif isinstance(item, dict) and isinstance(item.get("context"), str):
+            app = item.get(app_key, item.get("integration_id", item.get("app_id")))
+            out.append(rules.RequiredCheck(item["context"], int(app) if app is not None else None))
+        else:
+            raise ValueError(f"a required check is a context name or {{'context': ..., '{app_key}': ...}}")
+    return out
+
+
+def _approvals(count: int | None) -> int | None:
+    if count is None:
+        return None
+    if not isinstance(count, int) or not 0 <= count <= 10:
+        raise ValueError("required_approvals is a whole number from 0 to 10")
+    return count

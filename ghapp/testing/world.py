@@ -6,33 +6,35 @@ Both the REST/GraphQL handlers and the people-and-CI helpers of ``GitHubSimulato
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import secrets
 import threading
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
-from ghapp.testing import events, render
+from ghapp.testing import events, render, rules
 from ghapp.testing.config import SimulatorConfig
 from ghapp.testing.errors import ApiError, missing_field, not_found, validation_failed
+from ghapp.testing.gitdata import FileChanges, GitStore, MergeConflict
 from ghapp.testing.mergeability import (
-    CheckVerdicts,
-    commits_between,
-    is_fast_forward,
+    BASE_MODIFIED,
+    HEAD_MODIFIED,
+    METHOD_NOT_ALLOWED,
+    MergeFacts,
     merge_refusal,
     mergeable_state,
 )
 from ghapp.testing.models import (
+    CHECK_APPS,
     DEFAULT_EVENTS,
     DEFAULT_PERMISSIONS,
+    EVENT_PERMISSIONS,
     PERMISSION_LEVELS,
     AccessToken,
     Account,
+    CheckApp,
     CheckRun,
     CheckSuite,
-    Commit,
     CommitStatus,
     Installation,
     IssueComment,
@@ -40,6 +42,7 @@ from ghapp.testing.models import (
     PullRequest,
     Repo,
     Review,
+    grants,
 )
 from ghapp.testing.webhooks import WebhookSender
 
@@ -55,7 +58,8 @@ class World:
         self.lock = threading.RLock()
         self.base_url = f"http://{config.host}"
         self._ids = itertools.count(1001)
-        self._sha_counter = itertools.count(1)
+        self._pushes = itertools.count(1)
+        self.git_store = GitStore()
         self.accounts: dict[str, Account] = {}
         self.repos: dict[str, Repo] = {}
         self.repos_by_id: dict[int, Repo] = {}
@@ -69,7 +73,11 @@ class World:
         self.tokens: dict[str, AccessToken] = {}
         self.manifest_codes: dict[str, tuple[dict[str, Any], float]] = {}
         self.bot = Account(f"{config.app_slug}[bot]", 41_000_000 + config.app_id % 1_000_000, "Bot")
-        self._ancestry_cache: dict[int, Any] = {}
+        self.base_modified_once: set[tuple[int, int]] = set()  # (repo id, number): next merge races
+
+    def remove_git(self) -> None:
+        """Remove the git repositories from disk."""
+        self.git_store.close()
 
     # ----- basics -------------------------------------------------------------------------------
 
@@ -96,24 +104,8 @@ class World:
             raise not_found()
         return found
 
-    def _new_sha(self, *parts: object) -> str:
-        seed = ":".join(str(p) for p in (next(self._sha_counter), self.config.seed, *parts))
-        return hashlib.sha1(seed.encode()).hexdigest()
-
-    def parents_map(self, repo: Repo) -> dict[str, tuple[str, ...]]:
-        return {sha: c.parents for sha, c in repo.commits.items()}
-
     def _between(self, repo: Repo, base: str, head: str) -> list[str]:
-        cache = self._ancestry_cache.get(repo.id)
-        if cache is None:
-            commits = repo.commits
-
-            @lru_cache(maxsize=4096)
-            def between(b: str, h: str) -> tuple[str, ...]:
-                return tuple(commits_between({s: c.parents for s, c in commits.items()}, b, h))
-
-            cache = self._ancestry_cache[repo.id] = between
-        return list(cache(base, head))
+        return repo.git.between(base, head)
 
     # ----- repositories and git data ------------------------------------------------------------
 
@@ -129,34 +121,29 @@ class World:
             owner = self.account(owner_login, "Organization")
             now = self.now()
             repo = Repo(
-                id=self.new_id(), owner=owner, name=name, default_branch=default_branch, created_at=now, pushed_at=now
+                id=self.new_id(),
+                owner=owner,
+                name=name,
+                default_branch=default_branch,
+                created_at=now,
+                pushed_at=now,
+                git=self.git_store.create(),
             )
-            initial = self._make_commit(repo, (), "Initial commit", owner_login)
-            repo.branches[default_branch] = initial.sha
+            initial = repo.git.make_commit([], "Initial commit", owner_login, now, changes={"README.md": f"# {name}\n"})
+            repo.branches[default_branch] = initial
             self.repos[full_name.lower()] = repo
             self.repos_by_id[repo.id] = repo
             return repo
 
-    def _make_commit(
-        self, repo: Repo, parents: tuple[str, ...], message: str, author: str, tree: str | None = None
-    ) -> Commit:
-        sha = self._new_sha(repo.id, message, *parents)
-        if tree is None:
-            tree = self._new_sha("tree", repo.id, sha)
-        commit = Commit(sha=sha, tree=tree, parents=parents, message=message, author=author, created_at=self.now())
-        repo.commits[sha] = commit
-        repo.trees.add(tree)
-        return commit
-
-    def create_commit(self, repo: Repo, message: str, tree: str, parents: list[str], author: str) -> Commit:
-        """``POST /git/commits``: a commit object on no branch yet."""
+    def create_commit(self, repo: Repo, message: str, tree: str, parents: list[str], author: str) -> str:
+        """``POST /git/commits``: a commit object on no branch yet; its sha."""
         with self.lock:
-            if tree not in repo.trees:
+            if not repo.git.has_tree(tree):
                 raise ApiError(422, "Tree SHA does not exist")
             for parent in parents:
                 if parent not in repo.commits:
                     raise ApiError(422, "Parent SHA does not exist or is not a commit object")
-            return self._make_commit(repo, tuple(parents), message, author, tree)
+            return repo.git.make_commit(parents, message, author, self.now(), tree=tree)
 
     def resolve(self, repo: Repo, ref: str) -> str:
         """A branch name, ``heads/x``, ``refs/heads/x`` or a sha to a commit sha (422 when unknown)."""
@@ -165,9 +152,9 @@ class World:
             return repo.branches[name]
         if ref in repo.commits:
             return ref
-        matches = [sha for sha in repo.commits if len(ref) >= 7 and sha.startswith(ref)]
-        if len(matches) == 1:
-            return matches[0]
+        expanded = repo.git.expand(ref)
+        if expanded is not None:
+            return expanded
         raise ApiError(422, f"No commit found for SHA: {ref}")
 
     def set_branch(self, repo: Repo, branch: str, sha: str, sender: Account, *, forced: bool = False) -> None:
@@ -195,11 +182,15 @@ class World:
             for pull in self.open_pulls(repo):
                 if pull.base_ref == branch:
                     pull.base_sha = sha
+                    self._recompute_later(pull)
                 if pull.head_ref == branch and pull.head_sha != sha:
                     previous = pull.head_sha
                     pull.head_sha = sha
                     pull.updated_at = self.now()
+                    self._recompute_later(pull)
                     self._emit_pull("synchronize", pull, sender, before=previous, after=sha)
+                    self._dismiss_stale(pull, sender)
+            self._request_suites(repo, sha, branch)
 
     def create_branch(self, repo: Repo, branch: str, sha: str, sender: Account) -> None:
         with self.lock:
@@ -216,7 +207,7 @@ class World:
             if sha not in repo.commits:
                 raise ApiError(422, "Object does not exist")
             old = repo.branches[branch]
-            fast_forward = is_fast_forward(self.parents_map(repo), old, sha)
+            fast_forward = repo.git.contains(sha, old)
             if not force and not fast_forward:
                 raise ApiError(422, "Update is not a fast forward")
             if old != sha:
@@ -233,12 +224,19 @@ class World:
                 if pull.head_ref == branch:
                     self._close(pull, sender)
 
-    def push_commit(self, repo: Repo, branch: str, message: str, author: str) -> str:
+    def push_commit(self, repo: Repo, branch: str, message: str, author: str, files: FileChanges | None = None) -> str:
+        """A developer pushes one commit changing ``files`` (path -> content, ``None`` deletes).
+
+        Without ``files`` the commit adds a new file of its own, so pushes never conflict by accident.
+        The branch is made from the default branch when missing.
+        """
         with self.lock:
             parent = repo.branches.get(branch) or repo.branches[repo.default_branch]
-            commit = self._make_commit(repo, (parent,), message, author)
-            self.set_branch(repo, branch, commit.sha, self.account(author))
-            return commit.sha
+            if files is None:
+                files = {f"changes/{branch}/{next(self._pushes)}.md": f"{message}\n"}
+            sha = repo.git.make_commit([parent], message, author, self.now(), changes=files)
+            self.set_branch(repo, branch, sha, self.account(author))
+            return sha
 
     # ----- installations and tokens -------------------------------------------------------------
 
@@ -405,33 +403,105 @@ class World:
             raise not_found()
         return found
 
-    def verdicts(self, repo: Repo, sha: str) -> CheckVerdicts:
-        outcomes: dict[str, str] = {}
+    def check_results(self, repo: Repo, sha: str) -> list[rules.CheckResult]:
+        """Every check run and commit status on ``sha``, oldest first."""
+        out: list[rules.CheckResult] = []
         for suite in self.suites.get((repo.id, sha), []):
             for run in suite.runs:
-                outcomes[run.name] = run.conclusion if run.status == "completed" and run.conclusion else "pending"
+                state = run.conclusion if run.status == "completed" and run.conclusion else "pending"
+                out.append(rules.CheckResult(run.name, state, run.app.id))
         for status in self.statuses.get((repo.id, sha), []):
-            outcomes[status.context] = "failure" if status.state == "error" else status.state
-        return CheckVerdicts(outcomes)
+            out.append(rules.CheckResult(status.context, "failure" if status.state == "error" else status.state, None))
+        return out
 
     def pull_json(self, pull: PullRequest, *, simple: bool = False) -> dict[str, Any]:
         repo = pull.repo
-        flags = self._merge_flags(pull)
-        mergeable, state = mergeable_state(**flags)
-        commits = len(self._between(repo, pull.base_sha, pull.head_sha)) if pull.head_sha in repo.commits else 0
+        mergeable, state = mergeable_state(self.merge_facts(pull))
+        commits = repo.git.ahead_behind(pull.head_sha, pull.base_sha)[0] if pull.head_sha in repo.commits else 0
         return render.pull_request(
             self.base_url, pull, mergeable=mergeable, mergeable_state=state, commits=commits, simple=simple
         )
 
-    def _merge_flags(self, pull: PullRequest) -> dict[str, Any]:
-        return {
-            "state": pull.state,
-            "merged": pull.merged,
-            "draft": pull.draft,
-            "conflict": pull.conflict,
-            "required": pull.repo.required_checks,
-            "verdicts": self.verdicts(pull.repo, pull.head_sha),
-        }
+    # ----- rules and what they ask of a pull request --------------------------------------------
+
+    def branch_rules(self, repo: Repo, branch: str) -> rules.BranchRules:
+        return rules.aggregate(self.rulesets_for(repo, branch), repo.protections.get(branch))
+
+    def is_protected(self, repo: Repo, branch: str) -> bool:
+        return branch in repo.protections or bool(self.rulesets_for(repo, branch))
+
+    def rulesets_for(self, repo: Repo, branch: str) -> list[rules.Ruleset]:
+        return [r for r in repo.rulesets.values() if rules.ruleset_applies(r, branch, repo.default_branch)]
+
+    def _writers(self, repo: Repo) -> set[str]:
+        writers = {login.lower() for login, level in repo.collaborators.items() if level in ("write", "admin")}
+        return writers | {repo.owner.login.lower()}
+
+    def review_facts(self, pull: PullRequest, branch_rules: rules.BranchRules) -> rules.ReviewFacts:
+        """Standing reviews of people with write access (others' reviews do not count: Reviewable/Reviewable#579)."""
+        repo = pull.repo
+        writers = self._writers(repo)
+        standing = rules.latest_reviews((r.user.login, r.state) for r in self.reviews.get((repo.id, pull.number), []))
+        standing = {login: state for login, state in standing.items() if login in writers}
+        needed: list[tuple[str, ...]] = []
+        if branch_rules.code_owners:
+            base_tip = repo.branches.get(pull.base_ref, pull.base_sha)
+            text = rules.codeowners_text(lambda path: self._text_at(repo, base_tip, path))
+            if text is not None:
+                entries = rules.parse_codeowners(text)
+                for path in repo.git.changed_paths(base_tip, pull.head_sha):
+                    owners = tuple(o.lstrip("@").lower() for o in rules.owners_of(entries, path))
+                    if owners and owners not in needed:
+                        needed.append(owners)
+        return rules.ReviewFacts(standing, tuple(needed))
+
+    def _text_at(self, repo: Repo, sha: str, path: str) -> str | None:
+        found = repo.git.read(sha, path)
+        return found[0].decode("utf-8", "replace") if found is not None else None
+
+    def merge_facts(self, pull: PullRequest) -> MergeFacts:
+        """What GitHub knows about merging ``pull`` now: real conflicts, position and missing requirements."""
+        repo = pull.repo
+        if pull.state != "open":
+            return MergeFacts(state=pull.state, merged=pull.merged, draft=pull.draft, conflict=False)
+        branch_rules = self.branch_rules(repo, pull.base_ref)
+        base_tip = repo.branches.get(pull.base_ref, pull.base_sha)
+        results = self.check_results(repo, pull.head_sha)
+        missing = tuple(c.context for c in branch_rules.checks if rules.check_state(c, results) != "passed")
+        required = {c.context for c in branch_rules.checks}
+        latest = {r.name: r.state for r in results if r.name not in required}
+        reviews = self.review_facts(pull, branch_rules)
+        approvals = sum(1 for state in reviews.standing.values() if state == "APPROVED")
+        return MergeFacts(
+            state=pull.state,
+            merged=pull.merged,
+            draft=pull.draft,
+            conflict=pull.conflict_by_decree or bool(repo.git.conflicts(base_tip, pull.head_sha)),
+            computing=self.now() < pull.mergeability_known_at,
+            behind=not repo.git.contains(pull.head_sha, base_tip),
+            strict=branch_rules.strict,
+            missing_checks=missing,
+            approvals_missing=max(0, branch_rules.approvals - approvals),
+            approvals_required=branch_rules.approvals,
+            changes_requested=branch_rules.reviews_required and "CHANGES_REQUESTED" in reviews.standing.values(),
+            owners_missing=tuple(rules.missing_code_owners(reviews)) if branch_rules.code_owners else (),
+            others_passing=all(state in rules.GREEN for state in latest.values()),
+            has_hooks=repo.settings.pre_receive_hooks,
+        )
+
+    def _recompute_later(self, pull: PullRequest) -> None:
+        """GitHub recomputes mergeability in the background after a push, and sends no webhook when done."""
+        pull.mergeability_known_at = self.now() + self.config.mergeability_delay_s
+
+    def _dismiss_stale(self, pull: PullRequest, sender: Account) -> None:
+        """GitHub docs, "About protected branches": "Dismiss stale pull request approvals when new commits are
+        pushed". Each dismissal is sent as ``pull_request_review`` ``dismissed`` (assumed: not confirmed)."""
+        if not self.branch_rules(pull.repo, pull.base_ref).dismiss_stale:
+            return
+        for item in self.reviews.get((pull.repo.id, pull.number), []):
+            if item.state == "APPROVED" and item.commit_id != pull.head_sha:
+                item.state = "DISMISSED"
+                self._emit_repo("pull_request_review", pull.repo, events.review_event(self, item, "dismissed", sender))
 
     def _split_head(self, repo: Repo, head: str) -> str:
         owner, sep, branch = head.partition(":")
@@ -468,6 +538,11 @@ class World:
                     {"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {branch}"}
                 )
             self._refuse_duplicate(repo, branch, base)
+            if draft and repo.settings.visibility != "public" and repo.settings.plan == "free":
+                # GitHub docs, "About pull requests": draft pull requests are available in public
+                # repositories on GitHub Free, and in private ones only on paid plans. The 422 and its
+                # wording are those the issue reports; no public thread quoting them was found.
+                raise ApiError(422, "Draft pull requests are not supported in this repository.")
             now = self.now()
             pull = PullRequest(
                 id=self.new_id(),
@@ -484,6 +559,7 @@ class World:
                 updated_at=now,
                 draft=bool(draft),
             )
+            self._recompute_later(pull)
             repo.next_number += 1
             self.pulls[(repo.id, pull.number)] = pull
             self.pulls_by_node[pull.node_id] = pull
@@ -512,6 +588,7 @@ class World:
                 changes["base"] = {"ref": {"from": pull.base_ref}, "sha": {"from": pull.base_sha}}
                 pull.base_ref = fields["base"]
                 pull.base_sha = repo.branches[pull.base_ref]
+                self._recompute_later(pull)
             if "title" in fields and fields["title"] is not None and fields["title"] != pull.title:
                 changes["title"] = {"from": pull.title}
                 pull.title = fields["title"]
@@ -560,6 +637,7 @@ class World:
             pull.head_sha = pull.repo.branches[pull.head_ref]
             pull.base_sha = pull.repo.branches.get(pull.base_ref, pull.base_sha)
             pull.updated_at = self.now()
+            self._recompute_later(pull)
             self._emit_pull("reopened", pull, sender)
 
     def set_draft(self, pull: PullRequest, draft: bool, sender: Account) -> None:
@@ -582,41 +660,80 @@ class World:
         message: str | None,
         sender: Account,
     ) -> str:
-        """Merge ``pull`` into its base: 405 when GitHub would refuse, 409 on a stale ``sha``."""
+        """Merge ``pull`` into its base with real git: 405 when GitHub would refuse, 409 on a stale ``sha``."""
         with self.lock:
             repo = pull.repo
             if method not in ("merge", "squash", "rebase"):
                 raise validation_failed({"resource": "PullRequest", "field": "merge_method", "code": "invalid"})
-            refusal = merge_refusal(**self._merge_flags(pull))
+            allowed = {
+                "merge": repo.settings.allow_merge_commit,
+                "squash": repo.settings.allow_squash_merge,
+                "rebase": repo.settings.allow_rebase_merge,
+            }
+            if not allowed[method]:
+                raise ApiError(405, METHOD_NOT_ALLOWED[method])
+            refusal = merge_refusal(self.merge_facts(pull))
             if refusal:
                 raise ApiError(405, refusal)
             if sha is not None and sha != pull.head_sha:
-                raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+                raise ApiError(409, HEAD_MODIFIED)
+            if (repo.id, pull.number) in self.base_modified_once:
+                self.base_modified_once.discard((repo.id, pull.number))
+                raise ApiError(405, BASE_MODIFIED)
             base_tip = repo.branches[pull.base_ref]
-            carried = self._between(repo, base_tip, pull.head_sha)
-            default_title = f"Merge pull request #{pull.number} from {repo.owner.login}/{pull.head_ref}"
-            if method == "merge":
-                text = f"{title or default_title}\n\n{message if message is not None else pull.title}"
-                result = self._make_commit(repo, (base_tip, pull.head_sha), text, sender.login)
-            elif method == "squash":
-                text = f"{title or f'{pull.title} (#{pull.number})'}\n\n{message or ''}".rstrip()
-                result = self._make_commit(repo, (base_tip,), text, sender.login)
-            else:
-                result = repo.commits[base_tip]
-                for sha_ in carried:
-                    original = repo.commits[sha_]
-                    result = self._make_commit(repo, (result.sha,), original.message, original.author)
             now = self.now()
+            default_title = f"Merge pull request #{pull.number} from {repo.owner.login}/{pull.head_ref}"
+            try:
+                if method == "merge":
+                    text = f"{title or default_title}\n\n{message if message is not None else pull.title}"
+                    result = repo.git.merge(base_tip, pull.head_sha, text, sender.login, now)
+                elif method == "squash":
+                    text = f"{title or f'{pull.title} (#{pull.number})'}\n\n{message or ''}".rstrip()
+                    result = repo.git.squash(base_tip, pull.head_sha, text, sender.login, now)
+                else:
+                    result = repo.git.rebase(base_tip, pull.head_sha, sender.login, now)
+            except MergeConflict as exc:
+                if method == "rebase":
+                    # quoted as GitHub's merge refusal in nikku/merge-me#12
+                    raise ApiError(405, "This branch can't be rebased") from exc
+                raise ApiError(405, "Pull Request is not mergeable") from exc
             pull.merged = True
             pull.merged_at = now
             pull.merged_by = sender
-            pull.merge_commit_sha = result.sha
+            pull.merge_commit_sha = result
             pull.state = "closed"
             pull.closed_at = now
             pull.updated_at = now
-            self.set_branch(repo, pull.base_ref, result.sha, sender)
+            self.set_branch(repo, pull.base_ref, result, sender)
             self._emit_pull("closed", pull, sender)
-            return result.sha
+            if repo.settings.delete_branch_on_merge and pull.head_ref in repo.branches:
+                # GitHub docs, "Managing the automatic deletion of branches"
+                self.delete_branch(repo, pull.head_ref, sender)
+            return result
+
+    def update_pull_branch(self, pull: PullRequest, expected_head_sha: str | None, sender: Account) -> None:
+        """``PUT .../update-branch``: a real merge commit of the base into the head, then ``synchronize``.
+
+        422 messages: the mismatch one is GitHub's as quoted by users of the endpoint (Mergifyio/mergify#443
+        handles its 422); "merge conflict between base and head" is quoted from GitHub's answer in
+        rorkai/App-Store-Connect-CLI#2198; a branch already up to date is also a 422
+        (google-labs-code/jules-sdk#126, wording not quoted there, so this one is not confirmed).
+        """
+        with self.lock:
+            repo = pull.repo
+            if pull.state != "open":
+                raise ApiError(422, "Pull request is closed")
+            if expected_head_sha is not None and expected_head_sha != pull.head_sha:
+                raise ApiError(422, "expected head sha didn't match current head ref.")
+            base_tip = repo.branches[pull.base_ref]
+            if repo.git.contains(pull.head_sha, base_tip):
+                raise ApiError(422, "There are no new commits on the base branch.")
+            text = f"Merge branch '{pull.base_ref}' into {pull.head_ref}"
+            try:
+                result = repo.git.merge(pull.head_sha, base_tip, text, sender.login, self.now())
+            except MergeConflict as exc:
+                raise ApiError(422, "merge conflict between base and head") from exc
+            self.set_branch(repo, pull.head_ref, result, sender)
 
     def request_reviewers(self, pull: PullRequest, logins: list[str], sender: Account) -> None:
         with self.lock:
@@ -718,48 +835,109 @@ class World:
 
     # ----- checks and statuses ------------------------------------------------------------------
 
-    def complete_check(self, repo: Repo, sha: str, conclusion: str, name: str) -> CheckRun:
-        """CI finished ``name`` on ``sha``: a completed check run in the CI app's suite, with webhooks."""
+    def enable_ci(self, repo: Repo, apps: list[str]) -> None:
+        """These CI apps get a check suite (``check_suite`` ``requested``) for every pushed commit."""
         with self.lock:
-            if sha not in repo.commits:
-                sha = self.resolve(repo, sha)
+            for slug in apps:
+                if slug not in CHECK_APPS:
+                    raise ValueError(f"unknown CI app {slug!r}; known: {sorted(CHECK_APPS)}")
+            repo.ci_apps = list(apps)
+
+    def _request_suites(self, repo: Repo, sha: str, branch: str) -> None:
+        """GitHub docs, "Using the REST API to interact with checks": a push creates a check suite per app and
+        sends ``check_suite`` ``requested``."""
+        for slug in repo.ci_apps:
+            self._suite(repo, sha, CHECK_APPS[slug], branch)
+
+    def _suite(self, repo: Repo, sha: str, app: CheckApp, branch: str | None = None) -> CheckSuite:
+        suites = self.suites.setdefault((repo.id, sha), [])
+        for suite in suites:
+            if suite.app == app:
+                return suite
+        now = self.now()
+        if branch is None:
+            branch = next((b for b, s in repo.branches.items() if s == sha), None)
+        suite = CheckSuite(
+            id=self.new_id(),
+            repo=repo,
+            head_sha=sha,
+            head_branch=branch,
+            status="queued",
+            conclusion=None,
+            created_at=now,
+            updated_at=now,
+            app=app,
+        )
+        suites.append(suite)
+        ci = self.account("github-actions[bot]" if app.slug == "github-actions" else f"{app.slug}[bot]", "Bot")
+        self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "requested", ci))
+        return suite
+
+    def _app(self, slug: str) -> CheckApp:
+        found = CHECK_APPS.get(slug)
+        if found is None:
+            raise ValueError(f"unknown CI app {slug!r}; known: {sorted(CHECK_APPS)}")
+        return found
+
+    def start_check(
+        self, repo: Repo, sha: str, name: str, app: str = "github-actions", *, queued: bool = False
+    ) -> CheckRun:
+        """CI starts ``name`` on ``sha``: a check run ``created`` (``in_progress``, or ``queued``).
+
+        The check_run webhook has no in_progress action (its actions are created, completed, rerequested
+        and requested_action in @octokit/openapi-webhooks), so starting is seen through ``created``.
+        """
+        with self.lock:
+            sha = self.resolve(repo, sha)
+            suite = self._suite(repo, sha, self._app(app))
             now = self.now()
-            suites = self.suites.setdefault((repo.id, sha), [])
-            if not suites:
-                branch = next((b for b, s in repo.branches.items() if s == sha), None)
-                suites.append(
-                    CheckSuite(
-                        id=self.new_id(),
-                        repo=repo,
-                        head_sha=sha,
-                        head_branch=branch,
-                        status="queued",
-                        conclusion=None,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            suite = suites[0]
             run = CheckRun(
                 id=self.new_id(),
                 suite_id=suite.id,
                 name=name,
                 head_sha=sha,
-                status="completed",
-                conclusion=conclusion,
+                status="queued" if queued else "in_progress",
+                conclusion=None,
                 started_at=now,
-                completed_at=now,
+                completed_at=None,
+                app=suite.app,
             )
             suite.runs = [r for r in suite.runs if r.name != name] + [run]
-            suite.status = "completed"
-            conclusions = {r.conclusion for r in suite.runs}
-            suite.conclusion = next(
-                (c for c in ("failure", "timed_out", "cancelled", "action_required") if c in conclusions), "success"
-            )
+            if not queued:
+                suite.status = "in_progress"
             suite.updated_at = now
-            ci = self.account("github-actions[bot]", "Bot")
+            self._emit_repo("check_run", repo, events.check_run(self, repo, suite, run, "created", self._ci(suite)))
+            return run
+
+    def _ci(self, suite: CheckSuite) -> Account:
+        slug = suite.app.slug
+        return self.account("github-actions[bot]" if slug == "github-actions" else f"{slug}[bot]", "Bot")
+
+    def complete_check(self, repo: Repo, sha: str, conclusion: str, name: str, app: str = "github-actions") -> CheckRun:
+        """CI finished ``name`` on ``sha``: its run completes (``created`` first when it never started);
+        the suite completes, with ``check_suite`` ``completed``, once all its runs have."""
+        with self.lock:
+            sha = self.resolve(repo, sha)
+            suite = self._suite(repo, sha, self._app(app))
+            run = next((r for r in suite.runs if r.name == name and r.status != "completed"), None)
+            if run is None:
+                run = self.start_check(repo, sha, name, app)
+            now = self.now()
+            run.status = "completed"
+            run.conclusion = conclusion
+            run.completed_at = now
+            suite.updated_at = now
+            ci = self._ci(suite)
             self._emit_repo("check_run", repo, events.check_run(self, repo, suite, run, "completed", ci))
-            self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "completed", ci))
+            if all(r.status == "completed" for r in suite.runs):
+                suite.status = "completed"
+                conclusions = {r.conclusion for r in suite.runs}
+                # GitHub docs, "About status checks": the suite reports its highest-priority conclusion
+                ranked = ("action_required", "cancelled", "timed_out", "failure", "neutral")
+                suite.conclusion = next((c for c in ranked if c in conclusions), "success")
+                if conclusions <= {"skipped"}:
+                    suite.conclusion = "skipped"
+                self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "completed", ci))
             return run
 
     def set_status(
@@ -802,6 +980,89 @@ class World:
     def pulls_for_sha(self, repo: Repo, sha: str) -> list[PullRequest]:
         return [p for p in self.open_pulls(repo) if p.head_sha == sha]
 
+    # ----- repository settings and rules --------------------------------------------------------
+
+    def configure_repo(self, repo: Repo, settings: dict[str, Any]) -> None:
+        """Change repository settings (the names of ``GET /repos/{owner}/{repo}``, plus ``plan``)."""
+        with self.lock:
+            known = set(vars(repo.settings))
+            for name in settings:
+                if name not in known:
+                    raise ValueError(f"unknown repository setting {name!r}; known: {sorted(known)}")
+            if "visibility" in settings and settings["visibility"] not in ("public", "private", "internal"):
+                raise ValueError("visibility is public, private or internal")
+            if "plan" in settings and settings["plan"] not in ("free", "pro", "team", "enterprise"):
+                raise ValueError("plan is free, pro, team or enterprise")
+            for name, value in settings.items():
+                setattr(repo.settings, name, value)
+
+    def save_ruleset(
+        self,
+        repo: Repo,
+        *,
+        name: str,
+        rules_: list[dict[str, Any]],
+        include: list[str],
+        exclude: list[str],
+        enforcement: str,
+        sender: Account,
+    ) -> rules.Ruleset:
+        """Create the ruleset ``name``, or replace its rules: ``repository_ruleset`` created or edited."""
+        with self.lock:
+            if enforcement not in ("active", "evaluate", "disabled"):
+                raise ValueError("enforcement is active, evaluate or disabled")
+            now = self.now()
+            found = next((r for r in repo.rulesets.values() if r.name == name), None)
+            if found is None:
+                found = rules.Ruleset(self.new_id(), name, enforcement, include, exclude, rules_, now, now)
+                repo.rulesets[found.id] = found
+                action, changes = "created", None
+            else:
+                changes = {"enforcement": {"from": found.enforcement}} if found.enforcement != enforcement else {}
+                found.enforcement, found.include, found.exclude, found.rules = enforcement, include, exclude, rules_
+                found.updated_at = now
+                action = "edited"
+            self._refresh_open(repo)
+            payload = events.repository_ruleset(self, repo, found, action, sender, changes=changes)
+            self._emit_repo("repository_ruleset", repo, payload)
+            return found
+
+    def delete_ruleset(self, repo: Repo, ruleset_id: int, sender: Account) -> None:
+        with self.lock:
+            found = repo.rulesets.pop(int(ruleset_id), None)
+            if found is None:
+                raise not_found()
+            self._refresh_open(repo)
+            self._emit_repo("repository_ruleset", repo, events.repository_ruleset(self, repo, found, "deleted", sender))
+
+    def protect_branch(self, repo: Repo, protection: rules.Protection, sender: Account) -> rules.Protection:
+        """Classic branch protection on ``protection.branch``: ``branch_protection_rule`` created or edited."""
+        with self.lock:
+            existing = repo.protections.get(protection.branch)
+            if existing is not None:
+                protection.id = existing.id
+            repo.protections[protection.branch] = protection
+            self._refresh_open(repo)
+            action = "created" if existing is None else "edited"
+            self._emit_repo(
+                "branch_protection_rule", repo, events.branch_protection_rule(self, repo, protection, action, sender)
+            )
+            return protection
+
+    def unprotect_branch(self, repo: Repo, branch: str, sender: Account) -> None:
+        with self.lock:
+            found = repo.protections.pop(branch, None)
+            if found is None:
+                raise ApiError(404, "Branch not protected")
+            self._refresh_open(repo)
+            self._emit_repo(
+                "branch_protection_rule", repo, events.branch_protection_rule(self, repo, found, "deleted", sender)
+            )
+
+    def _refresh_open(self, repo: Repo) -> None:
+        for pull in self.open_pulls(repo):
+            self._recompute_later(pull)
+
     # ----- manifest flow ------------------------------------------------------------------------
 
     def create_manifest_code(self, manifest: dict[str, Any]) -> str:
@@ -828,22 +1089,20 @@ class World:
             return
         if event not in ALWAYS_SENT and event not in item.events:
             return
+        needed = EVENT_PERMISSIONS.get(event)
+        if needed is not None and not grants(item.permissions, needed, "read"):
+            return
         payload["installation"] = {"id": item.id, "node_id": events.installation_node_id(item)}
         self.sender.enqueue(event, payload, installation_id=item.id, repository_id=repo.id)
 
     def _emit_installation(self, item: Installation, event: str, payload: dict[str, Any]) -> None:
         self.sender.enqueue(event, payload, installation_id=item.id, repository_id=None)
 
+    # ----- review decision (kept last in the class) ---------------------------------------------
+
     def review_decision(self, pull: PullRequest) -> str | None:
-        """GraphQL's ``reviewDecision``, simply: the latest review of each person that is not a comment
-        decides; any change request wins over approvals, and with neither there is no decision."""
+        """GraphQL ``PullRequest.reviewDecision``: APPROVED, CHANGES_REQUESTED, REVIEW_REQUIRED, or None
+        when no rule on the base branch requires a review."""
         with self.lock:
-            latest: dict[int, str] = {}
-            for review in self.reviews.get((pull.repo.id, pull.number), []):
-                if review.state != "COMMENTED":
-                    latest[review.user.id] = review.state
-            if "CHANGES_REQUESTED" in latest.values():
-                return "CHANGES_REQUESTED"
-            if "APPROVED" in latest.values():
-                return "APPROVED"
-            return None
+            branch_rules = self.branch_rules(pull.repo, pull.base_ref)
+            return rules.review_decision(branch_rules, self.review_facts(pull, branch_rules))

@@ -122,7 +122,10 @@ def test_manifest_flow_end_to_end(make_sim: Any) -> None:
 def test_command_line_entry_point(tmp_path: Path) -> None:
     key = tmp_path / "app.pem"
     process = subprocess.Popen(
-        [sys.executable, "-m", "ghapp.testing", "--port", "0", "--key-out", str(key), "--install", "acme/app"],
+        [
+            *(sys.executable, "-m", "ghapp.testing", "--port", "0", "--key-out", str(key)),
+            *("--install", "acme/app", "--mergeability-delay", "2.5"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -133,10 +136,15 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
         assert info["url"].startswith("http://127.0.0.1:")
         assert "PRIVATE KEY" in key.read_text()
         assert info["installations"]["acme/app"] > 0
-        assert requests.get(f"{info['url']}/_sim/info").json()["app_id"] == info["app_id"]
+        served = requests.get(f"{info['url']}/_sim/info").json()
+        assert served["app_id"] == info["app_id"] and served["mergeability_delay_s"] == 2.5
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+    refused = subprocess.run(
+        [sys.executable, "-m", "ghapp.testing", "--mergeability-delay", "-1"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "cannot be negative" in refused.stderr
 
 
 def test_user_fixture_helpers() -> None:
@@ -151,3 +159,39 @@ def test_user_fixture_helpers() -> None:
 
 def test_user_fixture(github_simulator: Any) -> None:
     assert github_simulator.url.startswith("http://127.0.0.1:")
+
+
+def test_rule_and_git_verbs_over_the_admin_api(sim: Any) -> None:
+    sim.install("acme", ["app"])
+
+    def act(action: str, **body: Any) -> requests.Response:
+        return requests.post(f"{sim.url}/_sim/{action}", json=body)
+
+    pushed = act("push_commit", repo="acme/app", branch="feature", files={"a.txt": "one\n"})
+    assert pushed.status_code == 200
+    assert act("read_file", repo="acme/app", ref="feature", path="a.txt").json() == {"result": "one\n"}
+    ruleset = act("set_ruleset", repo="acme/app", required_checks=["ci"], required_approvals=1)
+    assert ruleset.status_code == 200 and isinstance(ruleset.json()["result"], int)
+    assert act("set_ruleset", repo="acme/app", required_approvals="two").status_code == 400
+    assert (
+        act("configure_repo", repo="acme/app", allow_merge_commit=False).json()["result"]["allow_merge_commit"] is False
+    )
+    assert act("configure_repo", repo="acme/app", nonsense=True).status_code == 400
+    assert act("protect_branch", repo="acme/app", required_checks=["lint"]).status_code == 200
+    assert act("set_mergeability_delay", seconds=-1).status_code == 400
+    assert act("enable_ci", repo="acme/app", apps=["nope"]).status_code == 400
+    number = sim.world.open_pull(
+        sim.world.repo("acme/app"), title="T", head="feature", base="main", body="", draft=False, user=sim.world.bot
+    ).number
+    assert act("review_decision", repo="acme/app", number=number).json() == {"result": "REVIEW_REQUIRED"}
+    assert act("convert_to_draft_by_hand", repo="acme/app", number=number).status_code == 200
+    assert sim.get_pull("acme/app", number)["draft"] is True
+    assert act("mark_ready_by_hand", repo="acme/app", number=number).status_code == 200
+    assert act("race_base_modified", repo="acme/app", number=number).status_code == 200
+    assert act("make_conflict", repo="acme/app", number=number).status_code == 200
+    assert sim.get_pull("acme/app", number)["mergeable_state"] == "dirty"
+    assert act("resolve_conflict", repo="acme/app", number=number).status_code == 200
+    assert sim.get_pull("acme/app", number)["mergeable_state"] == "blocked"
+    assert act("delete_ruleset", repo="acme/app", ruleset_id=ruleset.json()["result"]).status_code == 200
+    assert act("unprotect_branch", repo="acme/app").status_code == 200
+    assert act("unprotect_branch", repo="acme/app").status_code == 404

@@ -14,6 +14,7 @@ import requests
 from sim_helpers import Setup
 
 from ghapp.testing import GitHubSimulator, SimulatorConfig
+from ghapp.testing.models import DEFAULT_PERMISSIONS
 from ghapp.testing.schemas import component_validator, load_subset, response_validator, webhook_validator
 
 
@@ -243,8 +244,16 @@ WEBHOOKS = [
     "pull-request-review-dismissed",
     "issue-comment-created",
     "check-suite-completed",
+    "check-suite-requested",
     "check-run-completed",
+    "check-run-created",
     "status",
+    "repository-ruleset-created",
+    "repository-ruleset-edited",
+    "repository-ruleset-deleted",
+    "branch-protection-rule-created",
+    "branch-protection-rule-edited",
+    "branch-protection-rule-deleted",
 ]
 
 
@@ -256,10 +265,16 @@ def every_payload() -> Iterator[dict[str, list[dict[str, Any]]]]:
 
 
 def _drive(sim: GitHubSimulator) -> dict[str, list[dict[str, Any]]]:
-    setup = Setup(sim, sim.install("acme", ["app", "other"]), {})
+    admin = {**DEFAULT_PERMISSIONS, "administration": "read"}
+    setup = Setup(sim, sim.install("acme", ["app", "other"], permissions=admin), {})
     setup.headers = setup.token_headers()
     sim.add_collaborator("acme/app", "alice", "write")
     repo = setup.repo
+    sim.enable_ci(repo, ["github-actions", "other-ci"])
+    sim.set_ruleset(repo, required_checks=["ci"])
+    sim.set_ruleset(repo, required_checks=["ci"], enforcement="evaluate")
+    sim.protect_branch(repo, required_checks=["lint"])
+    sim.protect_branch(repo, required_checks=["lint"], required_approvals=1)
     pull = setup.open_pull("feature", draft=True)
     number = pull["number"]
     node = pull["node_id"]
@@ -272,6 +287,7 @@ def _drive(sim: GitHubSimulator) -> dict[str, list[dict[str, Any]]]:
     setup.api("PATCH", f"/repos/{repo}/pulls/{number}", json={"title": "Renamed"})
     setup.api("POST", f"/repos/{repo}/pulls/{number}/requested_reviewers", json={"reviewers": ["alice"]})
     head = sim.push_commit(repo, "feature", "more work")
+    sim.start_checks(repo, head, "lint", app="other-ci")
     sim.complete_checks(repo, head, "failure")
     sim.set_status(repo, head, "pending", context="deploy")
     review = sim.submit_review(repo, number, "alice", "CHANGES_REQUESTED", body="please fix")
@@ -281,6 +297,9 @@ def _drive(sim: GitHubSimulator) -> dict[str, list[dict[str, Any]]]:
     sim.reopen_by_hand(repo, number)
     setup.api("PATCH", f"/repos/{repo}/pulls/{number}", json={"state": "closed"})
     second = setup.open_pull("second")
+    sim.unprotect_branch(repo)
+    for ruleset in setup.api("GET", f"/repos/{repo}/rulesets").json():
+        sim.delete_ruleset(repo, ruleset["id"])
     sim.merge_by_hand(repo, second["number"])
     sim.add_repos(setup.installation_id, ["third"])
     sim.remove_repos(setup.installation_id, ["third"])
@@ -314,3 +333,50 @@ def test_validators_reject_wrong_shapes(every_payload: dict[str, list[dict[str, 
     broken = dict(every_payload["pull-request-opened"][0]["pull_request"])
     broken["state"] = 7
     assert list(response_validator("get", "/repos/{owner}/{repo}/pulls/{pull_number}", 200).iter_errors(broken))
+
+
+def test_rule_and_branch_responses_match_github_schemas(sim: Any) -> None:
+    admin = {**DEFAULT_PERMISSIONS, "administration": "read"}
+    setup = Setup(sim, sim.install("acme", ["app"], permissions=admin), {})
+    setup.headers = setup.token_headers()
+    repo = setup.repo
+    ruleset_id = sim.set_ruleset(
+        repo, required_checks=[{"context": "ci", "integration_id": 15368}], strict=True, required_approvals=1
+    )
+    sim.protect_branch(repo, required_checks=["ci"], strict=True, required_approvals=1, code_owners=True)
+    rules = check(
+        setup.api("GET", f"/repos/{repo}/rules/branches/main"),
+        "get",
+        "/repos/{owner}/{repo}/rules/branches/{branch}",
+        200,
+    )
+    assert len(rules) == 2
+    check(setup.api("GET", f"/repos/{repo}/rulesets"), "get", "/repos/{owner}/{repo}/rulesets", 200)
+    check(
+        setup.api("GET", f"/repos/{repo}/rulesets/{ruleset_id}"),
+        "get",
+        "/repos/{owner}/{repo}/rulesets/{ruleset_id}",
+        200,
+    )
+    check(
+        setup.api("GET", f"/repos/{repo}/branches/main/protection"),
+        "get",
+        "/repos/{owner}/{repo}/branches/{branch}/protection",
+        200,
+    )
+    check(setup.api("GET", f"/repos/{repo}/branches/main"), "get", "/repos/{owner}/{repo}/branches/{branch}", 200)
+    check(setup.api("GET", f"/repos/{repo}/contents/README.md"), "get", "/repos/{owner}/{repo}/contents/{path}", 200)
+    sim.push_commit(repo, "main", files={"docs/guide.md": "guide\n"})
+    listed = check(
+        setup.api("GET", f"/repos/{repo}/contents/docs"), "get", "/repos/{owner}/{repo}/contents/{path}", 200
+    )
+    assert [e["name"] for e in listed] == ["guide.md"]
+    sim.unprotect_branch(repo)
+    sim.delete_ruleset(repo, ruleset_id)
+    pull = setup.open_pull("feature")
+    sim.push_commit(repo, "main")
+    path = f"/repos/{repo}/pulls/{pull['number']}/update-branch"
+    mismatch = setup.api("PUT", path, json={"expected_head_sha": "0" * 40})
+    check(mismatch, "put", "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", 422)
+    updated = setup.api("PUT", path, json={"expected_head_sha": pull["head"]["sha"]})
+    check(updated, "put", "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", 202)

@@ -48,6 +48,8 @@ def _pull(setup: Setup, number: int, fields: str = PULL_FIELDS) -> dict[str, Any
 
 
 def test_pull_request_fields_and_nothing_more(setup: Setup) -> None:
+    # reviewDecision is null unless a rule requires a review (mcnewcp/my-team#27), so the base requires one.
+    setup.sim.set_ruleset(REPO, required_approvals=1)
     pull = setup.open_pull("feature")
     head = pull["head"]["sha"]
     setup.sim.complete_checks(REPO, head, "failure", name="ci/test")
@@ -67,7 +69,7 @@ def test_pull_request_fields_and_nothing_more(setup: Setup) -> None:
     assert got["url"] == pull["html_url"] and got["updatedAt"] == pull["updated_at"]
     rest = setup.api("GET", f"/repos/{REPO}/pulls/1").json()
     assert got["mergeable"] == "MERGEABLE" and rest["mergeable"] is True
-    assert got["mergeStateStatus"] == rest["mergeable_state"].upper() == "UNSTABLE"
+    assert got["mergeStateStatus"] == rest["mergeable_state"].upper() == "BLOCKED"
     assert got["reviewDecision"] == "CHANGES_REQUESTED"
     rollup = got["statusCheckRollup"]
     assert rollup["state"] == "FAILURE" and rollup["contexts"]["totalCount"] == 2
@@ -80,13 +82,14 @@ def test_pull_request_fields_and_nothing_more(setup: Setup) -> None:
 
 
 def test_review_decision_merge_state_and_rollup_follow_the_world(setup: Setup) -> None:
+    setup.sim.set_ruleset(REPO, required_approvals=1)  # without a review rule the decision stays null
     pull = setup.open_pull("feature", draft=True)
     fields = "isDraft mergeStateStatus mergeable reviewDecision statusCheckRollup { state }"
     assert _pull(setup, 1, fields) == {
         "isDraft": True,
         "mergeStateStatus": "DRAFT",
         "mergeable": "MERGEABLE",
-        "reviewDecision": None,
+        "reviewDecision": "REVIEW_REQUIRED",
         "statusCheckRollup": None,  # no check or status on the head yet
     }
     setup.sim.submit_review(REPO, 1, "alice", "APPROVED")

@@ -7,57 +7,59 @@ import pytest
 from ghapp.testing.auth import bearer_credential, looks_like_jwt
 from ghapp.testing.config import SimulatorConfig
 from ghapp.testing.limits import RateLimiter
-from ghapp.testing.mergeability import (
-    CheckVerdicts,
-    commits_between,
-    is_fast_forward,
-    merge_refusal,
-    mergeable_state,
-)
+from ghapp.testing.mergeability import NOT_MERGEABLE, MergeFacts, merge_refusal, mergeable_state
 from ghapp.testing.pagination import link_header, page_params
 from ghapp.testing.render import combined_state
 
 OPEN = {"state": "open", "merged": False, "draft": False, "conflict": False}
+EXPECTED_CI = 'Required status check "ci" is expected.'
 
 
 @pytest.mark.parametrize(
-    ("overrides", "required", "outcomes", "expected", "refusal"),
+    ("facts", "expected", "refusal"),
     [
-        ({}, [], {}, (True, "clean"), None),
-        ({"draft": True}, [], {}, (True, "draft"), "Pull Request is not mergeable"),
-        ({"conflict": True}, [], {}, (False, "dirty"), "Pull Request is not mergeable"),
-        ({}, ["ci"], {}, (True, "blocked"), "Pull Request is not mergeable"),
-        ({}, ["ci"], {"ci": "pending"}, (True, "blocked"), "Pull Request is not mergeable"),
-        ({}, ["ci"], {"ci": "failure"}, (True, "blocked"), "Pull Request is not mergeable"),
-        ({}, ["ci"], {"ci": "success"}, (True, "clean"), None),
-        ({}, ["ci"], {"ci": "success", "lint": "failure"}, (True, "unstable"), None),
-        ({}, ["ci"], {"ci": "neutral"}, (True, "clean"), None),
-        ({"state": "closed", "merged": True}, [], {}, (None, "unknown"), "Pull Request is not mergeable"),
-        ({"state": "closed"}, [], {}, (True, "unknown"), "Pull Request is not mergeable"),
+        ({}, (True, "clean"), None),
+        ({"draft": True}, (True, "draft"), NOT_MERGEABLE),
+        ({"conflict": True}, (False, "dirty"), NOT_MERGEABLE),
+        ({"conflict": True, "draft": True}, (False, "dirty"), NOT_MERGEABLE),
+        ({"computing": True}, (None, "unknown"), None),
+        ({"computing": True, "conflict": True}, (None, "unknown"), NOT_MERGEABLE),
+        ({"missing_checks": ("ci",)}, (True, "blocked"), EXPECTED_CI),
+        ({"missing_checks": ("ci",), "behind": True, "strict": True}, (True, "blocked"), EXPECTED_CI),
+        ({"behind": True}, (True, "clean"), None),
+        (
+            {"behind": True, "strict": True},
+            (True, "behind"),
+            "Head branch is out of date. Review and try the merge again.",
+        ),
+        ({"others_passing": False}, (True, "unstable"), None),
+        ({"others_passing": False, "has_hooks": True}, (True, "unstable"), None),
+        ({"has_hooks": True}, (True, "has_hooks"), None),
+        (
+            {"approvals_missing": 1, "approvals_required": 1},
+            (True, "blocked"),
+            "At least 1 approving review is required by reviewers with write access.",
+        ),
+        (
+            {"approvals_missing": 1, "approvals_required": 2},
+            (True, "blocked"),
+            "At least 2 approving reviews are required by reviewers with write access.",
+        ),
+        ({"changes_requested": True}, (True, "blocked"), NOT_MERGEABLE),
+        ({"owners_missing": ("alice",)}, (True, "blocked"), "Waiting on code owner review from @alice."),
+        (
+            {"owners_missing": ("alice", "acme/core", "bob")},
+            (True, "blocked"),
+            "Waiting on code owner review from @alice, @acme/core, and/or @bob.",
+        ),
+        ({"state": "closed", "merged": True}, (None, "unknown"), NOT_MERGEABLE),
+        ({"state": "closed"}, (True, "unknown"), NOT_MERGEABLE),
     ],
 )
-def test_mergeability(overrides: dict, required: list, outcomes: dict, expected: tuple, refusal: str | None) -> None:
-    flags = {**OPEN, **overrides, "required": required, "verdicts": CheckVerdicts(outcomes)}
-    assert mergeable_state(**flags) == expected
-    assert merge_refusal(**flags) == refusal
-
-
-HISTORY = {"a": (), "b": ("a",), "c": ("b",), "x": ("b",), "m": ("c", "x")}
-
-
-@pytest.mark.parametrize(
-    ("base", "head", "expected"),
-    [("a", "c", ["b", "c"]), ("c", "c", []), ("c", "x", ["x"]), ("c", "m", ["x", "m"]), ("m", "c", [])],
-)
-def test_commits_between(base: str, head: str, expected: list[str]) -> None:
-    assert sorted(commits_between(HISTORY, base, head)) == sorted(expected)
-    if expected:
-        assert commits_between(HISTORY, base, head)[-1] == head
-
-
-@pytest.mark.parametrize(("old", "new", "expected"), [("a", "c", True), ("c", "x", False), ("x", "m", True)])
-def test_fast_forward(old: str, new: str, expected: bool) -> None:
-    assert is_fast_forward(HISTORY, old, new) is expected
+def test_mergeability(facts: dict, expected: tuple, refusal: str | None) -> None:
+    built = MergeFacts(**{**OPEN, **facts})
+    assert mergeable_state(built) == expected
+    assert merge_refusal(built) == refusal
 
 
 @pytest.mark.parametrize(

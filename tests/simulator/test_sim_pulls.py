@@ -97,6 +97,11 @@ def test_merge_rules(setup: Any) -> None:
     assert conflicted["mergeable"] is False and conflicted["mergeable_state"] == "dirty"
     assert setup.api("PUT", merge, json={"sha": head}).status_code == 405
     sim.resolve_conflict(REPO, 1)
+    # the resolution is a real merge commit on the head, which needs its own green check
+    head = sim.get_pull(REPO, 1)["head"]["sha"]
+    assert head != pull["head"]["sha"]
+    assert setup.api("PUT", merge, json={"sha": head}).status_code == 405
+    sim.complete_checks(REPO, head, "success")
     stale = setup.api("PUT", merge, json={"sha": "f" * 40})
     assert stale.status_code == 409
     assert stale.json()["message"] == "Head branch was modified. Review and try the merge again."

@@ -1,8 +1,8 @@
-"""Repositories, branches and the Git Data API (refs and commits)."""
+"""Repositories, branches, file contents, branch rules and the Git Data API (refs and commits)."""
 
 from __future__ import annotations
 
-from ghapp.testing import render
+from ghapp.testing import render, rules
 from ghapp.testing.errors import ApiError, missing_field, not_found
 from ghapp.testing.gateway import Call, Reply, Route
 from ghapp.testing.models import PERMISSION_LEVELS
@@ -27,7 +27,75 @@ def get_branch(call: Call, owner: str, repo: str, branch: str) -> Reply:
         sha = found.branches.get(branch)
         if sha is None:
             raise ApiError(404, "Branch not found")
-        return Reply(render.branch(call.base, found, branch, found.commits[sha]))
+        protected = world.is_protected(found, branch)
+        return Reply(render.branch(call.base, found, branch, found.commits[sha], protected=protected))
+
+
+def get_contents(call: Call, owner: str, repo: str, path: str) -> Reply:
+    """A file, or a folder's entries, at ``ref`` (the default branch when absent); 404 when absent."""
+    world = call.world
+    found = call.repo
+    with world.lock:
+        ref = call.args.get("ref") or found.default_branch
+        try:
+            sha = world.resolve(found, ref)
+        except ApiError as exc:
+            raise ApiError(404, f"No commit found for the ref {ref}") from exc
+        clean = path.strip("/")
+        blob = found.git.read(sha, clean)
+        if blob is not None:
+            return Reply(render.content_file(call.base, found, clean, blob[0], blob[1], ref))
+        entries = found.git.listing(sha, clean)
+        if entries is None:
+            raise not_found()
+        return Reply(
+            [
+                render.content_entry(call.base, found, f"{clean}/{name}" if clean else name, kind, oid, size, ref)
+                for name, kind, oid, size in entries
+            ]
+        )
+
+
+def branch_rules(call: Call, owner: str, repo: str, branch: str) -> Reply:
+    """Every active rule on ``branch`` (GitHub docs, "Get rules for a branch": needs only metadata read;
+    a branch with no rules, or one that does not exist, gets an empty list)."""
+    world = call.world
+    with world.lock:
+        items = rules.rule_items(world.rulesets_for(call.repo, branch), call.repo.full_name)
+    return Reply(items)
+
+
+def list_rulesets(call: Call, owner: str, repo: str) -> Reply:
+    world = call.world
+    with world.lock:
+        items = []
+        for item in call.repo.rulesets.values():
+            body = render.ruleset(call.base, call.repo, item)
+            del body["conditions"], body["rules"]
+            items.append(body)
+    return Reply(items)
+
+
+def get_ruleset(call: Call, owner: str, repo: str, ruleset_id: int) -> Reply:
+    world = call.world
+    with world.lock:
+        item = call.repo.rulesets.get(ruleset_id)
+        if item is None:
+            raise not_found()
+        return Reply(render.ruleset(call.base, call.repo, item))
+
+
+def get_protection(call: Call, owner: str, repo: str, branch: str) -> Reply:
+    """Classic protection (the route needs administration read: 403 without it), 404 "Branch not protected"
+    when there is none (GitHub docs, "Get branch protection")."""
+    world = call.world
+    with world.lock:
+        if branch not in call.repo.branches:
+            raise ApiError(404, "Branch not found")
+        item = call.repo.protections.get(branch)
+        if item is None:
+            raise ApiError(404, "Branch not protected")
+        return Reply(render.branch_protection(call.base, call.repo, item))
 
 
 def get_ref(call: Call, owner: str, repo: str, ref: str) -> Reply:
@@ -100,8 +168,8 @@ def create_commit(call: Call, owner: str, repo: str) -> Reply:
     world = call.world
     author = (body.get("author") or {}).get("name") or call.actor.login
     with world.lock:
-        commit = world.create_commit(call.repo, str(message), str(tree), [str(p) for p in parents], author)
-        return Reply(render.git_commit(call.base, call.repo, commit), status=201)
+        sha = world.create_commit(call.repo, str(message), str(tree), [str(p) for p in parents], author)
+        return Reply(render.git_commit(call.base, call.repo, call.repo.commits[sha]), status=201)
 
 
 def collaborator_permission(call: Call, owner: str, repo: str, username: str) -> Reply:
@@ -126,7 +194,12 @@ def collaborator_permission(call: Call, owner: str, repo: str, username: str) ->
 REPO = "/repos/<owner>/<repo>"
 ROUTES = [
     Route("GET", REPO, get_repo, permission=("metadata", "read")),
+    Route("GET", REPO + "/branches/<path:branch>/protection", get_protection, permission=("administration", "read")),
     Route("GET", REPO + "/branches/<path:branch>", get_branch, permission=("contents", "read")),
+    Route("GET", REPO + "/contents/<path:path>", get_contents, permission=("contents", "read")),
+    Route("GET", REPO + "/rules/branches/<path:branch>", branch_rules, permission=("metadata", "read")),
+    Route("GET", REPO + "/rulesets", list_rulesets, permission=("metadata", "read")),
+    Route("GET", REPO + "/rulesets/<int:ruleset_id>", get_ruleset, permission=("metadata", "read")),
     Route("GET", REPO + "/git/ref/<path:ref>", get_ref, permission=("contents", "read")),
     Route("POST", REPO + "/git/refs", create_ref, permission=("contents", "write")),
     Route("PATCH", REPO + "/git/refs/<path:ref>", update_ref, permission=("contents", "write")),

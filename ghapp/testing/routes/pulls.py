@@ -118,6 +118,18 @@ def merge_pull(call: Call, owner: str, repo: str, number: int) -> Reply:
     return Reply({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
 
+def update_branch(call: Call, owner: str, repo: str, number: int) -> Reply:
+    """GitHub docs, "Update a pull request branch": 202 with this message and the pull request's URL."""
+    body = call.json()
+    expected = body.get("expected_head_sha")
+    world = call.world
+    with world.lock:
+        pull = world.require_pull(call.repo, number)
+        world.update_pull_branch(pull, str(expected) if expected is not None else None, call.actor)
+        url = f"{call.base}/repos/{call.repo.full_name}/pulls/{pull.number}"
+    return Reply({"message": "Updating pull request branch.", "url": url}, status=202)
+
+
 def list_reviews(call: Call, owner: str, repo: str, number: int) -> Reply:
     world = call.world
     with world.lock:
@@ -247,6 +259,7 @@ ROUTES = [
     Route("GET", PULLS + "/<int:number>/commits", pull_commits, permission=READ),
     Route("GET", PULLS + "/<int:number>/merge", merged_check, permission=READ),
     Route("PUT", PULLS + "/<int:number>/merge", merge_pull, permission=("contents", "write")),
+    Route("PUT", PULLS + "/<int:number>/update-branch", update_branch, permission=WRITE),
     Route("GET", PULLS + "/<int:number>/reviews", list_reviews, permission=READ),
     Route("POST", PULLS + "/<int:number>/reviews", create_review, permission=WRITE),
     Route("GET", PULLS + "/<int:number>/requested_reviewers", list_requested, permission=READ),
