@@ -25,6 +25,8 @@ SECRET_FIELDS = frozenset({"private_key", "webhook_secrets", "pod_secret", "stat
 APPROVAL_POLICIES = ("pod", "github", "either", "none")
 MERGE_METHODS = ("merge", "squash", "rebase")
 LOG_FORMATS = ("pretty", "json")
+# How notices pushed to the pod are signed; "legacy" (X-Pod-Signature-256) stays for one release.
+NOTICE_SIGNATURES = ("standard", "legacy")
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,7 @@ class Settings:
     database_url: str = ""
     pod_secret: str | None = field(default=None, repr=False)
     pod_callback_url: str | None = None
+    notice_signature: str = "standard"
     status_token: str | None = field(default=None, repr=False)
     webhook_path: str = "/api/github/webhooks"
     port: int = 3000
@@ -266,6 +269,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         pod_secret=env.get("POD_SECRET", "").strip() or None,
         pod_callback_url=callback,
+        notice_signature=_env_choice(env, "NOTICE_SIGNATURE", "standard", NOTICE_SIGNATURES),
         status_token=env.get("STATUS_TOKEN", "").strip() or None,
         webhook_path=webhook_path,
         port=_env_int(env, "PORT", 3000, minimum=1),
