@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ghapp.github.errors import Forbidden, NotFound
 from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
+from ghapp.store import repo_names
 from ghapp.store.engine import reading
 from ghapp.store.tasks import load_log
 from ghapp.sync import executor, observations, state, sweep
@@ -52,6 +53,8 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
     with reading(runtime.engine) as conn:
         entries = load_log(conn, task_id)
         desired_all = desired_workstreams(task_id, entries)
+        # The pod may still name a repository as it was before a rename or transfer.
+        desired_all = {k: replace(d, repo=repo_names.current_name(conn, d.repo)) for k, d in desired_all.items()}
         ws = desired_all.get(workstream_id)
         doc = state.load_observed(conn, task_id, workstream_id)
         if ws is None or doc is None:

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from ghapp.sync.handlers import checks, comments, installations, pull_requests, reviews
+from ghapp.sync.handlers import (
+    checks,
+    commands,
+    comments,
+    installations,
+    people,
+    pull_requests,
+    repositories,
+    review_comments,
+    reviews,
+)
 
 router = Router(
     pull_requests.router,
@@ -17,6 +27,11 @@ router = Router(
     comments.router,
     checks.router,
     installations.router,
+    # what people say and do on managed PRs, relayed to the pod
+    review_comments.router,
+    people.router,
+    commands.router,
+    repositories.router,
 )
 
 __all__ = ["router"]
