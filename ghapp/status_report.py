@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from ghapp.config import ConfigError
+from ghapp.logs import redact
 from ghapp.runtime import Runtime
 from ghapp.store.engine import reading
 from ghapp.store.schema import tasks, workstreams
@@ -189,4 +190,4 @@ def render_report(report: StatusReport, now: datetime | None = None) -> list[str
     if report.task_id is None:
         lines.append(failure_line(overview))
     lines.append(sweep_line(overview.sweep, now))
-    return lines
+    return [redact(line) for line in lines]  # errors quote GitHub and exceptions: never a token

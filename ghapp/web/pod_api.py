@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ghapp.config import ConfigError
+from ghapp.logs import redact_data
 from ghapp.pod import events, queries
 from ghapp.pod.append import EventRefused, append_event
 from ghapp.pod.signing import bearer_matches, signature_problem
@@ -57,7 +58,7 @@ _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConfigError)
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"error": message, **extra}), status
+    return jsonify(redact_data({"error": message, **extra})), status
 
 
 def _unavailable(exc: Exception) -> tuple[Response, int]:

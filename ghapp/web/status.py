@@ -26,6 +26,7 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 from sqlalchemy import Connection, and_, func, select
 
+from ghapp.logs import redact
 from ghapp.runtime import Runtime
 from ghapp.store.engine import reading
 from ghapp.store.schema import app_state, inbox, outbox, task_events, tasks, workstreams
@@ -427,7 +428,7 @@ def status_page():  # type: ignore[no-untyped-def]
     with reading(runtime.engine) as conn:
         overview = load_overview(conn)
     load_queue_state(overview, runtime)
-    html = render_template(
+    html = render_template(  # redacted below: errors shown quote GitHub and exceptions
         "status.html",
         overview=overview,
         configured=settings.github_configured,
@@ -437,7 +438,7 @@ def status_page():  # type: ignore[no-untyped-def]
         refresh_s=REFRESH_S,
         now=datetime.now(UTC),
     )
-    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+    return redact(html), 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 
 # ----- /rq --------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ghapp.config import ConfigError, Settings
+from ghapp.logs import redact_data
 from ghapp.runtime import Runtime
 from ghapp.store import inbox
 from ghapp.store.engine import reading
@@ -52,7 +53,7 @@ _HEADER_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     """A JSON error answer: ``{"error": message, ...}``."""
-    return jsonify({"error": message, **extra}), status
+    return jsonify(redact_data({"error": message, **extra})), status
 
 
 def signature_matches(body: bytes, signature: str, secrets: tuple[str, ...]) -> bool:
