@@ -28,6 +28,7 @@ class SimulatorConfig:
     enterprise_cloud: bool = False  # installations on GitHub Enterprise Cloud: 15,000 core, 10,000 graphql
     limit_status: int = 403  # GitHub answers a primary or secondary limit with 403 or 429
     secondary_retry_after: bool = True  # a secondary-limit answer may come without ``retry-after``
+    graphql_limit_type: str = "RATE_LIMITED"  # or RATE_LIMIT (yanyongyu/githubkit#271)
     rest_points_per_minute: int = 900
     graphql_points_per_minute: int = 2000
     token_format: str = "stateless"  # or "classic" (40 characters); see auth.installation_token

@@ -287,7 +287,11 @@ class Gateway:
                 number = sim.app_id if call.auth == "jwt" else call.installation.id  # type: ignore[union-attr]
                 message = f"API rate limit exceeded for {who} {number}."
                 if route.resource == "graphql":
-                    return _json_response(200, graphql_rate_limited(message), {**headers, **snapshot.headers()})
+                    return _json_response(
+                        200,
+                        graphql_rate_limited(message, sim.config.graphql_limit_type),
+                        {**headers, **snapshot.headers()},
+                    )
                 status = sim.config.limit_status
                 return _json_response(status, ApiError(status, message).body(), {**headers, **snapshot.headers()})
             counters.add("rate_limited_requests")

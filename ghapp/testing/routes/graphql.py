@@ -102,7 +102,7 @@ def graphql(call: Call) -> Reply:
         sim.counters.add("rate_limited_requests", -1)
         rate = sim.limiter.refund(call.identity, "graphql", sim.world.now(), limit=call.limit)
         message = f"API rate limit exceeded for installation ID {call.installation.id}."
-        return Reply(graphql_rate_limited(message), headers=rate.headers())
+        return Reply(graphql_rate_limited(message, sim.config.graphql_limit_type), headers=rate.headers())
     context = Context(call=call, cost=cost, node_count=node_count, rate=rate)
     with sim.world.lock:
         result = execute(
