@@ -2,10 +2,11 @@
 
 Each PR's head, state, draft flag, mergeability, review decision, check rollup, ``updatedAt`` and the
 counts of reviews and comments. Scored by GitHub's GraphQL rules (GitHub docs: "Rate limits and query
-limits for the GraphQL API"), a page costs 2 points: one request for the 100 PRs and one hundred for each
-of the two nested ``reviews`` and ``comments`` connections, divided by 100. Without the two counts it
-would cost 1, but ``updatedAt`` alone would miss a review or a comment whose webhook was lost where
-GitHub does not bump the PR's ``updatedAt`` for it (not documented either way), so they stay.
+limits for the GraphQL API"), a page of ``n`` PRs costs (1 + 2n) / 100 points, rounded, at least 1: one
+request for the page and ``n`` for each of the two nested ``reviews`` and ``comments`` connections. The
+page is therefore sized to the PRs ghapp expects (``page_size``). Without the two counts a page would
+cost 1 point whatever its size, but ``updatedAt`` alone would miss a review or a comment whose webhook was
+lost where GitHub does not bump the PR's ``updatedAt`` for it (not documented either way), so they stay.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from ghapp.github.client import GitHubClient, split_repo
 from ghapp.github.tokens import Access
 
 OPEN_PULLS_QUERY = """
-query OpenPulls($owner: String!, $name: String!, $after: String) {
+query OpenPulls($owner: String!, $name: String!, $first: Int!, $after: String) {
   repository(owner: $owner, name: $name) {
-    pullRequests(states: [OPEN], first: 100, after: $after) {
+    pullRequests(states: [OPEN], first: $first, after: $after) {
       nodes {
         number
         headRefOid
@@ -75,18 +76,20 @@ class PullSummary:
         )
 
 
-def open_pulls(client: GitHubClient, repo: str) -> dict[int, PullSummary]:
-    """Every open PR of ``repo`` by number (one query per 100 PRs)."""
-    return {summary.number: summary for summary in _pages(client, repo)}
+MAX_PAGE = 100  # GitHub's bound on ``first``
 
 
-def _pages(client: GitHubClient, repo: str) -> Iterator[PullSummary]:
+def open_pulls(client: GitHubClient, repo: str, page_size: int = MAX_PAGE) -> dict[int, PullSummary]:
+    """Every open PR of ``repo`` by number, ``page_size`` (1 to 100) a query."""
+    return {summary.number: summary for summary in _pages(client, repo, min(max(page_size, 1), MAX_PAGE))}
+
+
+def _pages(client: GitHubClient, repo: str, first: int) -> Iterator[PullSummary]:
     owner, name = split_repo(repo)
     after: str | None = None
     while True:
-        data = client.graphql(
-            repo, Access.PULL_REQUESTS_READ, OPEN_PULLS_QUERY, {"owner": owner, "name": name, "after": after}
-        )
+        variables = {"owner": owner, "name": name, "first": first, "after": after}
+        data = client.graphql(repo, Access.PULL_REQUESTS_READ, OPEN_PULLS_QUERY, variables)
         connection = ((data or {}).get("repository") or {}).get("pullRequests") or {}
         for node in connection.get("nodes") or []:
             if node:

@@ -279,18 +279,18 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     return result
 
 
-def _open_pulls_reader(runtime: Runtime) -> Callable[[str], dict[int, PullSummary] | None]:
+def _open_pulls_reader(runtime: Runtime) -> Callable[[str, int], dict[int, PullSummary] | None]:
     """``repo -> open PRs`` through the process's GitHub client; None when GitHub cannot say (the
     repository's workstreams are then verified through REST, as a sweep always did)."""
     if not runtime.settings.github_configured:
-        return lambda repo: None
+        return lambda repo, expected: None
     from ghapp.sync.jobs import github_client
 
     client = github_client(runtime).client
 
-    def read(repo: str) -> dict[int, PullSummary] | None:
+    def read(repo: str, expected: int) -> dict[int, PullSummary] | None:
         try:
-            return open_pulls(client, repo)
+            return open_pulls(client, repo, expected)
         except GitHubError as exc:
             log.warning("sweep: reading the open PRs of %s failed, verifying them through REST: %s", repo, exc)
             return None

@@ -61,12 +61,13 @@ def difference(doc: Mapping[str, Any] | None, summary: PullSummary | None) -> st
 
 
 def to_verify(
-    candidates: Sequence[Candidate], read_open_pulls: Callable[[str], dict[int, PullSummary] | None]
+    candidates: Sequence[Candidate], read_open_pulls: Callable[[str, int], dict[int, PullSummary] | None]
 ) -> tuple[list[Candidate], int]:
     """The candidates to verify, and how many were found unchanged.
 
-    ``read_open_pulls(repo)`` is called once per repository with a PR to compare; None (the read failed)
-    sends every workstream of that repository to verification, as before this comparison existed.
+    ``read_open_pulls(repo, expected)`` is called once per repository with PRs to compare (``expected``:
+    how many, to size the query's pages); None (the read failed) sends every workstream of that
+    repository to verification, as before this comparison existed.
     """
     by_repo: dict[str, list[Candidate]] = defaultdict(list)
     chosen: list[Candidate] = []
@@ -77,7 +78,7 @@ def to_verify(
             by_repo[candidate.repo].append(candidate)
     unchanged = 0
     for repo, group in by_repo.items():
-        pulls = read_open_pulls(repo)
+        pulls = read_open_pulls(repo, len(group))
         for candidate in group:
             if pulls is None or difference(candidate.doc, pulls.get(int(candidate.pr_number or 0))) is not None:
                 chosen.append(candidate)

@@ -63,13 +63,13 @@ def test_to_verify_reads_each_repository_once_and_keeps_what_it_cannot_compare()
     elsewhere = Candidate("t", "d", "o/two", 7, doc())
     reads: list[str] = []
 
-    def read(repo: str) -> dict[int, PullSummary] | None:
-        reads.append(repo)
+    def read(repo: str, expected: int) -> dict[int, PullSummary] | None:
+        reads.append((repo, expected))
         if repo == "o/two":
             return None  # the read failed: verify through REST as before
         return {7: summary(), 8: summary(number=8, head_sha="c" * 40)}
 
     chosen, unchanged = to_verify([same, moved, no_pr, elsewhere], read)
-    assert sorted(reads) == ["o/one", "o/two"]
+    assert sorted(reads) == [("o/one", 2), ("o/two", 1)]  # each repository once, sized to its PRs
     assert {c.workstream_id for c in chosen} == {"b", "c", "d"}
     assert unchanged == 1
