@@ -27,7 +27,6 @@ def reactions(url: str) -> dict[str, Any]:
     """GitHub's reaction rollup for an item nobody has reacted to."""
     return {"url": url, "total_count": 0, **dict.fromkeys(REACTIONS, 0)}
 
-
 CI_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
 
 
