@@ -26,6 +26,7 @@ ROUTES = [
     ("repository", "renamed", ["_on_move"]),
     ("repository", "transferred", ["_on_move"]),
     ("repository", "archived", []),
+    ("push", None, ["_on_push"]),
     ("check_suite", "requested", ["_on_check"]),
     ("check_run", "created", ["_on_check"]),
     ("status", None, ["_on_status"]),

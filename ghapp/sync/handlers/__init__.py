@@ -16,6 +16,7 @@ from ghapp.sync.handlers import (
     installations,
     people,
     pull_requests,
+    repo_config,
     repositories,
     review_comments,
     reviews,
@@ -32,6 +33,7 @@ router = Router(
     people.router,
     commands.router,
     repositories.router,
+    repo_config.router,
 )
 
 __all__ = ["router"]
