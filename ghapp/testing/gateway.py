@@ -349,6 +349,10 @@ class Gateway:
         except ApiError as exc:
             extra = spent[1].headers() if spent else {}
             return _json_response(exc.status, exc.body(), {**headers, **extra, **exc.headers})
+        if self.sim.faults.take_lost_answer(route.name):  # done on GitHub's side, but the answer never arrives
+            self.sim.counters.add("dropped_connections")
+            _drop_connection()
+            return Response(b"", status=500)
         all_headers = {**headers, **(spent[1].headers() if spent is not None else {}), **reply.headers}
         if request.method == "GET" and reply.status == 200:
             data = json.dumps(reply.body, separators=(",", ":")).encode()

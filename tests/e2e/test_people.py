@@ -148,3 +148,18 @@ def test_a_renamed_repository_keeps_its_workstreams(sim, stack):  # type: ignore
         TIMEOUT,
         message="a comment on the renamed repository",
     )
+
+
+def test_a_lost_post_answer_does_not_produce_a_second_comment(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    # GitHub posts the status reply but its answer is lost: the delivery's job fails and runs again.
+    sim.faults.lost_answers = ["POST /repos/<owner>/<repo>/issues/<int:number>/comments"]
+    said = sim.comment("acme/api", number, "alice", "/ghapp status")
+    wait_until(lambda: heard(stack, "api", "command"), 60, message="the command, after the retry")
+    assert sim.faults.lost_answers == [], "the answer was never lost: the test proves nothing"
+    settle(stack, sim)
+    replies = [c for c in sim.comments("acme/api", number) if c["body"].startswith("ghapp status:")]
+    assert len(replies) == 1
+    assert f"<!-- ghapp:status:{said['id']} -->" in replies[0]["body"]
+    assert len(heard(stack, "api", "command")) == 1
+    assert sim.reactions("acme/api", said["id"]) == [f"{sim.config.app_slug}[bot]:eyes"]
