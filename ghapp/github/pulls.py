@@ -28,7 +28,9 @@ from ghapp.github.models import (
     combine_checks,
     pick_pull_for_head,
 )
+from ghapp.github.rules import RulesReader
 from ghapp.github.tokens import Access
+from ghapp.sync.model import BranchRules
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +404,12 @@ class PullRequests:
     def checks_conclusion(self, repo: str, sha: str) -> ChecksConclusion:
         """``success``, ``failure``, ``pending`` or ``none`` from check suites and statuses together."""
         return combine_checks(self.check_suites(repo, sha), self.combined_status(repo, sha))
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def branch_rules(self, repo: str, branch: str, *, fresh: bool = False) -> BranchRules:
+        """What GitHub requires to merge into ``branch`` (see ``ghapp.github.rules``), cached."""
+        return RulesReader(self.client).branch_rules(repo, branch, fresh=fresh)
 
     # -- people ---------------------------------------------------------------------------------
 
