@@ -150,6 +150,23 @@ def new_information(doc: Doc) -> Doc:
     return doc
 
 
+def record_person_draft(doc: Doc, completed_version: int, at: str) -> Doc:
+    """Somebody turned the PR into a draft when the pod's latest completion was ``completed_version``."""
+    doc["person_draft_version"] = int(completed_version)
+    doc["person_draft_at"] = at
+    return doc
+
+
+def clear_person_draft(doc: Doc, at: str) -> Doc:
+    """The PR was marked ready; a delivery older than the conversion (by GitHub's time) changes nothing."""
+    drafted_at = doc.get("person_draft_at") or ""
+    if at and drafted_at and at < drafted_at:
+        return doc
+    doc["person_draft_version"] = None
+    doc["person_draft_at"] = None
+    return doc
+
+
 def record_comment(doc: Doc, *, comment_id: int, user: str, body: str, by_app: bool = False) -> Doc:
     """A conversation comment; ghapp's own are recognised by the hidden marker or the app's identity."""
     doc["comments"][str(comment_id)] = {
