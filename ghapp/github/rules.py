@@ -19,7 +19,10 @@ Three reads, merged into one ``BranchRules`` value:
 Reads are conditional (the ETag cache), and the merged value is kept in
 Redis per repository and branch, shared by every workstream on that base.
 A ``repository_ruleset`` or ``branch_protection_rule`` delivery forgets the
-repository's entries; the sweep reads them again (``fresh=True``).
+repository's entries; the entries' lifetime (``RULES_TTL_S``) bounds how
+long a missed delivery goes unnoticed. The sweep does not force a read:
+classic protection's "unprotected" is a 404, which no ETag makes free, and
+an idle PR's sweep must cost no rate limit.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from ghapp.sync.model import ALL_METHODS, BranchRules, MergeMethod, RequiredChec
 log = logging.getLogger(__name__)
 
 RULES_PREFIX = "ghapp:rules:"
-RULES_TTL_S = 3600
+RULES_TTL_S = 6 * 3600  # as long as the ETag cache keeps the bodies these reads revalidate
 
 __all__ = ["RulesReader", "forget_rules", "merge_rules", "rules_from_protection", "rules_from_ruleset"]
 

@@ -55,12 +55,17 @@ def policy_from(runtime: Runtime) -> Policy:
     )
 
 
-def _rules(client: Any, ws: DesiredWorkstream, doc: observations.Doc, fresh: bool) -> BranchRules | None:
-    """The base's rules, only once there is an open PR for them to govern (None before)."""
+def _rules(client: Any, ws: DesiredWorkstream, doc: observations.Doc) -> BranchRules | None:
+    """The base's rules, only once there is an open PR for them to govern (None before).
+
+    Cached per repository and branch: a rules delivery forgets them, and the
+    cache's lifetime bounds how long a missed delivery can go unnoticed
+    (an idle PR's sweep costs no read).
+    """
     pr = doc.get("pr") or {}
     if pr.get("state") != "open" or pr.get("merged"):
         return None
-    rules: BranchRules = client.branch_rules(ws.repo, ws.base, fresh=fresh)
+    rules: BranchRules = client.branch_rules(ws.repo, ws.base)
     return rules
 
 
@@ -144,7 +149,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         active = ws.execution_started and not ws.paused
         try:
             if active and rules is None:
-                rules = _rules(client, ws, doc, fresh=bool(doc.get("stale")))  # the sweep marks stale: re-read
+                rules = _rules(client, ws, doc)
             if active and doc.get("stale"):
                 before = copy.deepcopy(doc)
                 refresh(client, ws, doc, policy, rules)
