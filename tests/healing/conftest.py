@@ -28,6 +28,7 @@ FAST_SETTINGS = {
     "content_per_minute": 100_000,
     "content_per_hour": 100_000,
     "github_read_timeout_s": 5.0,
+    "checks_settle_s": 1,  # no CI reports here: a head without checks may merge a second after its push
 }
 
 
