@@ -1,6 +1,6 @@
 """The sync planner: what to do next to bring a workstream's PR where the pod wants it.
 
-``plan(desired, observed, policy)`` is pure: no I/O, no clock, no randomness.
+``plan(desired, observed, policy)`` is pure: no I/O, no clock of its own, no randomness.
 The sync job calls it, executes the actions in order (stopping at the first
 failure), observes GitHub again and plans again until the plan is empty. The
 planner looks only at state, never at the event that woke the job, so a
@@ -52,27 +52,41 @@ The rules, in the order they are checked
        ``EnsureBranch`` (branch missing), ``BootstrapCommit`` (no commits ahead
        of base; GitHub refuses an empty PR), ``OpenDraftPR`` - all three may
        come in one plan, in that order.
-    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``). Title, body and base
-       follow the desired state through one ``UpdatePR`` carrying only the
-       fields that differ (line endings and trailing blanks are not a
-       difference). The base is only changed to a branch that exists; a
-       missing base also reports ``base_branch_missing`` and prevents merging.
-    9. Completed: a draft is marked ready (``MarkReady``). Once the PR is open,
-       not a draft and the workstream completed, it is *ready*: ``pr_ready``
-       once (``pr_ready:<n>``), and reviewers (the workstream's and the
-       policy's, compared case-insensitively) not yet in
+    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``), and ``draft_unsupported``
+       once (``draft_unsupported:<n>``) when GitHub refused the draft and a
+       regular PR was opened instead. Title, body and base follow the desired
+       state through one ``UpdatePR`` carrying only the fields that differ
+       (line endings and trailing blanks are not a difference). The base is
+       only changed to a branch that exists; a missing base also reports
+       ``base_branch_missing`` and prevents merging. At any stage, a PR GitHub
+       reports as conflicting (``mergeable`` false or state ``dirty``) gives
+       ``merge_conflict`` once per head sha (``merge_conflict:<sha>``), and a
+       check still pending ``policy.checks_timeout_s`` after the head was
+       pushed gives ``checks_stalled`` once per head sha
+       (``checks_stalled:<sha>``).
+    9. Completed: a draft is marked ready (``MarkReady``), unless a person
+       turned it back into a draft after the pod's latest completion
+       (``observed.person_draft_version`` >= ``desired.completed_version``):
+       then ``pr_converted_to_draft`` once per conversion
+       (``pr_converted_to_draft:<n>:<version>``) and it stays a draft. Once
+       the PR is open, not a draft and the workstream completed, it is
+       *ready*: ``pr_ready`` once (``pr_ready:<n>``), and reviewers (the
+       workstream's and the policy's, compared case-insensitively) not yet in
        ``observed.requested_reviewers`` are requested in one
-       ``RequestReviewers``.
+       ``RequestReviewers``. Reviewers GitHub refused are reported once
+       (``reviewers_not_requested:<logins>``) and the lifecycle goes on.
     10. Approval, once ready, by ``policy.approval``:
         ``pod`` - ``pod_approval == "granted"`` for exactly the PR's head sha;
         when not approved and not denied for that sha, ``approval_requested``
         once per sha (``approval_requested:<sha>``), so a push after an
         approval makes it stale and asks again. A denial for the current sha
         blocks the merge and asks nothing (the pod decided).
-        ``github`` - each user's latest review that is not COMMENTED counts
-        (a DISMISSED one withdraws that user's verdict); approved when some
-        writer's latest is APPROVED on the head sha and no writer's latest is
-        CHANGES_REQUESTED.
+        ``github`` - GitHub's ``reviewDecision`` for the head (which counts
+        code owners and required review counts) is ``APPROVED``. Until it
+        was read for this head a ``ReadPR`` is planned. Where GitHub's
+        decision is null (no rule requires a review), some writer's latest
+        review that is not COMMENTED is APPROVED on the head sha and no
+        writer's latest is CHANGES_REQUESTED.
         ``either`` - pod or github (the pod is asked unless GitHub approved).
         ``none`` - always approved.
     11. GitHub activity is passed on once per item: ``review_submitted``
@@ -83,23 +97,54 @@ The rules, in the order they are checked
         (``checks:<sha>:<conclusion>``). This continues after a PR is closed
         or merged: people still comment there, and CI that finishes on the
         head after a merge (deliveries are not ordered) is still news.
-    12. Merge when the PR is ready, not held, approved, its base exists, its
-        checks are green (``success`` or ``none``, unless
-        ``policy.checks_required`` is off), ``mergeable`` is not ``False``,
-        every dependency is merged, and the last failed merge (``merge_block``)
-        was not for this same head sha *and* mergeable state:
-        ``Merge(sha=head_sha)``. A ``merge_block`` on the current sha is
-        reported once per sha and reason (``blocked:<reason>:<sha>``); a PR
-        GitHub reports as conflicting while everything else is ready is
-        reported once per sha (``blocked:merge_conflict:<sha>``). Waiting for
-        dependencies, checks or approval is silent.
+    12. Merge, when the PR is ready, not held, its base exists, every
+        dependency is merged and it does not conflict, in this order:
+        a. *Behind* a base that requires up-to-date branches (state
+           ``behind`` and ``rules.strict``, or a refusal classified
+           ``behind``), with checks not failed: ``UpdateBranch`` once per
+           head sha (``UPDATE_BRANCH=auto``), or ``merge_blocked`` once
+           (``notify``). This comes before approval, so approval is asked
+           for the updated head.
+        b. Approved (rule 10), else nothing (or the ``ReadPR`` of rule 10).
+        c. The checks gate (``ghapp.sync.checks_gate``) is open: the checks
+           rules require passed on the head (from the pinned app where one
+           is pinned), or, without such rules and with
+           ``policy.checks_required``, every check finished green, where no
+           check at all counts only ``policy.checks_settle_s`` after the push
+           (the planner wakes then).
+        d. ``mergeable`` is known: ``None`` (GitHub still computing) is never
+           mergeable; ``ReadPR`` again once ``policy.mergeability_recheck_s``
+           passed since the last read (the planner wakes then).
+        e. A merge method: ``policy.merge_method`` if the repository allows
+           it and never refused it, else the first allowed in
+           ``policy.merge_methods``; none left gives ``merge_blocked``
+           (``merge_blocked:<sha>:method_not_allowed``).
+        f. The last refusal on this head sha (``merge_block``, classified by
+           ``ghapp.sync.refusals``): ``method_not_allowed`` is retried with
+           the next method; ``transient`` is retried after
+           ``transient_delay_s`` x attempts, up to ``transient_retries``
+           attempts (the planner wakes then); otherwise, and once retries are
+           spent, ``merge_blocked`` once per sha, reason and missing
+           requirements (``merge_blocked:<sha>:<reason>[:<missing>]``,
+           carrying GitHub's message) and a retry only when the PR's
+           mergeable state changed (a new review or finished check lifts
+           such a block in the observation).
+        Then ``Merge(sha=head_sha, method)``. Waiting for dependencies,
+        checks or approval is silent.
     13. Comment requests not yet in ``posted_comment_requests`` are posted
         (``PostComment``) whenever a PR exists, open or closed.
+
+Time
+    The planner reads no clock: ``observed.now`` and ``observed.head_since``
+    come in with the observation. ``next_wake`` gives the earliest time at
+    which an unchanged observation would plan something (a settle time, a
+    retry, a re-read, a stall deadline), so the sync can be scheduled for it.
 
 Order of a plan
     GitHub writes first, in lifecycle order: EnsureBranch, BootstrapCommit,
     OpenDraftPR, UpdatePR, MarkReady, RequestReviewers, PostComment, then
-    Merge or ClosePR (so a requested comment lands before the PR is closed).
+    one of Merge, UpdateBranch, ReadPR or ClosePR (so a requested comment
+    lands before the PR is closed).
     Notices come last, so a notice never claims something a failed write did
     not do; the executor stops at the first failure and the next round plans
     the rest again.
