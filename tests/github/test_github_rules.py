@@ -7,8 +7,15 @@ Payload shapes follow GitHub docs, "Get rules for a branch" (rule types
 
 from __future__ import annotations
 
-from ghapp.github.rules import merge_rules, rules_from_protection, rules_from_ruleset
+from typing import Any
+
+from gh_helpers import make_client  # type: ignore[import-not-found]
+from redis import Redis
+
+from ghapp.github.pulls import PullRequests
+from ghapp.github.rules import forget_rules, merge_rules, rules_from_protection, rules_from_ruleset
 from ghapp.sync.model import BranchRules, RequiredCheck
+from ghapp.testing import GitHubSimulator
 
 RULESET = [
     {
@@ -92,3 +99,25 @@ def test_merged_with_the_repository_settings_the_strictest_wins() -> None:
 def test_settings_github_leaves_out_count_as_allowed() -> None:
     assert merge_rules([], {}).allowed_methods == ("merge", "squash", "rebase")
     assert merge_rules([], {"allow_merge_commit": False}).allowed_methods == ("squash", "rebase")
+
+
+# --- the reader over HTTP, against the simulator and a real Redis ---------------------------------------
+
+def _reads(sim: Any) -> int:
+    counted = sim.counters.per_endpoint
+    return sum(n for endpoint, n in counted.items() if endpoint.startswith("GET /repos"))
+
+
+def test_the_reader_caches_per_branch_and_forgets_on_request(redis_conn: Redis) -> None:
+    """Whatever the simulator serves today, a second read comes from the cache and costs no request."""
+    with GitHubSimulator() as sim:
+        sim.install("octo", ["octo/hello"])
+        pulls = PullRequests(make_client(sim, redis_conn))
+        first = pulls.branch_rules("octo/hello", "main")
+        reads = _reads(sim)
+        assert reads >= 1
+        assert pulls.branch_rules("octo/hello", "main") == first
+        assert _reads(sim) == reads
+        forget_rules(redis_conn, "octo/hello")
+        assert pulls.branch_rules("octo/hello", "main") == first
+        assert _reads(sim) > reads
