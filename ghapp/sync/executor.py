@@ -131,8 +131,11 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             _merge(client, repo, number, sha, method, doc, clock)
         case UpdateBranch(repo=repo, number=number, expected_head_sha=sha):
             _update_branch(client, repo, number, sha, doc, clock)
-        case ReadPR(repo=repo, number=number):
+        case ReadPR(repo=repo, number=number, decision=True):
             _read_pr(client, repo, number, doc, clock)
+        case ReadPR(repo=repo, number=number):
+            doc["pr_read_at"] = clock
+            _read_rest(client, repo, number, doc)
         case ClosePR(repo=repo, number=number, comment=comment):
             client.comment(repo, number, f"{comment}\n\n{CLOSE_MARKER}")
             client.close(repo, number)
@@ -207,6 +210,12 @@ def _update_branch(
 _MERGEABLE = {"MERGEABLE": True, "CONFLICTING": False}
 
 
+def _read_rest(client: PullRequestClient, repo: str, number: int, doc: dict[str, Any]) -> None:
+    """The REST PR, read conditionally; GitHub starts computing mergeability on such a read."""
+    pull = client.get_pr(repo, number)
+    observations.set_pr(doc, pr_doc(pull, closed_by_ghapp=bool(doc["pr"].get("closed_by_ghapp"))))
+
+
 def _read_pr(client: PullRequestClient, repo: str, number: int, doc: dict[str, Any], now: float) -> None:
     """Read GitHub's verdicts on the PR (one GraphQL query), falling back to REST where GraphQL refuses.
 
@@ -223,8 +232,7 @@ def _read_pr(client: PullRequestClient, repo: str, number: int, doc: dict[str, A
         raise
     except GitHubError as exc:
         log.warning("GraphQL read of %s#%s refused (%s); reading REST", repo, number, exc.message)
-        pull = client.get_pr(repo, number)
-        observations.set_pr(doc, pr_doc(pull, closed_by_ghapp=bool(pr.get("closed_by_ghapp"))))
+        _read_rest(client, repo, number, doc)
         doc["review_decision"] = {"sha": doc["pr"]["head_sha"], "value": None}
         return
     head = state.get("headRefOid") or ""

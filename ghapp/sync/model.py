@@ -338,11 +338,17 @@ class UpdateBranch:
 
 @dataclass(frozen=True, slots=True)
 class ReadPR:
-    """Read the PR's state again: GraphQL's reviewDecision, mergeable and mergeStateStatus in one query."""
+    """Read the PR's state again.
+
+    With ``decision``: GitHub's reviewDecision, mergeable and mergeStateStatus
+    in one GraphQL query. Without: the REST PR, conditionally (an unchanged PR
+    costs no rate limit), for its mergeability alone.
+    """
 
     repo: str
     number: int
     node_id: str
+    decision: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -465,7 +465,20 @@ def _reviewer_notices(observed: Observed, notices: _Notices) -> None:
 def _plan_open(
     desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
 ) -> tuple[list[GitHubAction], GitHubAction | None]:
-    """Writes for an open PR of a live workstream, and the merge (or what comes before it)."""
+    """Writes for an open PR of a live workstream, and the merge (or what comes before it).
+
+    At any stage, a PR whose mergeability GitHub has not given (a push to its
+    head or base) is read again, so a conflict is reported before approval.
+    """
+    writes, finish = _plan_open_lifecycle(desired, observed, policy, pr, notices)
+    if finish is None and pr.mergeable is None:
+        finish = _read_pr(desired, observed, policy, pr, notices, decision=False)
+    return writes, finish
+
+
+def _plan_open_lifecycle(
+    desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
+) -> tuple[list[GitHubAction], GitHubAction | None]:
     notices.add("pr_opened", f"pr_opened:{pr.number}", head_sha=pr.head_sha, draft=pr.draft)
     if observed.draft_unsupported is not None:
         notices.add("draft_unsupported", f"draft_unsupported:{pr.number}", message=observed.draft_unsupported)
@@ -543,12 +556,17 @@ def choose_method(policy: Policy, observed: Observed) -> MergeMethod | None:
 
 
 def _read_pr(
-    desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
+    desired: DesiredWorkstream,
+    observed: Observed,
+    policy: Policy,
+    pr: ObservedPR,
+    notices: _Notices,
+    decision: bool = True,
 ) -> ReadPR | None:
     """Read the PR's state now, or wake when the last read is old enough to be worth repeating."""
     last = observed.pr_read_at
     if last is None or observed.now >= last + policy.mergeability_recheck_s:
-        return ReadPR(repo=desired.repo, number=pr.number, node_id=pr.node_id)
+        return ReadPR(repo=desired.repo, number=pr.number, node_id=pr.node_id, decision=decision)
     notices.wake(last + policy.mergeability_recheck_s)
     return None
 
@@ -617,8 +635,8 @@ def _merge_if_ready(
         if gate.wake is not None and gate.missing == ("checks",):
             notices.wake(gate.wake)  # the settle time
         return None
-    if pr.mergeable is None:
-        return _read_pr(desired, observed, policy, pr, notices)  # GitHub is still computing: never mergeable yet
+    if pr.mergeable is None:  # GitHub is still computing: never mergeable yet
+        return _read_pr(desired, observed, policy, pr, notices, decision=_needs_decision(desired, observed, policy, pr))
     method = choose_method(policy, observed)
     if method is None:
         _blocked(notices, pr, "method_not_allowed", "No merge method is allowed on this repository.")

@@ -193,3 +193,11 @@ def test_read_pr_falls_back_to_rest_where_graphql_refuses() -> None:
     executor.execute(edge, ReadPR("o/r", 7, "PR_7"), doc, NOW)  # type: ignore[arg-type]
     assert doc["pr"]["mergeable"] is True
     assert doc["review_decision"] == {"sha": "sha1", "value": None}
+
+
+def test_read_pr_for_mergeability_alone_is_one_rest_read() -> None:
+    edge = GitHubEdge()
+    doc = open_doc(mergeable=None, mergeable_state="unknown")
+    executor.execute(edge, ReadPR("o/r", 7, "PR_7", decision=False), doc, NOW)  # type: ignore[arg-type]
+    assert [name for name, _ in edge.calls] == ["get_pr"]
+    assert doc["pr"]["mergeable"] is True and doc["pr_read_at"] == NOW and doc["review_decision"] is None

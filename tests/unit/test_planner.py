@@ -159,6 +159,8 @@ def brief(action: Action) -> str:
             return f"Merge({sha},{method})"
         case UpdateBranch(expected_head_sha=sha):
             return f"UpdateBranch({sha})"
+        case ReadPR(decision=decision):
+            return "ReadPR" if decision else "ReadPR(rest)"
         case PostComment(request_id=request_id):
             return f"PostComment({request_id})"
         case _:
@@ -427,13 +429,15 @@ TRANSITIONS: dict[str, Row] = {
         DONE_GRANTED, ready_observed(DONE, ("merge_conflict:sha1",), mergeable=False), []
     ),
     "mergeability not computed yet, never read: read the PR": _row(
-        DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown"), ["ReadPR"]
+        DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown"), ["ReadPR(rest)"]
     ),
     "mergeability still not computed just after a read: wait": _row(
         DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown", pr_read_at=NOW - 1), []
     ),
     "mergeability still not computed a while after a read: read again": _row(
-        DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown", pr_read_at=NOW - 10), ["ReadPR"]
+        DONE_GRANTED,
+        ready_observed(DONE, mergeable=None, mergeable_state="unknown", pr_read_at=NOW - 10),
+        ["ReadPR(rest)"],
     ),
     "base deleted under an open PR: no merge, blocked": _row(
         DONE_GRANTED, ready_observed(DONE, base_exists=False), ["workstream_blocked blocked:base_branch_missing:main"]
@@ -923,6 +927,20 @@ TRANSITIONS.update(
                                   missing=("check:ci/test",)),
             ),
             ["merge_blocked merge_blocked:sha1:missing_requirement:check:ci/test"],
+        ),
+        # mergeability at any stage: read (REST, conditional) until GitHub gives it
+        "mergeability unknown on a draft: read it": _row(
+            desired(), observed_with_pr(desired(), mergeable=None, mergeable_state="unknown"), ["ReadPR(rest)"]
+        ),
+        "mergeability unknown before approval: read it": _row(
+            DONE, ready_observed(DONE, ASKED, mergeable=None, mergeable_state="unknown"), ["ReadPR(rest)"]
+        ),
+        "mergeability unknown just after a read, before approval: wait": _row(
+            DONE, ready_observed(DONE, ASKED, mergeable=None, pr_read_at=NOW - 1), []
+        ),
+        "github policy, mergeability unknown: one GraphQL read for both": _row(
+            DONE, ready_observed(DONE, mergeable=None, review_decision_read=False), ["ReadPR"],
+            Policy(approval="github"),
         ),
         # conflicts at any stage
         "conflict on a draft, before completion: reported": _row(

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from ghapp.sync.handlers import checks, comments, drafts, installations, pull_requests, reviews, rules
+from ghapp.sync.handlers import (
+    base_push,
+    checks,
+    comments,
+    drafts,
+    installations,
+    pull_requests,
+    reviews,
+    rules,
+)
 
 router = Router(
     pull_requests.router,
@@ -19,6 +28,7 @@ router = Router(
     installations.router,
     drafts.router,
     rules.router,
+    base_push.router,
 )
 
 __all__ = ["router"]
