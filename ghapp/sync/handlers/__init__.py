@@ -10,9 +10,11 @@ from __future__ import annotations
 from gidgethub.routing import Router
 
 from ghapp.sync.handlers import (
+    base_push,
     checks,
     commands,
     comments,
+    drafts,
     installations,
     people,
     pull_requests,
@@ -20,6 +22,7 @@ from ghapp.sync.handlers import (
     repositories,
     review_comments,
     reviews,
+    rules,
 )
 
 router = Router(
@@ -28,6 +31,9 @@ router = Router(
     comments.router,
     checks.router,
     installations.router,
+    drafts.router,
+    rules.router,
+    base_push.router,
     # what people say and do on managed PRs, relayed to the pod
     review_comments.router,
     people.router,
