@@ -64,8 +64,9 @@ def _sentence(error: Any) -> str:
     return f"{PATH}: {where}: {error.message}"
 
 
-def fetch(client: GitHubClient, repo: str, ref: str) -> RepoConfig:
-    """Read and parse the file at ``ref`` (conditionally); no file means no settings of its own."""
+def fetch(client: GitHubClient, repo: str, ref: str | None = None) -> RepoConfig:
+    """Read and parse the file (on the default branch unless ``ref`` is given; conditionally); no file
+    means no settings of its own."""
     owner, name = split_repo(repo)
     try:
         response = client.request(
@@ -73,7 +74,7 @@ def fetch(client: GitHubClient, repo: str, ref: str) -> RepoConfig:
             Access.CONTENTS_READ,
             "GET",
             f"/repos/{owner}/{name}/contents/{PATH}",
-            params={"ref": ref},
+            params={"ref": ref} if ref else None,
             conditional=True,
         )
     except NotFound:

@@ -38,13 +38,13 @@ def forget(redis: Redis, repo: str) -> None:
     redis.delete(_key(repo))
 
 
-def load(redis: Redis, client: Any, repo: str, default_branch: str) -> RepoConfig:
-    """The repository's file, from the cache or (conditionally) from GitHub."""
+def load(redis: Redis, client: Any, repo: str) -> RepoConfig:
+    """The repository's file on its default branch, from the cache or (conditionally) from GitHub."""
     cached = redis.get(_key(repo))
     if cached is not None:
         data = json.loads(cached)
         return RepoConfig(values=data["values"], sha=data["sha"], errors=tuple(data["errors"]))
-    found = fetch(client, repo, default_branch)
+    found = fetch(client, repo)
     record = {"values": found.values, "sha": found.sha, "errors": list(found.errors)}
     redis.set(_key(repo), json.dumps(record), ex=CACHE_TTL_S)
     return found

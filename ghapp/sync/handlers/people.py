@@ -11,7 +11,7 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from ghapp.sync import state
+from ghapp.sync import observations, state
 from ghapp.sync.handlers.context import DeliveryContext
 
 router = Router()
@@ -28,6 +28,7 @@ def _on_reopened(event: sansio.Event, ctx: DeliveryContext) -> None:
     pull = event.data["pull_request"]
     refs = ctx.pr_workstreams(event.data["repository"]["full_name"], pull)
     if refs:
+        ctx.observe(refs, lambda doc: observations.record_reopened(doc, pull["number"]))
         by = _sender(event).get("login", "")
         ctx.notify(
             refs,
