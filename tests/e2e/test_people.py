@@ -163,3 +163,91 @@ def test_a_lost_post_answer_does_not_produce_a_second_comment(sim, stack):  # ty
     assert f"<!-- ghapp:status:{said['id']} -->" in replies[0]["body"]
     assert len(heard(stack, "api", "command")) == 1
     assert sim.reactions("acme/api", said["id"]) == [f"{sim.config.app_slug}[bot]:eyes"]
+
+
+def work_done(sim: GitHubSimulator, stack: GhappStack, repo: str, ws: str) -> str:
+    """The agent pushes its work, CI passes on it, the pod completes the workstream and approves the head."""
+    sha = sim.push_commit(repo, head_branch(TASK, ws), "work", files={f"{ws}.py": "work\n"})
+    sim.complete_checks(repo, sha, conclusion="success")
+    stack.pod.post_event(TASK, "workstream_completed", {"workstream_id": ws})
+    stack.pod.post_event(TASK, "approval_granted", {"workstream_id": ws, "head_sha": sha})
+    return sha
+
+
+def test_the_pod_replies_in_the_thread_and_resolves_it(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    sim.push_commit("acme/api", head_branch(TASK, "api"), "work", files={"app.py": "a\nb\n"})
+    said = sim.review_comment("acme/api", number, "alice", "Why b?", path="app.py", line=2)
+    wait_until(lambda: heard(stack, "api", "review_comment"), TIMEOUT, message="the inline comment")
+    request = {"workstream_id": "api", "body": "Because of c.", "request_id": "why-b", "in_reply_to": said["id"],
+               "resolve_thread": True}  # fmt: skip
+    assert stack.pod.post_event(TASK, "comment_requested", request).status_code == 201
+    wait_until(lambda: sim.review_threads("acme/api", number)[0]["resolved"], TIMEOUT, message="thread resolved")
+    (thread,) = sim.review_threads("acme/api", number)
+    assert len(thread["comments"]) == 2
+    settle(stack, sim)
+    assert len(sim.review_threads("acme/api", number)[0]["comments"]) == 2  # posted once
+    # ghapp's own reply is not echoed to the pod as a person's comment.
+    assert [c["comment_id"] for c in heard(stack, "api", "review_comment")] == [said["id"]]
+
+
+def test_hold_blocks_a_merge_and_unhold_releases_it(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    sim.comment("acme/api", number, "alice", "/ghapp hold")
+    wait_until(lambda: sim.get_pull("acme/api", number)["labels"], TIMEOUT, message="the hold label")
+    sha = work_done(sim, stack, "acme/api", "api")
+    wait_until(lambda: heard(stack, "api", "merge_held"), TIMEOUT, message="the merge held")
+    held = heard(stack, "api", "merge_held")[0]
+    assert (held["label"], held["head_sha"]) == ("ghapp:hold", sha)
+    settle(stack, sim)
+    assert not sim.get_pull("acme/api", number)["merged"]
+    sim.comment("acme/api", number, "alice", "/ghapp unhold")
+    wait_until(lambda: sim.get_pull("acme/api", number)["merged"], TIMEOUT, message="merged once released")
+
+
+def test_a_reopened_pr_is_left_open(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    stack.pod.post_event(TASK, "workstream_cancelled", {"workstream_id": "api", "reason": "not needed"})
+    wait_until(lambda: sim.get_pull("acme/api", number)["state"] == "closed", TIMEOUT, message="closed by ghapp")
+    sim.reopen_by_hand("acme/api", number, user="alice")
+    wait_until(lambda: heard(stack, "api", "pr_reopened"), TIMEOUT, message="the reopening")
+    settle(stack, sim)
+    assert sim.get_pull("acme/api", number)["state"] == "open"
+    closes = [c for c in sim.comments("acme/api", number) if "<!-- ghapp:close -->" in c["body"]]
+    assert len(closes) == 1
+
+
+def test_a_repository_file_changes_the_merge_method_and_reviewers_of_that_repository_only(sim, stack):  # type: ignore[no-untyped-def]
+    sim.add_collaborator("acme/web", "alice", "write")
+    sim.add_team("acme", "core", ["alice"])
+    config = "merge_method: rebase\nreviewers:\n  users: [alice]\n  teams: [core]\n"
+    sim.push_commit("acme/api", "main", "ghapp settings", files={".github/ghapp.yml": config})
+    start(stack, {"api": "acme/api", "web": "acme/web"})
+    wait_until(lambda: pull(sim, "acme/api", "api") and pull(sim, "acme/web", "web"), TIMEOUT, message="drafts")
+    for repo, ws in (("acme/api", "api"), ("acme/web", "web")):
+        work_done(sim, stack, repo, ws)
+    wait_until(lambda: pull(sim, "acme/api", "api")["merged"] and pull(sim, "acme/web", "web")["merged"],  # type: ignore[index]
+               TIMEOUT, message="both merged")  # fmt: skip
+    requested = [d.payload for d in sim.deliveries if d.event == "pull_request" and d.action == "review_requested"]
+    assert {p["repository"]["name"] for p in requested} == {"api"}
+    assert "alice" in {(p.get("requested_reviewer") or {}).get("login") for p in requested}
+    assert "core" in {(p.get("requested_team") or {}).get("slug") for p in requested}
+    # A rebase merge puts the head's own commits on the base; a squash makes one new commit.
+    assert _tip_message(sim, "acme/api") == "work"
+    assert _tip_message(sim, "acme/web") != "work"
+
+
+def _tip_message(sim: GitHubSimulator, repo: str) -> str:
+    with sim.world.lock:
+        found = sim.world.require_repo(repo)
+        return str(found.commits[found.branches["main"]].message).strip()
+
+
+def test_an_invalid_repository_file_is_reported_and_the_defaults_apply(sim, stack):  # type: ignore[no-untyped-def]
+    sim.push_commit("acme/api", "main", "bad settings", files={".github/ghapp.yml": "merge_method: fast\n"})
+    opened(sim, stack)
+    work_done(sim, stack, "acme/api", "api")
+    wait_until(lambda: heard(stack, "api", "config_invalid"), TIMEOUT, message="the invalid file reported")
+    (report,) = heard(stack, "api", "config_invalid")
+    assert report["path"] == ".github/ghapp.yml" and "merge_method" in report["errors"][0]
+    wait_until(lambda: pull(sim, "acme/api", "api")["merged"], TIMEOUT, message="merged on the defaults")  # type: ignore[index]
