@@ -196,9 +196,10 @@ def test_hold_blocks_a_merge_and_unhold_releases_it(sim, stack):  # type: ignore
     sim.comment("acme/api", number, "alice", "/ghapp hold")
     wait_until(lambda: sim.get_pull("acme/api", number)["labels"], TIMEOUT, message="the hold label")
     sha = work_done(sim, stack, "acme/api", "api")
-    wait_until(lambda: heard(stack, "api", "merge_held"), TIMEOUT, message="the merge held")
-    held = heard(stack, "api", "merge_held")[0]
-    assert (held["label"], held["head_sha"]) == ("ghapp:hold", sha)
+    # The pod may complete the workstream before ghapp sees the push: a hold is reported per head.
+    wait_until(lambda: [h for h in heard(stack, "api", "merge_held") if h["head_sha"] == sha], TIMEOUT,
+               message="the merge of the pushed head held")  # fmt: skip
+    assert {h["label"] for h in heard(stack, "api", "merge_held")} == {"ghapp:hold"}
     settle(stack, sim)
     assert not sim.get_pull("acme/api", number)["merged"]
     sim.comment("acme/api", number, "alice", "/ghapp unhold")
