@@ -5,8 +5,6 @@ The web process never calls GitHub (ARCHITECTURE rule 1).
 
 from __future__ import annotations
 
-import gc
-
 from flask import Flask
 
 from ghapp.config import Settings, get_settings
@@ -14,17 +12,7 @@ from ghapp.runtime import Runtime, get_runtime, set_runtime
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
-    """Build the web app; ``settings`` default to the environment's.
-
-    Called with no arguments (gunicorn, once in each worker) it also readies
-    the worker for traffic: the webhook view's connections are opened now
-    (``webhooks.prepare``), and everything loaded so far is moved out of the
-    garbage collector's sight (``gc.freeze``). Those hundred thousand objects
-    live as long as the worker; scanning them made each full collection a
-    pause of tens of milliseconds (36 to 39 ms measured in a web worker) in
-    the middle of a request.
-    """
-    serving = settings is None and runtime is None
+    """Build the web app; ``settings`` default to the environment's (gunicorn calls it with none)."""
     if runtime is None:
         if settings is None:
             from ghapp import logs
@@ -48,9 +36,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(setup.blueprint)
     status.mount_rq_dashboard(app, runtime)
-    if serving:
-        webhooks.prepare(runtime)
-        gc.freeze()
     return app
 
 
