@@ -27,7 +27,7 @@ from ghapp.testing.stack import GhappStack, wait_until
 
 # Pacing loose enough that GitHub's secondary limits never shape a benchmark that is not about them.
 UNPACED = {"content_per_minute": 1_000_000, "content_per_hour": 10_000_000, "write_spacing_s": 0.0}
-PERIODIC_PREFIXES = ("sweep-", "redelivery-", "startup-")
+PERIODIC_PREFIXES = ("sweep-", "redelivery-", "recovery-", "startup-")
 UNPACED_SIM = {"content_limit_per_minute": 1_000_000, "content_limit_per_hour": 10_000_000}
 
 
@@ -109,7 +109,7 @@ def queue_idle(redis_url: str) -> bool:
             return False
         scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
         if any(not job_id.startswith(PERIODIC_PREFIXES) for job_id in scheduled):
-            return False  # the sweep and redelivery chains are always scheduled: they do not count
+            return False  # the periodic chains are always scheduled: they do not count
         return not any(True for _ in client.scan_iter("ghapp:queued:*", count=1000))
     finally:
         client.close()

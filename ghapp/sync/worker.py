@@ -46,6 +46,7 @@ def preload() -> None:
     """Import what jobs use before the first job (and, when forking, once in the parent for every child)."""
     import ghapp.pod.notices
     import ghapp.sync.jobs
+    import ghapp.sync.recovery
     import ghapp.sync.redelivery
     import ghapp.sync.sweep  # noqa: F401
 
