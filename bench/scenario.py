@@ -19,7 +19,7 @@ from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from bench.common import postgres_base_url, postgres_database, redis_server, sqlite_database
+from bench.common import postgres_database, postgres_server, redis_server, sqlite_database
 from ghapp.runtime import QUEUE_NAME
 from ghapp.sync.model import head_branch
 from ghapp.testing import GitHubSimulator, SimulatorConfig
@@ -42,16 +42,15 @@ def running_stack(
 ) -> Iterator[tuple[GitHubSimulator, GhappStack, str]]:
     """``(sim, stack, redis_url)``: everything started, everything stopped afterwards.
 
-    ``database`` is ``sqlite`` (a file of its own) or ``postgresql`` (a schema of its own in the
-    PostgreSQL that ``BENCH_DATABASE_URL`` or ``TEST_DATABASE_URL`` names).
+    ``database`` is ``sqlite`` (a file of its own) or ``postgresql`` (a schema of its own in a
+    PostgreSQL with default durability, ``bench.common.postgres_server``).
     """
     config = SimulatorConfig(**{"concurrency_limit": 1000, **(sim_config or {})})
-    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp, redis_server() as redis_url:
+    with contextlib.ExitStack() as resources:
+        tmp = resources.enter_context(tempfile.TemporaryDirectory(prefix="bench-stack-"))
+        redis_url = resources.enter_context(redis_server())
         if database == "postgresql":
-            base = postgres_base_url()
-            if base is None:
-                raise SystemExit("set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL to measure on it")
-            database_url = postgres_database(base)
+            database_url = postgres_database(resources.enter_context(postgres_server()))
         else:
             database_url = sqlite_database(Path(tmp))
         with GitHubSimulator(config) as sim:
