@@ -1,7 +1,10 @@
 """Database engines: PostgreSQL in production, SQLite as the single-machine default.
 
-PostgreSQL needs nothing of ghapp's own beyond a pool that checks a
-connection before handing it out (a restarted server leaves dead ones).
+PostgreSQL needs nothing of ghapp's own. Its pool hands connections out
+without pinging them first (a round trip on every checkout): a connection
+that a restarted server closed fails on its first statement, SQLAlchemy
+then discards every pooled connection, and the caller tries again (the
+webhook view does so at once; a job through RQ's retries).
 
 SQLite is shared by several processes (gunicorn workers, RQ workers), so it
 runs in WAL mode, where readers never block the writer, with a busy timeout
@@ -15,6 +18,8 @@ transaction on a WAL snapshot that takes no lock.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -35,7 +40,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     url = normalise_database_url(url)
     if is_sqlite(url):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
+    return create_engine(url, pool_size=pool_size, max_overflow=10)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -71,6 +76,21 @@ def reading(engine: Engine) -> Connection:
     locked" instead of waiting. On PostgreSQL it is a plain connection.
     """
     return engine.connect().execution_options(**{_READ_ONLY: True})
+
+
+@contextlib.contextmanager
+def storing(engine: Engine) -> Iterator[Connection]:
+    """A connection on which each statement is committed as it runs (``with storing(engine) as conn:``).
+
+    For a lone INSERT: on PostgreSQL it runs in autocommit mode, one round
+    trip where ``BEGIN``, the statement and ``COMMIT`` took three; on SQLite
+    it is an ordinary (immediate) transaction committed at the end of the block.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+        conn.commit()
 
 
 def ping(engine: Engine) -> None:

@@ -88,18 +88,24 @@ def queued_key(ws_key: str) -> str:
 DELIVERY_FAILURE_TTL_S = 7 * 24 * 3600
 
 
-def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None) -> None:  # type: ignore[no-untyped-def]
+def enqueue_delivery(queue: Queue, guid: str, *, new: bool = False) -> None:
     """Queue the processing of one stored delivery (idempotent per GUID).
 
-    The job id is the GUID's, and RQ's ``unique`` enqueue leaves a job that
-    is already queued, scheduled or running alone, so queueing a GUID again
-    (a redelivery, recovery) is harmless.
+    The job id is the GUID's. ``new``: the caller has just stored the GUID
+    for the first time, so no job can exist for it yet, and RQ's enqueue
+    goes out in one pipeline (one round trip: the webhook view's case).
+    Otherwise (a redelivery of a pending GUID, recovery) RQ's ``unique``
+    enqueue leaves a job already queued, scheduled or running alone.
     """
+    options = {"args": (guid,), "job_id": safe_job_id("delivery", guid), "result_ttl": 0,
+               "failure_ttl": DELIVERY_FAILURE_TTL_S, "retry": backoff_retry()}
+    if new:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_call(APPLY_DELIVERY, pipeline=pipe, **options)
+            pipe.execute()
+        return
     with contextlib.suppress(DuplicateJobError):
-        queue.enqueue_call(
-            APPLY_DELIVERY, args=(guid,), job_id=safe_job_id("delivery", guid), unique=True, result_ttl=0,
-            failure_ttl=DELIVERY_FAILURE_TTL_S, retry=backoff_retry(), pipeline=pipeline,
-        )
+        queue.enqueue_call(APPLY_DELIVERY, unique=True, **options)
 
 
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:

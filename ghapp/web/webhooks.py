@@ -36,11 +36,13 @@ from flask import Blueprint, Response, jsonify, request
 from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
 from redis.exceptions import RedisError
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
+from ghapp.store.engine import storing
 from ghapp.sync.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -130,21 +132,41 @@ def make_blueprint(settings: Settings) -> Blueprint:
 
         runtime = current_runtime()
         try:
-            with runtime.engine.begin() as conn:
-                inserted = inbox.store(conn, guid, event, body)
-                status = "pending" if inserted else inbox.status_of(conn, guid)
+            inserted, status = _store(runtime.engine, guid, event, body)
         except DBAPIError as exc:
             log.error("webhook %s not stored, the database is unavailable: %s", guid, exc.orig or exc)
             return error(503, "the database is unavailable; the delivery was not stored, please retry later")
         try:
             if status == "pending":
-                enqueue_delivery(runtime.queue, guid)
+                enqueue_delivery(runtime.queue, guid, new=inserted)
         except (RedisError, ConfigError) as exc:
             log.error("webhook %s stored but not queued, Redis is unavailable: %s", guid, exc)
             return error(503, "the queue (Redis) is unavailable; please retry later")
         return _accepted(guid, duplicate=not inserted)
 
     return blueprint
+
+
+def _store(engine: Engine, guid: str, event: str, body: bytes) -> tuple[bool, str | None]:
+    """Store the delivery; whether this request stored it, and the row's status.
+
+    The pool does not ping a connection before handing it out (a round trip
+    on every delivery); a connection the server has closed (a restart, a
+    failover) fails instead, SQLAlchemy then discards the pool's
+    connections, and the delivery is stored again on a new one.
+    """
+    try:
+        return _store_once(engine, guid, event, body)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _store_once(engine, guid, event, body)
+
+
+def _store_once(engine: Engine, guid: str, event: str, body: bytes) -> tuple[bool, str | None]:
+    with storing(engine) as conn:
+        inserted = inbox.store(conn, guid, event, body)
+        return inserted, "pending" if inserted else inbox.status_of(conn, guid)
 
 
 def _accepted(guid: str, *, duplicate: bool) -> Response:
