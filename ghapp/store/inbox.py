@@ -6,12 +6,10 @@ request, pays for JSON parsing, and a redelivery (same GUID) finds its row.
 
 The bytes are stored compressed with Zstandard (``body_encoding`` "zstd";
 ``raw_body`` gives them back exactly as received). GitHub's payloads repeat
-the same URLs and keys many times: a 25 KB ``pull_request`` delivery
-compresses to about 2.5 KB at level 1, which costs the view about 13 µs and
-saves more than that in the database's writes (the row shrinks from seven
-overflow pages to one), and keeps the inbox a tenth of its size on disk.
-Zstandard rather than zlib: at zlib's fastest level the same payload took
-28 µs for 3 KB, and the compression was a tenth of the web worker's CPU.
+the same URLs and keys many times, so a ``pull_request`` delivery shrinks to
+about a tenth at Zstandard's fastest level: the durable commit writes and
+syncs a tenth of the bytes, and the inbox keeps a tenth of the disk
+(figures in ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ def insert_statement(dialect_name: str) -> Insert:
 
 
 BODY_ENCODING = "zstd"
-BODY_COMPRESSION_LEVEL = 1  # Zstandard's fastest standard level: a 25 KB payload in about 13 µs, to a tenth
+BODY_COMPRESSION_LEVEL = 1  # Zstandard's fastest standard level
 _compressors = threading.local()  # a ZstdCompressor is not safe to share between threads
 
 
