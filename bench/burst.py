@@ -149,8 +149,14 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
             load = run_python_requests(web.url + stack.settings.webhook_path, prepared, connections=connections)
             acked_at = time.monotonic()
             stop.set()
-            drained_at = wait_idle(redis_url, timeout=600)
-            statuses = inbox_statuses(stack.database_url, {h["X-GitHub-Delivery"] for _, h in prepared})
+            guids = {h["X-GitHub-Delivery"] for _, h in prepared}
+            # Every delivery processed first: the killed worker's job is out of the queue's sight until RQ
+            # finds it abandoned (its heartbeat lapses) and runs it again.
+            wait_until(lambda: sum(n for status, n in inbox_statuses(stack.database_url, guids).items()
+                                   if status in ("processed", "ignored")) >= len(guids), 900, interval=0.5,
+                       message="every delivery processed")
+            drained_at = wait_idle(redis_url, timeout=900)
+            statuses = inbox_statuses(stack.database_url, guids)
             wait_until(lambda: all(find_pull(sim, repo, TASK, ws)["title"].startswith("Benchmark workstream")
                                    for ws, repo in pairs), 120, message="titles restored")
             restored_at = time.monotonic()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from ghapp.store import inbox, installations
 from ghapp.store.engine import make_engine
@@ -122,23 +122,6 @@ def test_a_redelivery_keeps_the_first_row(engine):
     with engine.connect() as conn:
         row = inbox.load(conn, "first")
     assert inbox.raw_body(row) == body and row.status == "pending" and row.attempts == 0
-
-
-def test_a_delivery_is_stored_after_the_server_dropped_the_pools_connection(engine):
-    """A restart or failover closes the pooled connection: the pool's check replaces it, and the next
-    delivery is stored on a new one."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
-    with engine.begin() as conn:
-        assert inbox.store(conn, "before", "push", b"{}") is True
-        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-    with make_engine(engine.url.render_as_string(hide_password=False)).begin() as other:
-        assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar() is True
-    with engine.begin() as conn:
-        assert inbox.store(conn, "after", "push", b"{}") is True
-        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend
-    with engine.connect() as conn:
-        assert [inbox.status_of(conn, g) for g in ("before", "after")] == ["pending", "pending"]
 
 
 def test_prune_deletes_only_finished_deliveries_received_before_the_cutoff(engine):

@@ -10,9 +10,11 @@ import uuid
 import pytest
 import requests
 from rq.job import Job
+from sqlalchemy import text
 
 from ghapp.runtime import Runtime
 from ghapp.store import inbox
+from ghapp.store.engine import make_engine
 from ghapp.store.schema import inbox as inbox_table
 from ghapp.sync.queue import APPLY_DELIVERY, safe_job_id
 from ghapp.web import create_app
@@ -53,6 +55,26 @@ def test_a_redelivered_guid_is_stored_once_and_not_queued_twice(client, runtime,
     assert second.get_json()["duplicate"] is True
     assert count(runtime.engine, inbox_table) == 1
     assert queued_ids(redis_conn) == [safe_job_id("delivery", guid)]
+
+
+def test_a_delivery_is_stored_after_the_server_closed_the_pools_connection(client, runtime, redis_conn):
+    """A restart or failover closes the pooled connection: the view's first statement fails, SQLAlchemy
+    discards the pool, and the view stores the delivery on a new connection, once."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert client.post(PATH, data=BODY, headers=github_headers(BODY, guid="before")).status_code == 202
+    with runtime.engine.connect() as conn:  # the pool holds one connection: the one the view used
+        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    other = make_engine(runtime.engine.url.render_as_string(hide_password=False))
+    with other.begin() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar() is True
+    other.dispose()
+    response = client.post(PATH, data=BODY, headers=github_headers(BODY, guid="after"))
+    assert response.status_code == 202 and response.get_json()["duplicate"] is False
+    with runtime.engine.connect() as conn:
+        assert [inbox.status_of(conn, g) for g in ("before", "after")] == ["pending", "pending"]
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend
+    assert queued_ids(redis_conn) == [safe_job_id("delivery", "before"), safe_job_id("delivery", "after")]
 
 
 def test_a_redelivery_of_a_processed_guid_enqueues_nothing(client, runtime, redis_conn):
