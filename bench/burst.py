@@ -11,7 +11,8 @@ call after 100 ms. The deliveries are
 posted as fast as 32 connections allow to ghapp's web process under
 gunicorn (``-w 2 -k sync``), while 4 ``ghapp worker`` processes drain the
 queue; once half the deliveries are stored, one worker is killed
-(``SIGKILL``, mid-job as likely as not) and the others carry on.
+(``SIGKILL``, mid-job as likely as not) and the others carry on (not with
+``--quick``).
 
 Runs on PostgreSQL with its default durability (a server of the benchmark's
 own) and on SQLite (``make run``'s defaults). Targets: every delivery
@@ -101,7 +102,7 @@ def inbox_statuses(database_url: str, guids: set[str]) -> dict[str, int]:
 def kill_a_worker_when_half_stored(stack: Any, deliveries: int, stop: threading.Event) -> dict[str, Any]:
     """In a thread: once half of the burst's ``deliveries`` are in the inbox, SIGKILL the first worker; what
     happened goes in the returned dict (filled in later)."""
-    outcome: dict[str, Any] = {"killed": False}
+    outcome: dict[str, Any] = {"requested": True, "killed": False}
     engine = make_engine(stack.database_url)
 
     def stored() -> int:
@@ -144,7 +145,8 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
             sim.faults.latency_s = latency_s
             prepared = edited_deliveries(sim, pairs, deliveries)
             stop = threading.Event()
-            kill = kill_a_worker_when_half_stored(stack, deliveries, stop) if kill_worker else {"killed": False}
+            kill = (kill_a_worker_when_half_stored(stack, deliveries, stop) if kill_worker
+                    else {"requested": False, "killed": False})
             started = time.monotonic()
             load = run_python_requests(web.url + stack.settings.webhook_path, prepared, connections=connections)
             acked_at = time.monotonic()
@@ -214,8 +216,9 @@ def checks_for(figures: dict[str, Any]) -> list[Check]:
         Check(f"{db}: failed jobs", figures["failed_jobs"], "==", 0),
         Check(f"{db}: PRs restored by a PATCH", figures["github_patches"], ">=", figures["workstreams"]),
     ]
-    checks.append(Check(f"{db}: a worker was killed mid-burst", int(figures["worker_killed_mid_burst"]["killed"]),
-                        "==", 1))
+    if figures["worker_killed_mid_burst"]["requested"]:
+        checks.append(Check(f"{db}: a worker was killed mid-burst",
+                            int(figures["worker_killed_mid_burst"]["killed"]), "==", 1))
     return checks
 
 
@@ -233,10 +236,11 @@ def main() -> int:
     figures: dict[str, Any] = {}
     checks: list[Check] = []
     for database in chosen:
-        print(f"burst on {database}: {args.deliveries} deliveries, {args.workers} workers, one killed mid-burst",
-              flush=True)
+        # A quick run kills nobody: a job killed mid-run comes back only after its timeout (up to 11 minutes).
+        print(f"burst on {database}: {args.deliveries} deliveries, {args.workers} workers"
+              + ("" if args.quick else ", one killed mid-burst"), flush=True)
         figures[database] = run_burst(deliveries=args.deliveries, workstreams=args.workstreams,
-                                      workers=args.workers, database=database, kill_worker=True)
+                                      workers=args.workers, database=database, kill_worker=not args.quick)
         checks.extend(checks_for(figures[database]))
     return finish("burst", figures, checks, quick=args.quick)
 
