@@ -1,7 +1,7 @@
 """GitHub webhook ingest: verify, store in the inbox, enqueue the GUID, answer 202.
 
 The view never parses the JSON body (except a rare ``ping``) and never
-calls GitHub: the worker does both (ARCHITECTURE rules 1-3). Its whole cost
+calls GitHub: the worker does both (docs/architecture.md). Its whole cost
 is one HMAC per configured secret, one INSERT (committed before anything
 else happens) and one RQ enqueue, and only then the answer: a 202 means the
 delivery is stored and its job is in Redis. A job lost after that (Redis
