@@ -75,7 +75,6 @@ class Settings:
     redelivery_interval_s: int = 600
     max_body_bytes: int = 25 * 1024 * 1024
     public_url: str | None = None
-    worker_niceness: int = 10
     inbox_retention_days: int = 14
 
     @property
@@ -304,7 +303,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         redelivery_interval_s=_env_int(env, "REDELIVERY_INTERVAL_SECONDS", 600, minimum=10),
         max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 25 * 1024 * 1024, minimum=1024),
         public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
-        worker_niceness=_env_int(env, "WORKER_NICENESS", 10),
         inbox_retention_days=_retention_days(env, enterprise=ghe_host is not None),
     )
 
