@@ -252,3 +252,15 @@ def test_an_invalid_repository_file_is_reported_and_the_defaults_apply(sim, stac
     (report,) = heard(stack, "api", "config_invalid")
     assert report["path"] == ".github/ghapp.yml" and "merge_method" in report["errors"][0]
     wait_until(lambda: pull(sim, "acme/api", "api")["merged"], TIMEOUT, message="merged on the defaults")  # type: ignore[index]
+
+
+def test_a_push_that_changes_the_repository_file_is_read_again(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)  # the first sync read (and cached) the absence of a file
+    sim.push_commit("acme/api", "main", "hold on wip", files={".github/ghapp.yml": "hold_labels: [wip]\n"})
+    sim.label_by_hand("acme/api", number, "wip")
+    sha = work_done(sim, stack, "acme/api", "api")
+    wait_until(lambda: [h for h in heard(stack, "api", "merge_held") if h["head_sha"] == sha], TIMEOUT,
+               message="the merge held by the new file's label")  # fmt: skip
+    assert {h["label"] for h in heard(stack, "api", "merge_held")} == {"wip"}
+    sim.unlabel_by_hand("acme/api", number, "wip")
+    wait_until(lambda: sim.get_pull("acme/api", number)["merged"], TIMEOUT, message="merged once unlabelled")
