@@ -445,6 +445,7 @@ def conversation() -> Iterator[tuple[dict[str, list[dict[str, Any]]], dict[str, 
         answers["react_pull"] = setup.api(
             "POST", f"/repos/{repo}/pulls/comments/{first['id']}/reactions", json={"content": "eyes"}
         )
+        answers["pull_reactions"] = setup.api("GET", f"/repos/{repo}/pulls/comments/{first['id']}/reactions")
         answers["deleted"] = setup.api("DELETE", f"/repos/{repo}/pulls/comments/{own}")
         threads = sim.review_threads(repo, number)
         mutation = {"query": RESOLVE % "resolveReviewThread", "variables": {"id": threads[0]["node_id"]}}
@@ -502,6 +503,7 @@ def test_conversation_answers_match_github_schemas(conversation: Any) -> None:
     check(a["got"], "get", pulls + "/comments/{comment_id}", 200)
     assert len(check(a["listed"], "get", pulls + "/{pull_number}/comments", 200)) == 3
     check(a["react_pull"], "post", pulls + "/comments/{comment_id}/reactions", 201)
+    assert len(check(a["pull_reactions"], "get", pulls + "/comments/{comment_id}/reactions", 200)) == 1
     assert a["deleted"].status_code == 204
     resolved = a["resolve"].json()["data"]["resolveReviewThread"]["thread"]
     assert resolved["isResolved"] is True

@@ -78,6 +78,7 @@ REST_RESPONSES: list[tuple[str, str, str]] = [
     ("post", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "200"),
     ("post", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", "201"),
     ("get", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "200"),
+    ("get", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", "200"),
     ("patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "200"),
     ("delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", "200"),
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers", "200"),
