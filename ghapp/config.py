@@ -26,6 +26,8 @@ APPROVAL_POLICIES = ("pod", "github", "either", "none")
 MERGE_METHODS = ("merge", "squash", "rebase")
 UPDATE_BRANCH_POLICIES = ("auto", "notify")
 LOG_FORMATS = ("pretty", "json")
+# How notices pushed to the pod are signed; "legacy" (X-Pod-Signature-256) stays for one release.
+NOTICE_SIGNATURES = ("standard", "legacy")
 
 
 class ConfigError(ValueError):
@@ -48,6 +50,7 @@ class Settings:
     database_url: str = ""
     pod_secret: str | None = field(default=None, repr=False)
     pod_callback_url: str | None = None
+    notice_signature: str = "standard"
     status_token: str | None = field(default=None, repr=False)
     webhook_path: str = "/api/github/webhooks"
     port: int = 3000
@@ -275,6 +278,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         pod_secret=env.get("POD_SECRET", "").strip() or None,
         pod_callback_url=callback,
+        notice_signature=_env_choice(env, "NOTICE_SIGNATURE", "standard", NOTICE_SIGNATURES),
         status_token=env.get("STATUS_TOKEN", "").strip() or None,
         webhook_path=webhook_path,
         port=_env_int(env, "PORT", 3000, minimum=1),

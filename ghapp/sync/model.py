@@ -37,6 +37,8 @@ class CommentRequest:
 
     request_id: str
     body: str
+    in_reply_to: int | None = None  # an inline review comment: reply in its thread
+    resolve_thread: bool = False  # and resolve the thread once replied
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class ObservedPR:
     mergeable: bool | None = None
     mergeable_state: str = "unknown"
     closed_by_ghapp: bool = False
+    labels: tuple[str, ...] = ()
+    reopened_by_person: bool = False  # a person reopened it: ghapp never closes it again on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class Review:
     commit_id: str
     user_can_write: bool
     body: str = ""
+    comments: tuple[dict[str, Any], ...] = ()  # its inline comments (ghapp.github.conversation.inline_comment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +204,9 @@ class Policy:
     transient_retries: int = 3
     transient_delay_s: float = 5.0
     mergeability_recheck_s: float = 3.0
+    hold_labels: tuple[str, ...] = ("ghapp:hold",)  # a PR carrying one is not merged
+    team_reviewers: tuple[str, ...] = ()
+    delete_branch_on_merge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +265,7 @@ class RequestReviewers:
     repo: str
     number: int
     reviewers: tuple[str, ...]
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +276,7 @@ class Merge:
     number: int
     sha: str
     method: MergeMethod
+    delete_branch: str | None = None  # the head branch to delete once merged (``delete_branch_on_merge``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +320,8 @@ class PostComment:
     number: int
     body: str
     request_id: str
+    in_reply_to: int | None = None
+    resolve_thread: bool = False
 
 
 @dataclass(frozen=True, slots=True)

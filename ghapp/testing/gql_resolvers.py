@@ -20,6 +20,7 @@ from graphql import (
     GraphQLUnionType,
 )
 
+from ghapp.testing.conversation import ReviewComment, ReviewThread
 from ghapp.testing.gateway import Call
 from ghapp.testing.limits import RateSnapshot
 from ghapp.testing.models import (
@@ -196,6 +197,31 @@ def _set_draft(draft: bool) -> Callable[..., dict[str, Any]]:
     return mutate
 
 
+def _resolve_thread(resolved: bool) -> Callable[..., dict[str, Any]]:
+    """GraphQL ``resolveReviewThread``/``unresolveReviewThread`` (GitHub's GraphQL reference, Mutations):
+    the thread by its node id; ``pull_request_review_thread`` resolved/unresolved follows."""
+
+    def mutate(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+        context = _context(info)
+        thread = context.world.conversation.threads_by_node.get(input["threadId"])
+        if thread is None or not _reachable(context, thread.pull.repo):
+            raise _node_not_found(input["threadId"])
+        _require(context, "pull_requests", "write")
+        context.world.conversation.set_resolved(thread, resolved, context.call.actor)
+        return {"clientMutationId": input.get("clientMutationId"), "thread": thread}
+
+    return mutate
+
+
+def _threads(pull: PullRequest, info: GraphQLResolveInfo, **page: Any) -> dict[str, Any]:
+    threads = sorted(_context(info).world.conversation.threads_of(pull), key=lambda t: t.id)
+    return connection(threads, **{k: page.get(k) for k in ("first", "last", "after", "before")})
+
+
+def _thread_comments(thread: Any, info: GraphQLResolveInfo, **page: Any) -> dict[str, Any]:
+    return connection(list(thread.comments), **{k: page.get(k) for k in ("first", "last", "after", "before")})
+
+
 # ----- repository and pull request --------------------------------------------------------------
 
 
@@ -339,6 +365,8 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
     "Mutation": {
         "markPullRequestReadyForReview": _set_draft(False),
         "convertPullRequestToDraft": _set_draft(True),
+        "resolveReviewThread": _resolve_thread(True),
+        "unresolveReviewThread": _resolve_thread(False),
     },
     "Repository": {
         "id": lambda r, *_: r.node_id,
@@ -372,7 +400,26 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
         "reviews": _reviews,
         "comments": _comments,
         "reviewRequests": lambda p, *_, **__: {"totalCount": len(p.requested_reviewers)},
+        "reviewThreads": _threads,
     },
+    "PullRequestReviewThreadConnection": _keys("nodes", "pageInfo", "totalCount"),
+    "PullRequestReviewThread": {
+        "id": lambda t, *_: t.node_id,
+        "isResolved": lambda t, *_: t.resolved_by is not None,
+        "path": lambda t, *_: t.comments[0].path,
+        "line": lambda t, *_: t.comments[0].line,
+        "resolvedBy": lambda t, *_: t.resolved_by,
+        "comments": _thread_comments,
+    },
+    "PullRequestReviewCommentConnection": _keys("nodes", "pageInfo", "totalCount"),
+    "PullRequestReviewComment": {
+        "id": lambda c, *_: node_id("PRRC", c.id),
+        "databaseId": lambda c, *_: c.id,
+        "body": lambda c, *_: c.body,
+        "author": lambda c, *_: c.user,
+    },
+    "ResolveReviewThreadPayload": _keys("clientMutationId", "thread"),
+    "UnresolveReviewThreadPayload": _keys("clientMutationId", "thread"),
     "PullRequestConnection": _keys("nodes", "pageInfo", "totalCount"),
     "PullRequestReviewConnection": _keys("nodes", "pageInfo", "totalCount"),
     "StatusCheckRollupContextConnection": _keys("nodes", "pageInfo", "totalCount"),
@@ -413,6 +460,8 @@ TYPE_OF: dict[type, str] = {
     Review: "PullRequestReview",
     CheckRun: "CheckRun",
     CommitStatus: "StatusContext",
+    ReviewThread: "PullRequestReviewThread",
+    ReviewComment: "PullRequestReviewComment",
 }
 
 

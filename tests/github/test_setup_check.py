@@ -33,6 +33,9 @@ EVENTS = [
     "push",
     "repository_ruleset",
     "branch_protection_rule",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+    "repository",
 ]
 
 

@@ -12,10 +12,15 @@ from gidgethub.routing import Router
 from ghapp.sync.handlers import (
     base_push,
     checks,
+    commands,
     comments,
     drafts,
     installations,
+    people,
     pull_requests,
+    repo_config,
+    repositories,
+    review_comments,
     reviews,
     rules,
 )
@@ -29,6 +34,12 @@ router = Router(
     drafts.router,
     rules.router,
     base_push.router,
+    # what people say and do on managed PRs, relayed to the pod
+    review_comments.router,
+    people.router,
+    commands.router,
+    repositories.router,
+    repo_config.router,
 )
 
 __all__ = ["router"]

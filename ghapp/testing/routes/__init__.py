@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ghapp.testing.gateway import Route
-from ghapp.testing.routes import apps, checks, git, graphql, hooks, pulls
+from ghapp.testing.routes import apps, checks, conversation, git, graphql, hooks, pulls
 
 
 def all_routes() -> list[Route]:
-    return [*apps.ROUTES, *git.ROUTES, *pulls.ROUTES, *checks.ROUTES, *graphql.ROUTES, *hooks.ROUTES]
+    routes = [*apps.ROUTES, *git.ROUTES, *pulls.ROUTES, *checks.ROUTES, *graphql.ROUTES, *hooks.ROUTES]
+    routes += conversation.ROUTES  # review comments, reactions, comment deletion, label removal
+    return routes

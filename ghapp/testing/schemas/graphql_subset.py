@@ -52,7 +52,12 @@ BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 # interface of a kept type requires is added to that type by itself (``id`` of ``Node``, ``login`` of ``Actor``).
 KEEP: dict[str, list[str]] = {
     "Query": ["node", "repository", "rateLimit"],
-    "Mutation": ["markPullRequestReadyForReview", "convertPullRequestToDraft"],
+    "Mutation": [
+        "markPullRequestReadyForReview",
+        "convertPullRequestToDraft",
+        "resolveReviewThread",
+        "unresolveReviewThread",
+    ],
     "Node": ["id"],
     "Actor": ["login"],
     "User": ["login", "url"],
@@ -82,7 +87,14 @@ KEEP: dict[str, list[str]] = {
         "reviews",
         "comments",
         "reviewRequests",
+        "reviewThreads",
     ],
+    "PullRequestReviewThreadConnection": ["nodes", "pageInfo", "totalCount"],
+    "PullRequestReviewThread": ["id", "isResolved", "path", "line", "resolvedBy", "comments"],
+    "PullRequestReviewCommentConnection": ["nodes", "pageInfo", "totalCount"],
+    "PullRequestReviewComment": ["id", "databaseId", "body", "author"],
+    "ResolveReviewThreadPayload": ["clientMutationId", "thread"],
+    "UnresolveReviewThreadPayload": ["clientMutationId", "thread"],
     "PullRequestConnection": ["nodes", "pageInfo", "totalCount"],
     "PageInfo": ["endCursor", "hasNextPage", "hasPreviousPage", "startCursor"],
     "StatusCheckRollup": ["id", "state", "contexts"],
