@@ -288,14 +288,15 @@ class Demo:
         for ws in WORKSTREAMS:
             self.post("workstream_completed", {"workstream_id": ws.workstream_id})
         say(f"{TICK} pod: both workstreams are complete")
-        for ws in WORKSTREAMS:
+        for ws in WORKSTREAMS:  # asked for the agent's commit: ghapp has seen the push
             feed.wait_for(f"approval asked for {ws.workstream_id}",
-                          lambda e, w=ws.workstream_id: find_notice(e, "approval_requested", w), wait)
+                          lambda e, w=ws.workstream_id: find_notice(e, "approval_requested", w, head_sha=heads[w]),
+                          wait)
 
         api, web = WORKSTREAMS
-        self.post("approval_granted", {"workstream_id": web.workstream_id})
+        self.post("approval_granted", {"workstream_id": web.workstream_id, "head_sha": heads[web.workstream_id]})
         say(f"{TICK} pod approved {web.workstream_id} (it must wait for {api.workstream_id} to merge)")
-        self.post("approval_granted", {"workstream_id": api.workstream_id})
+        self.post("approval_granted", {"workstream_id": api.workstream_id, "head_sha": heads[api.workstream_id]})
         say(f"{TICK} pod approved {api.workstream_id}")
         say(f"\u2026 ghapp waits: {CHECK} is still running and nobody has reviewed {api.repo}#{numbers['ws-api']}")
         self._hold(feed, api, numbers["ws-api"], seconds=3.0)
