@@ -169,7 +169,7 @@ def test_pr_behind_a_base_that_must_be_up_to_date_is_updated_then_merged(sim, ru
         pod(stack, "workstream_completed", "solo")
         wait_notice(stack, "solo", "approval_requested", head_sha=first)
 
-        # Someone else's change lands on the base before the pod approves.
+        # Someone else's change lands on the base as the pod approves: the head is behind it.
         sim.push_commit(REPO, "main", "Another change", "other-dev", files={"docs/other.md": "other\n"})
         pod(stack, "approval_granted", "solo", head_sha=first)
         updated = wait_until(lambda: (sha := pull(sim, "solo")["head"]["sha"]) != first and sha,
@@ -178,14 +178,15 @@ def test_pr_behind_a_base_that_must_be_up_to_date_is_updated_then_merged(sim, ru
         assert sim.read_file(REPO, updated, "src/feature.py") == "FEATURE = True\n"
         assert not merged(sim, number)
 
-        # The updated head is a new head: CI runs on it and the pod approves it.
+        # The updated head is a new head: the pod approves it, and the required check must pass on it.
         wait_notice(stack, "solo", "approval_requested", head_sha=updated)
+        pod(stack, "approval_granted", "solo", head_sha=updated)
         quiet(stack, sim)
         assert not merged(sim, number), "merged before the required check ran on the updated head"
         sim.complete_checks(REPO, updated, conclusion="success", name="ci/test")
-        pod(stack, "approval_granted", "solo", head_sha=updated)
         wait_until(lambda: merged(sim, number), TIMEOUT, message="merge of the updated head")
         assert merge_record(sim, number)["head_sha"] == updated
+        assert len(sim.pulls(REPO)) == 1
 
 
 def test_dependent_merged_into_the_same_base_after_base_was_modified(sim, run_ghapp):
