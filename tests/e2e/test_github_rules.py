@@ -196,11 +196,12 @@ def test_dependent_merged_into_the_same_base_after_base_was_modified(sim, run_gh
         start_execution(stack)
         prs = wait_until(lambda: (a := pull(sim, "first")) and (b := pull(sim, "second")) and (a, b), TIMEOUT)
         numbers = {"first": prs[0]["number"], "second": prs[1]["number"]}
-        for ws in numbers:
-            sha = push(sim, ws, {f"src/{ws}.py": f"NAME = {ws!r}\n"})
+        heads = {ws: push(sim, ws, {f"src/{ws}.py": f"NAME = {ws!r}\n"}) for ws in numbers}
+        for ws, sha in heads.items():
             sim.complete_checks(REPO, sha, conclusion="success")
             pod(stack, "workstream_completed", ws)
-        heads = {ws: wait_notice(stack, ws, "approval_requested")["data"]["head_sha"] for ws in numbers}
+        for ws, sha in heads.items():
+            wait_notice(stack, ws, "approval_requested", head_sha=sha)
         # The dependent's first merge loses GitHub's race: 405 "Base branch was modified".
         sim.race_base_modified(REPO, numbers["second"])
         pod(stack, "approval_granted", "second", head_sha=heads["second"])

@@ -20,8 +20,8 @@ router = Router()
 
 def _completed_version(ctx: DeliveryContext, ref: WorkstreamRef) -> int:
     """The log version of the pod's latest ``workstream_completed`` for the workstream (0: none)."""
-    from ghapp.pod.projection import desired_workstreams
     from ghapp.store.tasks import load_log
+    from ghapp.sync.desired import desired_workstreams
 
     desired = desired_workstreams(ref.task_id, load_log(ctx.conn, ref.task_id)).get(ref.workstream_id)
     return desired.completed_version if desired is not None else 0
