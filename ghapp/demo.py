@@ -97,7 +97,7 @@ def notice_line(entry: Entry, workstreams: Mapping[str, DemoWorkstream]) -> str 
     if kind == "workstream_blocked":
         return f"\u2026 {ws_id} is held: {data.get('reason', 'blocked')}"
     if kind == "merge_blocked":
-        return f"\u2026 GitHub refused to merge {pr} yet: {data.get('message') or data.get('reason', 'blocked')}"
+        return f"\u2026 {pr} is held: {data.get('message') or data.get('reason', 'blocked')}"
     if kind == "merge_conflict":
         return f"{CROSS} {pr} conflicts with its base"
     if kind == "checks_stalled":
@@ -234,6 +234,15 @@ class Demo:
             raise DemoFailed(f"ghapp refused {type_}: {refusal_line(response.status_code, body)}")
         return int(response.json()["version"])
 
+    def _head_seen(self, workstream_id: str, sha: str) -> bool:
+        """ghapp's view of the task (the pod's API) shows ``sha`` as the head of the workstream's PR."""
+        try:
+            task = self.pod.task(self.task_id)
+        except requests.RequestException:
+            return False
+        return any(w.get("workstream_id") == workstream_id and (w.get("pr") or {}).get("head_sha") == sha
+                   for w in task.get("workstreams", []))
+
     def _hold(self, feed: Feed, ws: DemoWorkstream, number: int, seconds: float) -> None:
         """Follow the feed for ``seconds`` and make sure the PR did not merge meanwhile (ghapp must wait)."""
         deadline = time.monotonic() + seconds
@@ -286,6 +295,9 @@ class Demo:
             say(f"\u2026 CI started {CHECK} on {ws.repo}#{numbers[ws.workstream_id]}")
 
         for ws in WORKSTREAMS:
+            feed.wait_for(f"ghapp to see the commit on {ws.workstream_id}",
+                          lambda _, w=ws.workstream_id: self._head_seen(w, heads[w]), wait)
+        for ws in WORKSTREAMS:
             self.post("workstream_completed", {"workstream_id": ws.workstream_id})
         say(f"{TICK} pod: both workstreams are complete")
         for ws in WORKSTREAMS:  # asked for the agent's commit: ghapp has seen the push
@@ -316,6 +328,7 @@ class Demo:
         for ws in (api, web):
             self.sim.call("submit_review", repo=ws.repo, number=numbers[ws.workstream_id], user=REVIEWER,
                           state="APPROVED", body="Looks good to me.")
+        for ws in (api, web):
             feed.wait_for(f"{REVIEWER}'s review of {ws.workstream_id}",
                           lambda e, w=ws.workstream_id: find_notice(e, "review_submitted", w), wait)
         for ws in (api, web):

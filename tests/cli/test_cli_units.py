@@ -61,10 +61,9 @@ def _notice(type_: str, ws: str = "ws-api", **data: object) -> dict:
         (_notice("workstream_blocked", reason="base_branch_missing"), "\u2026 ws-api is held: base_branch_missing"),
         (_notice("merge_blocked", reason="missing_requirement", missing=["reviews:1"],
                  message="At least 1 approving review is required by reviewers with write access."),
-         "\u2026 GitHub refused to merge acme/api#1 yet: At least 1 approving review is required by reviewers "
-         "with write access."),
+         "\u2026 acme/api#1 is held: At least 1 approving review is required by reviewers with write access."),
         (_notice("merge_blocked", reason="behind", message=""),
-         "\u2026 GitHub refused to merge acme/api#1 yet: behind"),
+         "\u2026 acme/api#1 is held: behind"),
         (_notice("merge_conflict", head_sha="abc"), "\u2717 acme/api#1 conflicts with its base"),
         (_notice("checks_stalled", pending=["ci/test", "lint"]),
          "\u2717 checks still pending on acme/api#1: ci/test, lint"),
