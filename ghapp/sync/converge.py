@@ -126,7 +126,11 @@ def refresh(
         observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion, suite.updated_at)
     for status in client.combined_status(ws.repo, sha).statuses:
         observations.record_status(doc, sha, status.context, status.state)
-    if rules is not None and rules.required_checks:  # required checks are named by run, and may be pinned to an app
+    # Required checks are named by run, and may be pinned to an app. A run the document holds as pending may
+    # have completed unseen (deliveries are lost and reordered), and it holds the checks gate: read them too.
+    recorded = (doc["checks"].get(sha) or {}).get("suites", {})
+    runs_pending = any(name.startswith("run:") and result == "pending" for name, result in recorded.items())
+    if (rules is not None and rules.required_checks) or runs_pending:
         for run in client.check_runs(ws.repo, sha):
             app_id = (run.get("app") or {}).get("id")
             at = run.get("completed_at") or run.get("started_at")
