@@ -114,7 +114,7 @@ SMALL = Scale(
     tasks=4, workstreams_per_task=5, repos=4, installations=2, workers=2, webs=2, web_workers=1,
     worker_kills=1, redis_restarts=1, web_restarts=1, secondary_bursts=0, task_spacing_s=0.3,
     first_fault_s=5.0, fault_spacing_s=5.0, write_spacing_s=0.2, sweep_interval_s=10, sweep_min_s=5,
-    redelivery_interval_s=10, sync_retry_intervals="2,4,8,15,30", timeout_s=240.0, settle_timeout_s=60.0,
+    redelivery_interval_s=10, sync_retry_intervals="2,4,8,15,30", timeout_s=330.0, settle_timeout_s=60.0,
 )
 
 
