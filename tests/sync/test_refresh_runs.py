@@ -15,7 +15,7 @@ import pytest
 
 from ghapp.github.branch_rules import BranchRules, RequiredCheck
 from ghapp.sync import observations
-from ghapp.sync.converge import refresh
+from ghapp.sync.converge import refresh, required_runs_unseen
 from ghapp.sync.model import DesiredWorkstream, Policy
 
 SHA = "a" * 40
@@ -80,3 +80,35 @@ def test_refresh_reads_runs_only_when_they_can_hold_the_gate(run_state, rules, r
     assert ("check_runs" in edge.calls) is reads_runs
     assert doc["checks"][SHA]["suites"].get("run:ci") == after
     assert doc["stale"] is False
+
+
+RULES = BranchRules(required_checks=(RequiredCheck("ci"),))
+
+
+def _with(suite: str | None = None, run: str | None = None, status: str | None = None) -> observations.Doc:
+    doc = _doc(None)
+    doc["pr"]["state"] = "open"
+    if suite is not None:
+        observations.record_check_suite(doc, SHA, "suite:github-actions", "completed" if suite != "pending"
+                                        else "queued", suite if suite != "pending" else None, AT)
+    if run is not None:
+        observations.record_check_suite(doc, SHA, "run:ci", "completed", run, AT)
+    if status is not None:
+        observations.record_status(doc, SHA, "ci", status)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "rules", "unseen"),
+    [
+        (_with(suite="success"), RULES, True),  # the suite finished, the required run was never seen
+        (_with(suite="success", run="success"), RULES, False),
+        (_with(suite="success", status="success"), RULES, False),  # a status of that name satisfies it
+        (_with(suite="pending"), RULES, False),  # CI still running: its runs will come
+        (_with(), RULES, False),  # nothing on the head yet
+        (_with(suite="success"), BranchRules(), False),  # no rule names a check
+        (_with(suite="success"), None, False),
+    ],
+)
+def test_required_runs_unseen(doc, rules, unseen):
+    assert required_runs_unseen(doc, rules) is unseen
