@@ -13,9 +13,17 @@ retries). The pod driving the tasks behaves like a real one: it retries its
 own POSTs on 5xx and connection errors (idempotently, through
 ``expected_version``) and catches up missed notices from the task's log.
 
+Half of the repositories are under a ruleset, as an organisation's would be:
+the ``ci`` check must pass, one writer must approve, and a branch must be up
+to date with its base before it merges, so PRs into a busy base are updated
+(update-branch) and checked again. A CI bot reports ``ci`` on every new head
+a moment after it appears, and a reviewer approves each PR under a ruleset
+before the pod does.
+
 It prints what was sent against what was applied, and exits non-zero unless
-nothing was lost, nothing was duplicated and every workstream ended in its
-right state. ``run_chaos(Scale(...))`` is the same scenario at any size; the
+nothing was lost, nothing was duplicated, every workstream ended in its
+right state and no PR merged before its required checks passed (read from
+the simulator's own record of each merge). ``run_chaos(Scale(...))`` is the same scenario at any size; the
 test suite runs a small one.
 """
 
@@ -53,6 +61,9 @@ from ghapp.testing.databases import postgres_schema
 from ghapp.testing.stack import PodReceiver, ServerThread
 
 POD_SECRET = "chaos-pod-secret"
+CI_CHECK = "ci"
+REVIEWER = "chaos-reviewer"
+CI_DELAY_S = 1.0  # how long after a head appears the CI bot reports on it
 WEBHOOK_PATH = "/api/github/webhooks"
 SYNC_JOB = "ghapp.sync.jobs.sync_workstream"
 
@@ -105,7 +116,7 @@ SMALL = Scale(
     tasks=4, workstreams_per_task=5, repos=4, installations=2, workers=2, webs=2, web_workers=1,
     worker_kills=1, redis_restarts=1, web_restarts=1, secondary_bursts=0, task_spacing_s=0.3,
     first_fault_s=5.0, fault_spacing_s=5.0, write_spacing_s=0.2, sweep_interval_s=10, sweep_min_s=5,
-    redelivery_interval_s=10, sync_retry_intervals="2,4,8,15,30", timeout_s=240.0, settle_timeout_s=60.0,
+    redelivery_interval_s=10, sync_retry_intervals="2,4,8,15,30", timeout_s=330.0, settle_timeout_s=60.0,
 )
 
 
@@ -529,6 +540,11 @@ def repo_names(scale: Scale) -> list[tuple[str, str]]:
     return [(f"chaos-org{i % scale.installations}", f"repo{i}") for i in range(scale.repos)]
 
 
+def ruled_repos(scale: Scale) -> set[str]:
+    """Every other repository is under a ruleset (required ``ci``, one approving review, up to date)."""
+    return {f"{owner}/{name}" for index, (owner, name) in enumerate(repo_names(scale)) if index % 2 == 0}
+
+
 def make_plans(scale: Scale) -> list[TaskPlan]:
     """Deterministic task shapes: dependency chains in every other task, a cancelled leaf in every third,
     and every tenth task cancelled as a whole."""
@@ -557,11 +573,14 @@ def make_plans(scale: Scale) -> list[TaskPlan]:
 class TaskDriver:
     """Drives one task through its life as the pod and its agents would, reacting to notices."""
 
-    def __init__(self, plan: TaskPlan, pod: Pod, sim: GitHubSimulator, deadline: float) -> None:
+    def __init__(self, plan: TaskPlan, pod: Pod, sim: GitHubSimulator, deadline: float,
+                 ruled: set[str] | None = None) -> None:
         self.plan = plan
         self.pod = pod
         self.sim = sim
         self.deadline = deadline
+        self.ruled = ruled or set()
+        self.reviewed: set[tuple[str, int]] = set()
         self.error: str | None = None
         self.done = False
         self.expected: list[tuple[str, str, int | None]] = []  # (notice type, workstream, comment id)
@@ -617,7 +636,7 @@ class TaskDriver:
             path = f"{ws.workstream_id}.txt"
             sha = self.sim.push_commit(ws.repo, ws.head, message=f"work on {ws.workstream_id}",
                                        files={path: f"work on {ws.workstream_id}\n"})
-            self.sim.complete_checks(ws.repo, sha, conclusion="success")
+            self.sim.complete_checks(ws.repo, sha, conclusion="success", name=CI_CHECK)
             number = self.sim.get_pull(ws.repo, next(p["number"] for p in self.sim.pulls(ws.repo)
                                                      if p["head"]["ref"] == ws.head))["number"]
             inline = self.sim.review_comment(ws.repo, number, "reviewer", "why this line?", path=path, line=1)
@@ -639,6 +658,7 @@ class TaskDriver:
                 ws = next((w for w in live if w.workstream_id == ws_id), None)
                 if ws is None:
                     continue
+                self._review(ws, notice["data"].get("pr_number"))
                 data = {"workstream_id": ws_id}
                 if ws.approve_with_sha and notice["data"].get("head_sha"):
                     data["head_sha"] = notice["data"]["head_sha"]
@@ -649,6 +669,52 @@ class TaskDriver:
 
         self._wait(finished, "every PR merged or closed")
         pod.post(task, "phase_changed", {"phase": "completed"})
+
+    def _review(self, ws: WorkstreamPlan, number: int | None) -> None:
+        """Under a ruleset a writer approves the PR on GitHub before the pod approves it (once per PR: stale
+        approvals are not dismissed on push there, so it still counts after update-branch)."""
+        if ws.repo not in self.ruled or number is None or (ws.repo, number) in self.reviewed:
+            return
+        self.sim.submit_review(ws.repo, number, REVIEWER, state="APPROVED", body="Approved by the reviewer.")
+        self.reviewed.add((ws.repo, number))
+
+
+class CIBot:
+    """CI as an organisation runs it: every head of an open PR gets ``ci`` green ``CI_DELAY_S`` after it first
+    appears, whoever pushed it (the agents, or GitHub's update-branch merging the base into the head)."""
+
+    def __init__(self, sim: GitHubSimulator, repos: list[str]) -> None:
+        self.sim = sim
+        self.repos = repos
+        self.stop = threading.Event()
+        self.seen: dict[tuple[str, str], float] = {}
+        self.reported = 0
+        self.thread = threading.Thread(target=self._run, name="ci-bot", daemon=True)
+
+    def start(self) -> CIBot:
+        self.thread.start()
+        return self
+
+    def _reported(self, repo: str, sha: str) -> bool:
+        world = self.sim.world
+        with world.lock:
+            found = world.repo(repo)
+            results = world.check_results(found, sha) if found is not None else []
+        return any(r.name == CI_CHECK and r.state != "pending" for r in results)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.3):
+            for repo in self.repos:
+                for pull in self.sim.pulls(repo):
+                    if pull["state"] != "open":
+                        continue
+                    key = (repo, pull["head"]["sha"])
+                    first = self.seen.setdefault(key, time.monotonic())
+                    if time.monotonic() - first < CI_DELAY_S or self._reported(*key):
+                        continue
+                    with contextlib.suppress(Exception):  # the PR may have moved on meanwhile
+                        self.sim.complete_checks(repo, key[1], conclusion="success", name=CI_CHECK)
+                        self.reported += 1
 
 
 # -- the faults ------------------------------------------------------------------------------------------
@@ -800,7 +866,20 @@ def received_notices(receiver: PodReceiver, task_ids: set[str]) -> set[tuple[str
     return {(n["task_id"], n["version"]) for task in task_ids for n in receiver.of_task(task)}
 
 
-def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[TaskDriver]) -> tuple[dict, list]:
+def merged_early(record: dict[str, Any]) -> bool:
+    """Whether a merge (one of the simulator's ``MergeRecord``) came before its required checks passed.
+
+    Under rules, every check they required must have passed on the merged head. Without rules ghapp runs
+    with ``CHECKS_REQUIRED`` on, so the check CI reports on every head (``ci``) is the required one: it
+    must be there and green.
+    """
+    if record["required"]:
+        return any(verdict != "passed" for verdict in record["required"].values())
+    return record["checks"].get(CI_CHECK) not in ("success", "neutral", "skipped")
+
+
+def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[TaskDriver],
+            ruled: set[str] | None = None) -> tuple[dict, list]:
     """Compare what was sent with what ghapp and GitHub hold; returns the figures and the problems."""
     sim, receiver = cluster.sim, cluster.receiver
     problems: list[str] = []
@@ -903,6 +982,15 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
     comment_duplicates = sum(count - 1 for count in markers.values())
     if comment_duplicates:
         problems.append(f"{comment_duplicates} comments ghapp posted more than once (same marker)")
+    # merges: the simulator's record of each says what stood on the merged head at that moment.
+    merges = [m for m in sim.merges() if m["repo"] in repos]
+    early = [m for m in merges if merged_early(m)]
+    for record in early:
+        problems.append(f"{record['repo']}#{record['number']} merged at {record['head_sha'][:8]} before its "
+                        f"required checks passed (checks {record['checks']}, required {record['required']})")
+    ruled = ruled or set()
+    updates = len({d.guid for d in sim.deliveries if d.event == "pull_request" and d.action == "synchronize"
+                   and (d.payload.get("sender") or {}).get("type") == "Bot"})
 
     counters = sim.counters.as_dict()
     figures = {
@@ -926,6 +1014,11 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
             1 for g in sent_guids if inbox_status.get(g) in ("processed", "ignored")
         ),
         "front answers by status": dict(sorted(cluster.front.status.items())),
+        "merges under a ruleset / without": (
+            f"{sum(1 for m in merges if m['repo'] in ruled)} / {sum(1 for m in merges if m['repo'] not in ruled)}"
+        ),
+        "merges before the required checks passed": len(early),
+        "heads updated from their base by ghapp (update-branch)": updates,
         "duplicate PRs": duplicates,
         "PRs in the wrong final state": wrong,
         "ghapp comments (by marker) / duplicates": f"{len(markers)} / {comment_duplicates}",
@@ -957,6 +1050,9 @@ def _install(sim: GitHubSimulator, scale: Scale) -> None:
     events = yaml.safe_load((Path(__file__).parents[1] / "app.yml").read_text())["default_events"]
     for owner, names in by_owner.items():
         sim.install(owner, names, events=events)
+    for repo in sorted(ruled_repos(scale)):
+        sim.add_collaborator(repo, REVIEWER, "write")
+        sim.set_ruleset(repo, required_checks=[CI_CHECK], strict=True, required_approvals=1)
 
 
 def run_chaos(scale: Scale = FULL, *, database_url: str, log_dir: Path | None = None,
@@ -982,7 +1078,9 @@ def run_chaos(scale: Scale = FULL, *, database_url: str, log_dir: Path | None = 
             faults.webhook_reorder = True
             chaos = Chaos(cluster, scale, say).start()
             deadline = time.monotonic() + scale.timeout_s
-            drivers = [TaskDriver(plan, pod, sim, deadline) for plan in plans]
+            ruled = ruled_repos(scale)
+            ci = CIBot(sim, [f"{owner}/{name}" for owner, name in repo_names(scale)]).start()
+            drivers = [TaskDriver(plan, pod, sim, deadline, ruled) for plan in plans]
             threads = []
             for driver in drivers:
                 thread = threading.Thread(target=driver.run, name=driver.plan.task_id, daemon=True)
@@ -996,13 +1094,16 @@ def run_chaos(scale: Scale = FULL, *, database_url: str, log_dir: Path | None = 
                 f"after {driven:.0f}s; the storm ends, waiting for the accounts to settle")
             chaos.stop.set()
             chaos.thread.join(60)
+            ci.stop.set()
+            ci.thread.join(10)
             faults.clear()
             settle_deadline = time.monotonic() + scale.settle_timeout_s
             while time.monotonic() < settle_deadline and not settled(sim, cluster.receiver, database_url):
                 time.sleep(1)
             sim.wait_deliveries_idle(10)
             converged = time.monotonic() - started
-            figures, problems = account(plans, pod, cluster, drivers)
+            figures, problems = account(plans, pod, cluster, drivers, ruled)
+            figures["CI reports by the CI bot (heads not pushed by the agents)"] = ci.reported
             figures["time to drive every task to its end"] = f"{driven:.0f} s"
             figures["time to converge (everything settled)"] = f"{converged:.0f} s"
             figures["worker kills done"] = chaos.kills

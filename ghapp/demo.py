@@ -1,11 +1,14 @@
 """The demo: one sample task played to its end against a running ghapp and the GitHub simulator.
 
-Two repositories, two workstreams (``ws-web`` depends on ``ws-api``), commits
-and green CI, a person's approving review, the pod's approvals, and merges in
-dependency order. The driver acts as the pod (signed events through
-``PodClient``) and as the people and CI (the simulator's ``/_sim`` admin API),
-and reports each step as ghapp's notices appear in the task's events feed,
-so what the terminal shows is what ghapp really did.
+Two repositories whose ``main`` is under a ruleset (check ``ci/test`` must
+pass, one approving review), two workstreams (``ws-web`` depends on
+``ws-api``), commits, CI that takes its time, the pod's approvals given
+early, a person's approving reviews, and merges in dependency order: ghapp
+waits for CI and for the review GitHub's rules require before it merges.
+The driver acts as the pod (signed events through ``PodClient``) and as the
+people and CI (the simulator's ``/_sim`` admin API), and reports each step
+as ghapp's notices appear in the task's events feed, so what the terminal
+shows is what ghapp really did.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class DemoWorkstream:
 
 ACCOUNT = "acme"
 REVIEWER = "alice"
+CHECK = "ci/test"
 TITLE = "Export invoices as CSV"
 WORKSTREAMS = (
     DemoWorkstream("ws-api", "acme/api", "Add a CSV export endpoint\n\nGET /invoices.csv streams every invoice."),
@@ -92,6 +96,14 @@ def notice_line(entry: Entry, workstreams: Mapping[str, DemoWorkstream]) -> str 
         return f"{TICK} {pr} closed"
     if kind == "workstream_blocked":
         return f"\u2026 {ws_id} is held: {data.get('reason', 'blocked')}"
+    if kind == "merge_blocked":
+        return f"\u2026 {pr} is held: {data.get('message') or data.get('reason', 'blocked')}"
+    if kind == "merge_conflict":
+        return f"{CROSS} {pr} conflicts with its base"
+    if kind == "checks_stalled":
+        return f"{CROSS} checks still pending on {pr}: {', '.join(data.get('pending') or ()) or 'some check'}"
+    if kind == "pr_converted_to_draft":
+        return f"\u2026 {pr} was turned back into a draft by a person; ghapp leaves it so"
     if kind == "sync_failed":
         return f"{CROSS} ghapp could not sync {ws_id}: {data.get('reason', 'unknown error')}"
     return None
@@ -222,6 +234,24 @@ class Demo:
             raise DemoFailed(f"ghapp refused {type_}: {refusal_line(response.status_code, body)}")
         return int(response.json()["version"])
 
+    def _head_seen(self, workstream_id: str, sha: str) -> bool:
+        """ghapp's view of the task (the pod's API) shows ``sha`` as the head of the workstream's PR."""
+        try:
+            task = self.pod.task(self.task_id)
+        except requests.RequestException:
+            return False
+        return any(w.get("workstream_id") == workstream_id and (w.get("pr") or {}).get("head_sha") == sha
+                   for w in task.get("workstreams", []))
+
+    def _hold(self, feed: Feed, ws: DemoWorkstream, number: int, seconds: float) -> None:
+        """Follow the feed for ``seconds`` and make sure the PR did not merge meanwhile (ghapp must wait)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            feed.poll()
+            time.sleep(0.25)
+        if self.sim.call("get_pull", repo=ws.repo, number=number).get("merged"):
+            raise DemoFailed(f"{ws.repo}#{number} merged before GitHub's rules were met")
+
     def run(self, say: Say) -> None:
         """Play the scenario, saying each step; raises ``DemoFailed`` when a step does not happen."""
         self.wait_for_ghapp(say)
@@ -232,9 +262,10 @@ class Demo:
 
         self.sim.call("install", account=ACCOUNT, repos=[r.split("/", 1)[1] for r in repos])
         for repo in repos:
-            self.sim.call("require_checks", repo=repo, names=["ci"])
-        self.sim.call("add_collaborator", repo=WORKSTREAMS[0].repo, user=REVIEWER, permission="write")
-        say(f"{TICK} simulated GitHub: the app is installed on {' and '.join(repos)}; CI must pass to merge")
+            self.sim.call("set_ruleset", repo=repo, name="main", required_checks=[CHECK], required_approvals=1)
+            self.sim.call("add_collaborator", repo=repo, user=REVIEWER, permission="write")
+        say(f"{TICK} simulated GitHub: the app is installed on {' and '.join(repos)}; a ruleset on main requires "
+            f"check {CHECK} and one approving review")
 
         self.post("task_created", {"title": TITLE})
         for ws in WORKSTREAMS:
@@ -246,9 +277,12 @@ class Demo:
         self.post("phase_changed", {"phase": "workstream_execution"})
         say(f"{TICK} pod created task {self.task_id}: ws-api on acme/api, then ws-web on acme/web (depends on ws-api)")
 
-        for ws in WORKSTREAMS:
-            feed.wait_for(f"the draft PR of {ws.workstream_id}",
-                          lambda e, w=ws.workstream_id: find_notice(e, "pr_opened", w), wait)
+        opened = {
+            ws.workstream_id: feed.wait_for(f"the draft PR of {ws.workstream_id}",
+                                            lambda e, w=ws.workstream_id: find_notice(e, "pr_opened", w), wait)
+            for ws in WORKSTREAMS
+        }
+        numbers = {ws_id: int(entry["data"]["pr_number"]) for ws_id, entry in opened.items()}
 
         heads: dict[str, str] = {}
         for ws in WORKSTREAMS:
@@ -257,32 +291,46 @@ class Demo:
                 "push_commit", repo=ws.repo, branch=branch, message=f"Implement {ws.workstream_id}", author="agent"
             )
             say(f"{TICK} an agent pushed a commit to {ws.repo} ({branch})")
-            self.sim.call("complete_checks", repo=ws.repo, sha=heads[ws.workstream_id], conclusion="success")
+            self.sim.call("start_checks", repo=ws.repo, sha=heads[ws.workstream_id], name=CHECK)
+            say(f"\u2026 CI started {CHECK} on {ws.repo}#{numbers[ws.workstream_id]}")
+
+        for ws in WORKSTREAMS:
+            feed.wait_for(f"ghapp to see the commit on {ws.workstream_id}",
+                          lambda _, w=ws.workstream_id: self._head_seen(w, heads[w]), wait)
+        for ws in WORKSTREAMS:
+            self.post("workstream_completed", {"workstream_id": ws.workstream_id})
+        say(f"{TICK} pod: both workstreams are complete")
+        for ws in WORKSTREAMS:  # asked for the agent's commit: ghapp has seen the push
+            feed.wait_for(f"approval asked for {ws.workstream_id}",
+                          lambda e, w=ws.workstream_id: find_notice(e, "approval_requested", w, head_sha=heads[w]),
+                          wait)
+
+        api, web = WORKSTREAMS
+        self.post("approval_granted", {"workstream_id": web.workstream_id, "head_sha": heads[web.workstream_id]})
+        say(f"{TICK} pod approved {web.workstream_id} (it must wait for {api.workstream_id} to merge)")
+        self.post("approval_granted", {"workstream_id": api.workstream_id, "head_sha": heads[api.workstream_id]})
+        say(f"{TICK} pod approved {api.workstream_id}")
+        say(f"\u2026 ghapp waits: {CHECK} is still running and nobody has reviewed {api.repo}#{numbers['ws-api']}")
+        self._hold(feed, api, numbers["ws-api"], seconds=3.0)
+
+        for ws in WORKSTREAMS:
+            self.sim.call("complete_checks", repo=ws.repo, sha=heads[ws.workstream_id], conclusion="success",
+                          name=CHECK)
         for ws in WORKSTREAMS:
             feed.wait_for(
                 f"green CI on {ws.workstream_id}",
                 lambda e, w=ws.workstream_id: find_notice(e, "checks_completed", w, head_sha=heads[w]),
                 wait,
             )
+        self._hold(feed, api, numbers["ws-api"], seconds=3.0)
+        say(f"\u2026 ghapp waits: the ruleset also requires an approving review on {api.repo}#{numbers['ws-api']}")
 
-        for ws in WORKSTREAMS:
-            self.post("workstream_completed", {"workstream_id": ws.workstream_id})
-        say(f"{TICK} pod: both workstreams are complete")
-        for ws in WORKSTREAMS:
-            feed.wait_for(f"approval asked for {ws.workstream_id}",
-                          lambda e, w=ws.workstream_id: find_notice(e, "approval_requested", w), wait)
-
-        api, web = WORKSTREAMS
-        opened = find_notice(feed.entries, "pr_opened", api.workstream_id)
-        assert opened is not None  # waited for above
-        self.sim.call("submit_review", repo=api.repo, number=opened["data"]["pr_number"], user=REVIEWER,
-                      state="APPROVED", body="Looks good to me.")
-        feed.wait_for(f"{REVIEWER}'s review", lambda e: find_notice(e, "review_submitted", api.workstream_id), wait)
-
-        self.post("approval_granted", {"workstream_id": web.workstream_id})
-        say(f"{TICK} pod approved {web.workstream_id} (it must wait for {api.workstream_id} to merge)")
-        self.post("approval_granted", {"workstream_id": api.workstream_id})
-        say(f"{TICK} pod approved {api.workstream_id}")
+        for ws in (api, web):
+            self.sim.call("submit_review", repo=ws.repo, number=numbers[ws.workstream_id], user=REVIEWER,
+                          state="APPROVED", body="Looks good to me.")
+        for ws in (api, web):
+            feed.wait_for(f"{REVIEWER}'s review of {ws.workstream_id}",
+                          lambda e, w=ws.workstream_id: find_notice(e, "review_submitted", w), wait)
         for ws in (api, web):
             feed.wait_for(f"the merge of {ws.workstream_id}",
                           lambda e, w=ws.workstream_id: find_notice(e, "pr_merged", w), wait)

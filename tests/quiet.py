@@ -12,6 +12,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.worker import WorkerStatus
 
@@ -37,7 +38,14 @@ def busy(queue: Queue, horizon_s: float) -> str | None:
         return f"workers busy: {working}"
     registry = ScheduledJobRegistry(queue=queue)
     soon = time.time() + horizon_s
-    due = [job_id for job_id in registry.get_job_ids() if (registry.get_scheduled_time(job_id).timestamp() < soon)]
+    due = []
+    for job_id in registry.get_job_ids():
+        try:
+            when = registry.get_scheduled_time(job_id)
+        except NoSuchJobError:
+            continue  # it left the registry between the two reads (enqueued): the next poll sees it queued
+        if when.timestamp() < soon:
+            due.append(job_id)
     if due:
         return f"jobs due within {horizon_s:.0f} s: {due}"
     return None

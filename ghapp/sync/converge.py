@@ -118,6 +118,24 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
     return ws, desired_all, doc, deps, keys
 
 
+def required_runs_unseen(doc: observations.Doc, rules: BranchRules | None) -> bool:
+    """A suite on the head finished, yet a check the rules require was never seen there.
+
+    The sweep compares the document with GitHub's check rollup, which a finished suite already matches,
+    so a required run whose deliveries were lost would hold the checks gate for ever: read the head's
+    runs again instead (pure).
+    """
+    pr = doc.get("pr") or {}
+    if rules is None or not rules.required_checks or pr.get("state") != "open":
+        return False
+    entry = doc["checks"].get(pr.get("head_sha") or "") or {}
+    results = entry.get("suites", {})
+    if not any(name.startswith("suite:") and result != "pending" for name, result in results.items()):
+        return False
+    seen = {name.removeprefix("run:") for name in results if name.startswith("run:")} | set(entry.get("statuses", {}))
+    return any(check.context not in seen for check in rules.required_checks)
+
+
 def refresh(
     client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: Policy, rules: BranchRules | None = None
 ) -> None:
@@ -148,7 +166,11 @@ def refresh(
         observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion, suite.updated_at)
     for status in client.combined_status(ws.repo, sha).statuses:
         observations.record_status(doc, sha, status.context, status.state)
-    if rules is not None and rules.required_checks:  # required checks are named by run, and may be pinned to an app
+    # Required checks are named by run, and may be pinned to an app. A run the document holds as pending may
+    # have completed unseen (deliveries are lost and reordered), and it holds the checks gate: read them too.
+    recorded = (doc["checks"].get(sha) or {}).get("suites", {})
+    runs_pending = any(name.startswith("run:") and result == "pending" for name, result in recorded.items())
+    if (rules is not None and rules.required_checks) or runs_pending:
         for run in client.check_runs(ws.repo, sha):
             app_id = (run.get("app") or {}).get("id")
             at = run.get("completed_at") or run.get("started_at")
@@ -181,6 +203,8 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         try:
             if active and rules is None:
                 rules = _rules(client, ws, doc)
+            if active and round_no == 0 and required_runs_unseen(doc, rules):
+                doc["stale"] = True
             if active and doc.get("stale"):
                 before = copy.deepcopy(doc)
                 refresh(client, ws, doc, policy, rules)

@@ -221,8 +221,12 @@ def _record_refusal(doc: dict[str, Any], sha: str, method: str, exc: GitHubError
 def _update_branch(
     client: PullRequestClient, repo: str, number: int, sha: str, doc: dict[str, Any], now: float
 ) -> None:
-    """Ask GitHub to merge the base into the head; a refusal becomes an observation."""
-    doc["update_requested_sha"] = sha
+    """Ask GitHub to merge the base into the head; a refusal becomes an observation.
+
+    The head is marked as asked for only once GitHub answered (accepted or refused): an error that
+    propagates (a 5xx, a dropped connection) leaves it unmarked, so the retried sync asks again
+    instead of waiting for ever for a ``synchronize`` that will not come.
+    """
     try:
         client.update_branch(repo, number, sha)
     except ValidationFailed as exc:
@@ -234,6 +238,7 @@ def _update_branch(
             doc["pr"]["mergeable_state"] = "dirty"
         else:
             _record_refusal(doc, sha, "", exc, now)
+    doc["update_requested_sha"] = sha
 
 
 _MERGEABLE = {"MERGEABLE": True, "CONFLICTING": False}

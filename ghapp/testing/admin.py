@@ -67,6 +67,7 @@ ACTIONS = {
     "create_manifest_code",
     "get_pull",
     "pulls",
+    "merges",
     "reset_counters",
     "wait_deliveries_idle",
 }

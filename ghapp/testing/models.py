@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ghapp.testing.gitdata import BranchMap, CommitMap, GitRepo
@@ -103,6 +104,25 @@ class Repo:
     @property
     def node_id(self) -> str:
         return node_id("R", self.id)
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """One merge as the simulator saw it: the merged head, each check's latest state on it (``success``,
+    ``failure``, ``pending``...) and, per check the base's rules required, ``passed``, ``pending``,
+    ``failing`` or ``missing``. Benchmarks read it to count merges made before the checks passed."""
+
+    repo: str
+    number: int
+    head_sha: str
+    method: str
+    merged_by: str
+    at: float
+    checks: dict[str, str]
+    required: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass

@@ -141,6 +141,11 @@ class GitHubSimulator:
             found = self._repo(repo)
             return [self.world.pull_json(p) for p in sorted(self.world.pulls_of(found), key=lambda p: p.number)]
 
+    def merges(self) -> list[dict[str, Any]]:
+        """Every merge so far, oldest first, with the checks on the merged head at that moment (``MergeRecord``)."""
+        with self.world.lock:
+            return [record.as_dict() for record in self.world.merge_log]
+
     def branch_sha(self, repo: str, branch: str) -> str | None:
         with self.world.lock:
             return self._repo(repo).branches.get(branch)

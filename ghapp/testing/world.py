@@ -41,6 +41,7 @@ from ghapp.testing.models import (
     Installation,
     IssueComment,
     Label,
+    MergeRecord,
     PullRequest,
     Repo,
     Review,
@@ -80,6 +81,7 @@ class World:
         self.conversation = Conversation(self)  # review comments, threads, reactions
         self.teams: dict[tuple[str, str], Team] = {}  # (org login lowered, slug)
         self.moved: dict[str, int] = {}  # an old full name (lowered) -> the id of the repository it became
+        self.merge_log: list[MergeRecord] = []  # every merge, with what stood on the head at that moment
 
     def remove_git(self) -> None:
         """Remove the git repositories from disk."""
@@ -709,6 +711,7 @@ class World:
                     # quoted as GitHub's merge refusal in nikku/merge-me#12
                     raise ApiError(405, "This branch can't be rebased") from exc
                 raise ApiError(405, "Pull Request is not mergeable") from exc
+            self.merge_log.append(self._merge_record(pull, method, sender, now))
             pull.merged = True
             pull.merged_at = now
             pull.merged_by = sender
@@ -722,6 +725,15 @@ class World:
                 # GitHub docs, "Managing the automatic deletion of branches"
                 self.delete_branch(repo, pull.head_ref, sender)
             return result
+
+    def _merge_record(self, pull: PullRequest, method: str, sender: Account, now: float) -> MergeRecord:
+        """What stood on the head when it merged: each check's latest verdict and what the base's rules required."""
+        repo = pull.repo
+        branch_rules = self.branch_rules(repo, pull.base_ref)
+        results = self.check_results(repo, pull.head_sha)
+        checks = {result.name: result.state for result in results}  # oldest first: the latest verdict wins
+        required = {c.context: rules.check_state(c, results) for c in branch_rules.checks}
+        return MergeRecord(repo.full_name, pull.number, pull.head_sha, method, sender.login, now, checks, required)
 
     def update_pull_branch(self, pull: PullRequest, expected_head_sha: str | None, sender: Account) -> None:
         """``PUT .../update-branch``: a real merge commit of the base into the head, then ``synchronize``.

@@ -1,5 +1,7 @@
 """The chaos scenario at a small scale: tasks driven through their whole lives while GitHub fails,
-a worker is ``kill -9``'d mid-sync, a web process crashes and Redis loses its data.
+a worker is ``kill -9``'d mid-sync, a web process crashes and Redis loses its data; half of the
+repositories are under a ruleset (required check, one approving review, up to date) and no PR may
+merge before its required checks passed.
 
 Everything is real: two gunicorn web processes behind a round-robin front, ``ghapp worker``
 processes, an embedded Valkey that is restarted empty, and the database (PostgreSQL when
@@ -31,7 +33,7 @@ def test_task_shapes_cover_dependencies_and_cancellations():
     assert len({ws.repo for p in plans for ws in p.workstreams}) == SMALL.repos
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(540)  # the ruled repositories' updates (a merge makes the others behind) take their time
 def test_nothing_lost_or_duplicated_under_chaos(tmp_path):
     database = ScenarioDatabase(os.environ.get("TEST_DATABASE_URL", "").strip() or None)
     report = run_chaos(SMALL, database_url=database.url, log_dir=tmp_path / "logs", say=lambda _: None)
@@ -49,6 +51,9 @@ def test_nothing_lost_or_duplicated_under_chaos(tmp_path):
     assert figures["notices in the logs"] == figures["notices received by the pod (unique ids)"] > 0
     assert (figures["deliveries sent by GitHub (unique GUIDs)"]
             == figures["deliveries processed or ignored (inbox)"] > 0)
+    assert figures["merges before the required checks passed"] == 0
+    under_rules, without = (int(n) for n in figures["merges under a ruleset / without"].split(" / "))
+    assert under_rules > 0 and without > 0, "both halves of the repositories saw merges"
     assert figures["worker kills done"] == SMALL.worker_kills
     assert any("Redis restarted" in f for f in report.faults)
     assert any("web process 0 restarted" in f for f in report.faults)

@@ -66,6 +66,11 @@ def test_demo_plays_the_task_to_its_end(sim, redis_url, sqlite_url, tmp_path, ba
         web = next(p for p in sim.pulls("acme/web") if p["head"]["ref"] == head_branch(task_id, "ws-web"))
         assert api["merged"] and web["merged"] and web["merged_at"] >= api["merged_at"]
         assert len(sim.pulls("acme/api")) == 1 and len(sim.pulls("acme/web")) == 1, "no duplicate PR"
+        # The repositories' ruleset held both merges until ci/test passed on the merged head.
+        for repo, pull in (("acme/api", api), ("acme/web", web)):
+            record = next(m for m in sim.merges() if m["repo"] == repo and m["number"] == pull["number"])
+            assert record["required"] == {"ci/test": "passed"}
+        assert sim.review_decision("acme/api", api["number"]) == "APPROVED"
 
         # Against something that is not the simulator, the demo fails with one line and a non-zero status.
         result = run_ghapp(["demo", "--url", stack.web.url, "--sim-url", stack.web.url, "--timeout", "5"], env)

@@ -166,6 +166,14 @@ def test_update_branch(message: str | None, stale: bool, mergeable: bool, block:
     assert (doc["merge_block"] or {}).get("reason") == block
 
 
+def test_update_branch_not_answered_is_asked_again() -> None:
+    edge = GitHubEdge(fail={"update_branch": [GitHubError("GitHub answered 502", status=502)]})
+    doc = open_doc(mergeable_state="behind")
+    with pytest.raises(GitHubError):
+        executor.execute(edge, UpdateBranch("o/r", 7, "sha1"), doc, NOW)  # type: ignore[arg-type]
+    assert doc["update_requested_sha"] is None, "the retry must ask again: no synchronize will come"
+
+
 def test_read_pr_records_githubs_verdicts_for_the_head() -> None:
     edge = GitHubEdge(state={
         "headRefOid": "sha1", "isDraft": False, "mergeable": "UNKNOWN", "mergeStateStatus": "UNKNOWN",
