@@ -26,7 +26,7 @@ def test_a_stored_delivery_whose_enqueue_was_lost_is_processed(healing, tmp_path
     guid = str(uuid.uuid4())
     with h.runtime.engine.begin() as conn:  # stored as the view stores it; no job was ever queued
         inbox.store(conn, guid, "meta", b'{"action": "deleted", "hook_id": 1}')
-    assert h.runtime.queue.job_ids == []
+    assert not [job_id for job_id in h.runtime.queue.job_ids if guid in job_id]  # the worker's own jobs may be there
 
     # The sweep's interval (minutes) is no part of the bound: the recovery chain queues it within 30 s.
     wait_until(lambda: _status(h, guid) in ("processed", "ignored"), 60, interval=0.5,
