@@ -42,6 +42,11 @@ def _base(world: World, repo: Repo, action: str | None, sender: Account) -> dict
     return out
 
 
+def base(world: World, repo: Repo, sender: Account) -> dict[str, Any]:
+    """``repository`` and ``sender``, which every repository event carries."""
+    return _base(world, repo, None, sender)
+
+
 def pull_request(world: World, pull: PullRequest, action: str, sender: Account, **extra: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {"action": action, "number": pull.number}
     if "changes" in extra:

@@ -52,7 +52,14 @@ BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 # interface of a kept type requires is added to that type by itself (``id`` of ``Node``, ``login`` of ``Actor``).
 KEEP: dict[str, list[str]] = {
     "Query": ["node", "repository", "rateLimit"],
-    "Mutation": ["markPullRequestReadyForReview", "convertPullRequestToDraft"],
+    "Mutation": [
+        "markPullRequestReadyForReview",
+        "convertPullRequestToDraft",
+        "enqueuePullRequest",
+        "dequeuePullRequest",
+        "enablePullRequestAutoMerge",
+        "disablePullRequestAutoMerge",
+    ],
     "Node": ["id"],
     "Actor": ["login"],
     "User": ["login", "url"],
@@ -82,6 +89,9 @@ KEEP: dict[str, list[str]] = {
         "reviews",
         "comments",
         "reviewRequests",
+        "autoMergeRequest",
+        "isInMergeQueue",
+        "mergeQueueEntry",
     ],
     "PullRequestConnection": ["nodes", "pageInfo", "totalCount"],
     "PageInfo": ["endCursor", "hasNextPage", "hasPreviousPage", "startCursor"],
@@ -96,6 +106,12 @@ KEEP: dict[str, list[str]] = {
     "RateLimit": ["cost", "limit", "nodeCount", "remaining", "resetAt", "used"],
     "MarkPullRequestReadyForReviewPayload": ["clientMutationId", "pullRequest"],
     "ConvertPullRequestToDraftPayload": ["clientMutationId", "pullRequest"],
+    "EnqueuePullRequestPayload": ["clientMutationId", "mergeQueueEntry"],
+    "DequeuePullRequestPayload": ["clientMutationId", "mergeQueueEntry"],
+    "EnablePullRequestAutoMergePayload": ["clientMutationId", "pullRequest"],
+    "DisablePullRequestAutoMergePayload": ["clientMutationId", "pullRequest"],
+    "MergeQueueEntry": ["id", "position", "state", "enqueuedAt", "pullRequest"],
+    "AutoMergeRequest": ["enabledAt", "enabledBy", "mergeMethod", "pullRequest"],
 }
 
 Definition = Any  # one of graphql-core's type definition nodes
