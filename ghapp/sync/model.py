@@ -25,6 +25,24 @@ ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
 
 
 @dataclass(frozen=True, slots=True)
+class GateCheck:
+    """ghapp's own check run on a head sha: what it says, or what ghapp wants it to say."""
+
+    status: Literal["in_progress", "completed"]
+    conclusion: Literal["success", "failure", "action_required"] | None
+    title: str
+    summary: str = ""
+
+    def same(self, other: GateCheck | None) -> bool:
+        """The same verdict and title (the summary follows from them and is not compared)."""
+        return other is not None and (self.status, self.conclusion, self.title) == (
+            other.status,
+            other.conclusion,
+            other.title,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CommentRequest:
     """A comment the pod asked ghapp to post on the workstream's PR, once."""
 
