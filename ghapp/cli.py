@@ -345,7 +345,7 @@ def status(task_id: str | None) -> None:
 
 @main.command()
 @click.option("--since", "since_text", required=True, metavar="DURATION",
-              help="How far back to look in GitHub's delivery log: 30m, 2h, 1d (3 days at most).")
+              help="How far back to look in GitHub's delivery log: 30m, 2h, 1d (3 days at most, 7 with GHE_HOST).")
 def redeliver(since_text: str) -> None:
     """Ask GitHub to redeliver the webhook deliveries that failed in the last DURATION.
 
@@ -358,13 +358,13 @@ def redeliver(since_text: str) -> None:
 
     from ghapp.github.errors import GitHubError
     from ghapp.runtime import get_runtime
-    from ghapp.sync.redelivery import parse_since, redeliver_since
+    from ghapp.sync.redelivery import lookback, parse_since, redeliver_since
 
+    settings = load_settings()
     try:
-        since = parse_since(since_text)
+        since = parse_since(since_text, lookback(settings))
     except ValueError as exc:
         fail(str(exc), code=2)
-    settings = load_settings()
     if not settings.github_configured:
         fail(f"no GitHub App is configured: set {', '.join(settings.missing_github_settings())}", code=2)
     if not settings.redis_url:

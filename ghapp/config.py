@@ -71,6 +71,11 @@ class Settings:
     inbox_retention_days: int = 14
 
     @property
+    def redelivery_days(self) -> int:
+        """How long GitHub keeps deliveries for redelivery: 3 days on github.com, 7 on Enterprise Server."""
+        return REDELIVERY_DAYS_ENTERPRISE if self.ghe_host else REDELIVERY_DAYS_GITHUB_COM
+
+    @property
     def github_configured(self) -> bool:
         """True when the app can authenticate to GitHub (id, key and a webhook secret)."""
         return self.app_id is not None and bool(self.private_key) and bool(self.webhook_secrets)

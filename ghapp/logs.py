@@ -16,12 +16,17 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ghapp_log_context", default={})  # noqa: B039
 
 CONTEXT_FIELDS = ("guid", "task", "workstream", "job")
 _SECRET_PATTERNS = [
-    re.compile(r"gh[opusr]_[A-Za-z0-9_]{20,}"),  # GitHub tokens (installation tokens are ghs_)
+    # GitHub tokens, whatever their shape: the classic 40 characters (``ghs_`` + 36) and the stateless
+    # installation tokens ``ghs_<app id>_<JWT>`` of about 520 characters with two dots (GitHub docs:
+    # "Generating an installation access token for a GitHub App"), so the match runs on through
+    # base64url characters and dots to the token's end rather than stopping at the first dot.
+    re.compile(r"gh[opusr]_[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]+)*"),
     re.compile(r"github_pat_[A-Za-z0-9_]{20,}"),
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
@@ -34,6 +39,17 @@ def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "[redacted]", text)
     return text
+
+
+def redact_data(value: Any) -> Any:
+    """``value`` with ``redact`` applied to every string inside it (dicts, lists and tuples walked)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_data(item) for item in value)
+    return value
 
 
 @contextlib.contextmanager
@@ -79,8 +95,7 @@ class PrettyFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

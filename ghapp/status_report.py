@@ -14,6 +14,7 @@ from datetime import datetime
 
 from ghapp import status_model as read_model
 from ghapp.config import ConfigError
+from ghapp.logs import redact
 from ghapp.runtime import Runtime
 from ghapp.store.engine import reading
 
@@ -170,4 +171,4 @@ def render_report(report: StatusReport, now: datetime | None = None) -> list[str
     if report.task_id is None:
         lines.append(failure_line(overview))
     lines.append(sweep_line(overview.sweep, now))
-    return lines
+    return [redact(line) for line in lines]  # errors quote GitHub and exceptions: never a token

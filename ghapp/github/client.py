@@ -10,7 +10,8 @@ Every call ghapp makes to GitHub goes through ``GitHubClient``:
 Around each installation request the client
 
 1. refuses at once with ``RetryAt`` while GitHub's last refusal for the
-   installation still holds;
+   installation, or for the budget (``core``, ``graphql``) the request would
+   spend, still holds;
 2. takes a pacing slot for content-creating requests (POST, PATCH, PUT,
    DELETE and GraphQL mutations), see ``ghapp.github.pacing``;
 3. sends ``If-None-Match`` for conditional reads and replays the cached body
@@ -19,7 +20,11 @@ Around each installation request the client
 5. on a ``401`` retries once: after a short pause with the same token when it
    was minted a moment ago (GitHub replicates new tokens with a small lag),
    else with a newly minted one (the cached one was revoked);
-6. turns every refusal into a typed error from ``ghapp.github.errors``.
+6. turns every refusal into a typed error from ``ghapp.github.errors``: a
+   rate limit (403 or 429, or a GraphQL ``RATE_LIMITED`` / ``RATE_LIMIT``
+   error in a 200) becomes ``RetryAt``, which the jobs turn into a deferral;
+   a secondary limit with no ``retry-after`` waits longer each time it
+   repeats (``ghapp.github.backoff``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from urllib.parse import urlencode, urlsplit
 from redis import Redis
 
 from ghapp.github.app_jwt import AppJwt
+from ghapp.github.backoff import stretch
 from ghapp.github.budgets import record_rate
 from ghapp.github.call_counts import record_github_call
 from ghapp.github.errors import (
@@ -51,7 +57,7 @@ from ghapp.github.etags import CachedBody, EtagCache
 from ghapp.github.http import Credential, GitHubHttp, RawResponse
 from ghapp.github.installations import InstallationDirectory, forget_installation, forget_repo
 from ghapp.github.pacing import WritePacer
-from ghapp.github.responses import interpret, parse_rate_headers
+from ghapp.github.responses import RateSnapshot, graphql_limit, interpret, parse_rate_headers
 from ghapp.github.tokens import ALL_REPOSITORIES, Access, InstallationToken, InstallationTokens, token_cipher
 
 if TYPE_CHECKING:
@@ -72,6 +78,7 @@ class ApiResponse:
     next_url: str | None
     not_modified: bool = False
     etag: str | None = None
+    rate: RateSnapshot | None = None  # the x-ratelimit-* reading the answer carried
 
 
 def split_repo(repo: str) -> tuple[str, str]:
@@ -291,10 +298,10 @@ class GitHubClient:
         )
         data = response.data if isinstance(response.data, Mapping) else {}
         if data.get("errors"):
-            failure = graphql_error(data["errors"])
-            if isinstance(failure, RetryAt):
-                self.pacer.block(installation_id, failure)
-            raise failure
+            limited = graphql_limit(data["errors"], response.rate, time.time(), "POST graphql")
+            if limited is not None:
+                raise self._defer(installation_id, limited)
+            raise graphql_error(data["errors"])
         return data.get("data")
 
     def installation_request(
@@ -315,6 +322,7 @@ class GitHubClient:
         if content is None:
             content = method in CONTENT_METHODS
         self.pacer.check_blocked(installation_id)
+        self.pacer.check_blocked(f"{installation_id}:{'graphql' if url == self.graphql_url else 'core'}")
         cached = self.etags.get(installation_id, url) if conditional and method == "GET" else None
         extra = {"if-none-match": cached.etag} if cached is not None else None
         token = self.tokens.get(installation_id, repo, access)
@@ -389,13 +397,11 @@ class GitHubClient:
             if cached.link:
                 headers["link"] = cached.link
             data, next_url = interpret(200, headers, cached.body, time.time(), label)
-            return ApiResponse(304, data, next_url, not_modified=True, etag=cached.etag)
+            return ApiResponse(304, data, next_url, not_modified=True, etag=cached.etag, rate=snapshot)
         try:
             data, next_url = interpret(raw.status, raw.headers, raw.body, time.time(), label)
         except RetryAt as refusal:
-            self.pacer.block(scope, refusal)
-            log.warning("GitHub rate-limited %s for %s: %s", label, scope, refusal.reason)
-            raise
+            raise self._defer(scope, refusal) from None
         except Unauthorized:
             if scope == APP_SCOPE:
                 raise Unauthorized(
@@ -413,7 +419,15 @@ class GitHubClient:
                     etag, raw.body, raw.headers.get("content-type", "application/json"), raw.headers.get("link")
                 ),
             )
-        return ApiResponse(raw.status, data, next_url, etag=etag)
+        return ApiResponse(raw.status, data, next_url, etag=etag, rate=snapshot)
+
+    def _defer(self, scope: int | str, refusal: RetryAt) -> RetryAt:
+        """Remember GitHub's wait for every process (for the spent budget alone when it names one) and
+        return the refusal to raise, stretched when it is a repeated secondary limit with no wait given."""
+        refusal = stretch(self.redis, scope, refusal, time.time())
+        self.pacer.block(f"{scope}:{refusal.resource}" if refusal.resource else scope, refusal)
+        log.warning("GitHub rate-limited %s for %s: %s", refusal.request, scope, refusal.reason)
+        return refusal
 
 
 def graphql_error(errors: list[Any]) -> GitHubError:
@@ -426,8 +440,6 @@ def graphql_error(errors: list[Any]) -> GitHubError:
         return NotFound(f"GraphQL: {message}", request=label)
     if kind in ("FORBIDDEN", "INSUFFICIENT_SCOPES"):
         return Forbidden(f"GraphQL: {message}", request=label)
-    if kind == "RATE_LIMITED":
-        return RetryAt(time.time() + 60, f"GraphQL rate limit: {message}", request=label)
     return GitHubError(f"GraphQL refused the request: {message}", request=label)
 
 

@@ -106,11 +106,27 @@ class RetryAt(GitHubError):
 
     Raised for GitHub's primary and secondary rate limits and for ghapp's own
     pacing of content-creating requests, so a job never sleeps in a worker.
+    ``resource`` names the budget a primary limit spent (``core``, ``graphql``),
+    so only requests on that budget wait; None holds the whole installation.
+    ``backoff`` marks a secondary limit that came with no wait of GitHub's own:
+    the client stretches it each time it repeats (GitHub docs: "Rate limits
+    for the REST API", exceeding the rate limit).
     """
 
-    def __init__(self, when: float, reason: str, *, status: int | None = None, request: str | None = None) -> None:
+    def __init__(
+        self,
+        when: float,
+        reason: str,
+        *,
+        status: int | None = None,
+        request: str | None = None,
+        resource: str | None = None,
+        backoff: bool = False,
+    ) -> None:
         self.when = float(when)
         self.reason = _one_line(reason)
+        self.resource = resource
+        self.backoff = backoff
         super().__init__(reason, status=status, request=request)
 
     @property

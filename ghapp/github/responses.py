@@ -9,8 +9,13 @@ GitHub's documented rules for a 403 or 429 refusal, applied in this order:
 1. a ``retry-after`` header: wait that many seconds (secondary limit);
 2. ``x-ratelimit-remaining: 0``: wait until ``x-ratelimit-reset`` (primary limit);
 3. a message saying a secondary rate limit (or, in older wording, an abuse
-   detection mechanism) was hit: wait at least one minute;
-4. any other 429: also one minute. Any other 403 is a real refusal.
+   detection mechanism) was hit: wait at least one minute, and longer each
+   time it repeats (``secondary_backoff_s``);
+4. any other 429: the same. Any other 403 is a real refusal.
+
+GraphQL answers a spent budget with HTTP 200 and an error of type
+``RATE_LIMITED`` (renovatebot/renovate#21861) or, as some clients now see,
+``RATE_LIMIT`` (yanyongyu/githubkit#271): ``graphql_limit`` reads it.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ from ghapp.github.errors import (
 )
 
 SECONDARY_DEFAULT_WAIT_S = 60.0
+SECONDARY_MAX_WAIT_S = 960.0  # 1, 2, 4, 8, then 16 minutes
 SECONDARY_MARKERS = ("secondary rate limit", "abuse detection")
+GRAPHQL_LIMIT_TYPES = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
+
+
+def secondary_backoff_s(strikes: int) -> float:
+    """The wait after the ``strikes``-th secondary limit in a row that came without ``retry-after``:
+    at least a minute, then exponentially longer (GitHub docs: "Rate limits for the REST API")."""
+    return min(SECONDARY_DEFAULT_WAIT_S * 2 ** max(strikes - 1, 0), SECONDARY_MAX_WAIT_S)
 
 
 @dataclass(frozen=True)
@@ -91,20 +104,50 @@ def limit_retry_at(
         )
     snapshot = parse_rate_headers(headers)
     if snapshot is not None and snapshot.remaining == 0:
-        return RetryAt(
-            max(now, snapshot.reset),
-            f"GitHub's primary rate limit for {snapshot.resource} is used up ({snapshot.limit} an hour)",
-            status=status,
-            request=request,
-        )
+        return primary_limit(snapshot, now, status=status, request=request)
     if any(marker in text for marker in SECONDARY_MARKERS) or status == 429:
         return RetryAt(
             now + SECONDARY_DEFAULT_WAIT_S,
-            "GitHub's secondary rate limit was hit without a retry-after; waiting a minute",
+            "GitHub's secondary rate limit was hit without a retry-after; backing off",
             status=status,
             request=request,
+            backoff=True,
         )
     return None
+
+
+def primary_limit(
+    snapshot: RateSnapshot, now: float, *, status: int | None = None, request: str | None = None
+) -> RetryAt:
+    """Wait for the reset of the spent budget (only that resource's requests wait)."""
+    return RetryAt(
+        max(now, snapshot.reset),
+        f"GitHub's primary rate limit for {snapshot.resource} is used up ({snapshot.limit} an hour)",
+        status=status,
+        request=request,
+        resource=snapshot.resource,
+    )
+
+
+def graphql_limit(
+    errors: Any, rate: RateSnapshot | None, now: float, request: str | None = None
+) -> RetryAt | None:
+    """A ``RetryAt`` when a GraphQL answer's ``errors`` say the rate limit was hit, else None.
+
+    With ``x-ratelimit-remaining: 0`` it is the primary budget: wait for its reset. Otherwise it is
+    taken as a secondary limit (GraphQL sends no ``retry-after`` in the body): back off.
+    """
+    if not isinstance(errors, list):
+        return None
+    kinds = {str(e.get("type", "")).upper() for e in errors if isinstance(e, Mapping)}
+    if not kinds & GRAPHQL_LIMIT_TYPES:
+        return None
+    if rate is not None and rate.remaining == 0:
+        return primary_limit(rate, now, request=request)
+    message = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, Mapping))
+    return RetryAt(
+        now + SECONDARY_DEFAULT_WAIT_S, f"GraphQL rate limit: {message}", request=request, backoff=True
+    )
 
 
 def _message_of(data: Any) -> str | None:

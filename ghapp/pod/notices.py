@@ -45,6 +45,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 from sqlalchemy import Connection
 
+from ghapp.logs import redact_data
 from ghapp.pod.notice_queue import enqueue_push, enqueue_retry
 from ghapp.pod.signing import sign
 from ghapp.runtime import Runtime, get_runtime
@@ -91,8 +92,9 @@ def append_notice(conn: Connection, task_id: str, type_: str, key: str, data: di
     if tasks.notice_key_taken(conn, task_id, key):
         return None
     version = row.version + 1
+    data = redact_data(dict(data))  # a notice may quote an error; the pod never sees a token in it
     entry = tasks.append_entry(
-        conn, task_id, version, kind="notice", type_=type_, data=dict(data), actor_id="ghapp", notice_key=key
+        conn, task_id, version, kind="notice", type_=type_, data=data, actor_id="ghapp", notice_key=key
     )
     # A notice needs no sync of its own (the sync that wrote it goes on planning),
     # so it does not make a fully synced task look unsynced.

@@ -21,6 +21,10 @@ Where it looked is kept in ``app_state`` under ``"redelivery"``: the pass
 resumes from the newest attempt it has seen, or from the oldest attempt it
 left undecided, whichever is earlier, so it never rescans the whole log nor
 skips a GUID it meant to come back to.
+
+How far back it looks is exactly how long GitHub keeps deliveries: 3 days on
+github.com, 7 on Enterprise Server (``GHE_HOST`` set), see ``lookback``. The
+first pass (no cursor yet) reads that whole window.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ghapp.config import REDELIVERY_DAYS_GITHUB_COM, Settings
 from ghapp.github.deliveries import HookDeliveries, HookDelivery
 from ghapp.github.errors import GitHubError, RetryAt
 from ghapp.runtime import Runtime, get_runtime
@@ -50,12 +55,16 @@ ASKED_PREFIX = "ghapp:redelivery:asked:"
 ASKS_PREFIX = "ghapp:redelivery:asks:"
 ASKED_TTL_S = 5 * 60
 ASKED_AT = b"asked-at:"
-ASKS_TTL_S = 3 * 24 * 3600  # GitHub keeps the delivery log for three days
 MAX_ASKS = 5
 IN_FLIGHT_S = 15.0  # GitHub gives up on an attempt after 10 s
-FIRST_LOOKBACK = timedelta(hours=24)
-MAX_LOOKBACK = timedelta(days=3)
+MAX_LOOKBACK = timedelta(days=REDELIVERY_DAYS_GITHUB_COM)  # github.com's window; ``lookback`` picks the one in use
 OVERLAP = timedelta(minutes=2)
+
+
+def lookback(settings: Settings) -> timedelta:
+    """How far back GitHub's delivery log reaches (GitHub docs: "Redelivering webhooks", 3 days on github.com
+    and 7 on Enterprise Server): the passes read that far and no further."""
+    return timedelta(days=settings.redelivery_days)
 
 Progress = Callable[[str], None]
 
@@ -119,14 +128,19 @@ def _later(a: HookDelivery, b: HookDelivery) -> bool:
 
 
 def resume_point(
-    *, newest_seen: datetime | None, undecided: Iterable[datetime | None], previous: datetime, now: datetime
+    *,
+    newest_seen: datetime | None,
+    undecided: Iterable[datetime | None],
+    previous: datetime,
+    now: datetime,
+    window: timedelta = MAX_LOOKBACK,
 ) -> datetime:
     """Where the next pass starts reading: never past a GUID left undecided, never before the log's horizon."""
     point = newest_seen or previous
     for when in undecided:
         if when is not None and when < point:
             point = when
-    return max(point - OVERLAP, now - MAX_LOOKBACK)
+    return max(point - OVERLAP, now - window)
 
 
 # -- doing it ---------------------------------------------------------------------------------------
@@ -217,7 +231,7 @@ def redeliver_failed(
             undecided.append(delivery)
             continue
         asks = int(redis.incr(ASKS_PREFIX + delivery.guid))
-        redis.expire(ASKS_PREFIX + delivery.guid, ASKS_TTL_S)
+        redis.expire(ASKS_PREFIX + delivery.guid, int(lookback(runtime.settings).total_seconds()))
         if asks > MAX_ASKS:
             report.given_up.append(delivery.guid)
             log.warning("gave up on delivery %s after %d redeliveries", _label(delivery), MAX_ASKS)
@@ -282,7 +296,8 @@ def redelivery_pass(
     hooks = hooks or hook_deliveries(runtime)
     with reading(runtime.engine) as conn:
         stored = redelivery_state(conn) or {}
-    since = _parse(stored.get("resume_from")) or now - FIRST_LOOKBACK
+    window = lookback(runtime.settings)
+    since = max(_parse(stored.get("resume_from")) or now - window, now - window)
     report, verdicts = redeliver_failed(runtime, hooks, since, now=now, in_flight_s=in_flight_s)
     previous_newest = _parse(stored.get("newest_seen")) or since
     newest = max(filter(None, (verdicts.newest_seen, previous_newest)))
@@ -291,6 +306,7 @@ def redelivery_pass(
         undecided=[d.delivered_at for d in verdicts.in_flight],
         previous=since,
         now=now,
+        window=window,
     )
     record = {
         "resume_from": resume.isoformat(),
@@ -309,8 +325,9 @@ _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_since(text: str) -> timedelta:
-    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"1d"`` → a duration (for ``ghapp redeliver --since``)."""
+def parse_since(text: str, window: timedelta = MAX_LOOKBACK) -> timedelta:
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"1d"`` → a duration (for ``ghapp redeliver --since``), at most
+    ``window``, how long GitHub keeps deliveries."""
     cleaned = text.strip().lower()
     parts = _DURATION.findall(cleaned)
     if not cleaned or _DURATION.sub("", cleaned).strip():
@@ -320,8 +337,8 @@ def parse_since(text: str) -> timedelta:
         total += timedelta(**{_UNITS[unit]: int(amount)})
     if total <= timedelta(0):
         raise ValueError("--since must be longer than zero")
-    if total > MAX_LOOKBACK:
-        raise ValueError("--since can reach back at most 3 days: GitHub keeps deliveries no longer")
+    if total > window:
+        raise ValueError(f"--since can reach back at most {window.days} days: GitHub keeps deliveries no longer")
     return total
 
 

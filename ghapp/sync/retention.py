@@ -25,9 +25,11 @@ MAX_BATCHES = 20  # at most 10,000 rows a run; a larger backlog goes over the ne
 
 def prune_inbox(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Delete the finished deliveries received before the retention; how many went (0 when it is off)."""
-    days = runtime.settings.inbox_retention_days
-    if days <= 0:
+    settings = runtime.settings
+    if settings.inbox_retention_days <= 0:
         return 0
+    # Never shorter than GitHub's redelivery window, however the settings were made (from_env refuses it).
+    days = max(settings.inbox_retention_days, settings.redelivery_days)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     pruned = 0
     for _ in range(MAX_BATCHES):

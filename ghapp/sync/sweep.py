@@ -3,11 +3,15 @@
 Webhooks drive ghapp, but GitHub drops some and never redelivers them by
 itself. Each sweep therefore
 
-1. marks every open workstream's observation document ``stale``;
+1. reads every open PR of each repository with open workstreams in one
+   GraphQL query per 100 PRs and compares it with the observation document
+   (``ghapp.sync.verify``); only the workstreams whose PR differs, or that
+   have no PR yet, are marked ``stale``, so an idle PR costs no REST read
+   (ETags are bound to tokens, which are renewed hourly, so conditional
+   reads of every PR would not stay free);
 2. re-queues stored work that has no live job (``recover_local_work``) and
-   asks for every open workstream's sync, which verifies the document with
-   conditional reads (an unchanged PR answers ``304 Not Modified`` to every
-   read, which costs no rate limit), so an idle PR costs nothing;
+   asks for the sync of each workstream marked stale, which verifies the
+   document with REST reads;
 3. deletes finished deliveries older than the inbox's retention
    (``ghapp.sync.retention``);
 4. picks the next interval (``next_interval``, pure) and records it with its
@@ -28,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,10 +42,12 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ghapp.github.budgets import RateBudget, all_rate_budgets
+from ghapp.github.errors import GitHubError
+from ghapp.github.open_pulls import PullSummary, open_pulls
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
-from ghapp.sync import observations, state
+from ghapp.sync import observations, state, verify
 from ghapp.sync import queue as jobs_queue
 from ghapp.sync.recovery import recover_local_work
 from ghapp.sync.retention import prune_inbox
@@ -64,12 +70,11 @@ EXHAUSTED_BUDGET = 0.05
 
 
 def usable_budgets(budgets: Iterable[RateBudget], now: float) -> list[RateBudget]:
-    """The readings that still say something: REST (core) budgets whose hour has not been reset yet.
-
-    GraphQL budgets are left out (the sweep reads only through REST), and a
-    reading taken before its window's reset time says nothing once it passed.
+    """The readings that still say something: core and graphql budgets whose hour has not been reset yet
+    (the sweep spends both: GraphQL to compare, REST to verify). A reading taken before its window's
+    reset time says nothing once it passed.
     """
-    return [b for b in budgets if b.resource == "core" and b.reset > now]
+    return [b for b in budgets if b.resource in ("core", "graphql") and b.reset > now]
 
 
 def _who(budget: RateBudget) -> str:
@@ -188,6 +193,7 @@ class SweepResult:
     drift: int
     last_run: datetime
     next_run: datetime
+    unchanged: int = 0  # open PRs the GraphQL comparison found as observed (no sync queued for them)
 
     def as_state(self, recovered: dict[str, int], inbox_pruned: int) -> dict[str, Any]:
         return {
@@ -197,6 +203,7 @@ class SweepResult:
             "next_run": self.next_run.isoformat(timespec="seconds"),
             "workstreams": self.workstreams,
             "syncs_queued": self.syncs_queued,
+            "unchanged": self.unchanged,
             "drift": self.drift,
             "recovered": recovered,
             "inbox_pruned": inbox_pruned,
@@ -225,8 +232,10 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     started = datetime.now(UTC)
     drift = take_drift(runtime.redis)  # what the previous sweep's refreshes found, before this one's begin
     with reading(runtime.engine) as conn:
-        refs = state.open_workstreams(conn)
+        candidates = verify.load_candidates(conn)
         previous = sweep_state(conn)
+    chosen, unchanged = verify.to_verify(candidates, _open_pulls_reader(runtime))
+    refs = [state.WorkstreamRef(c.task_id, c.workstream_id) for c in chosen]
     # Stale first, so every sync queued from here on (recovery's included) verifies.
     mark_stale(runtime, refs)
     recovered = recover_local_work(runtime, older_than_s=recover_older_than_s)
@@ -249,8 +258,9 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     result = SweepResult(
         interval_s=interval,
         reason=reason,
-        workstreams=len(refs),
+        workstreams=len(candidates),
         syncs_queued=queued,
+        unchanged=unchanged,
         drift=drift,
         last_run=started,
         next_run=started + timedelta(seconds=interval),
@@ -263,10 +273,29 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     with runtime.engine.begin() as conn:
         set_state(conn, STATE_KEY, result.as_state(recovered_counts, pruned))
     log.info(
-        "sweep: %d open workstreams, %d syncs queued, drift %d; next in %d s (%s)",
-        len(refs), queued, drift, interval, reason,
+        "sweep: %d open workstreams (%d unchanged on GitHub), %d syncs queued, drift %d; next in %d s (%s)",
+        len(candidates), unchanged, queued, drift, interval, reason,
     )
     return result
+
+
+def _open_pulls_reader(runtime: Runtime) -> Callable[[str, int], dict[int, PullSummary] | None]:
+    """``repo -> open PRs`` through the process's GitHub client; None when GitHub cannot say (the
+    repository's workstreams are then verified through REST, as a sweep always did)."""
+    if not runtime.settings.github_configured:
+        return lambda repo, expected: None
+    from ghapp.sync.jobs import github_client
+
+    client = github_client(runtime).client
+
+    def read(repo: str, expected: int) -> dict[int, PullSummary] | None:
+        try:
+            return open_pulls(client, repo, expected)
+        except GitHubError as exc:
+            log.warning("sweep: reading the open PRs of %s failed, verifying them through REST: %s", repo, exc)
+            return None
+
+    return read
 
 
 def run_sweep() -> dict[str, Any]:

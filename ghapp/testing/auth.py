@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from functools import cache
 from typing import Any
 
 import jwt
@@ -35,6 +37,7 @@ def generate_key_pair() -> tuple[str, Any]:
 
 
 def looks_like_jwt(credential: str) -> bool:
+    """An app JWT; a stateless installation token also has two dots but starts with ``ghs_``."""
     return credential.count(".") == 2 and credential.startswith("eyJ")
 
 
@@ -88,3 +91,38 @@ def verify_app_jwt(token: str, *, public_key: Any, app_id: int, now: float, clie
         raise _unauthorized(EXP_TOO_FAR)
     if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > now + IAT_SKEW_S:
         raise _unauthorized(IAT_FUTURE)
+
+
+# -- installation access tokens ----------------------------------------------------------------
+
+TOKEN_FORMATS = ("stateless", "classic")
+CLASSIC_TOKEN_LENGTH = 40
+
+
+@cache
+def _issuer_key() -> Any:
+    """GitHub's own signing key for stateless tokens (one per process: generating RSA keys is slow)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def installation_token(fmt: str, *, app_id: int, installation_id: int, issued_at: float, expires_at: float) -> str:
+    """A new installation token string in GitHub's ``fmt``.
+
+    ``stateless``: ``ghs_<app id>_<JWT>``, the format GitHub began rolling out on 2026-04-27 (GitHub docs:
+    "Generating an installation access token for a GitHub App", the note that calls it ``ghs_APPID_JWT``
+    and warns against expecting 40 characters). The JWT here is signed RS256 with a key of the simulator's,
+    so the whole token is about 520 characters with two dots, as reported; GitHub's claims are not
+    documented, so these are the simulator's own. ``classic``: ``ghs_`` and 36 characters, 40 in all.
+    """
+    if fmt == "classic":
+        return "ghs_" + secrets.token_urlsafe(27).replace("-", "A").replace("_", "b")[: CLASSIC_TOKEN_LENGTH - 4]
+    if fmt != "stateless":
+        raise ValueError(f"unknown token format {fmt!r}; expected one of {TOKEN_FORMATS}")
+    claims = {
+        "iss": str(app_id),
+        "iid": installation_id,
+        "iat": int(issued_at),
+        "exp": int(expires_at),
+        "jti": secrets.token_hex(11),
+    }
+    return f"ghs_{app_id}_" + jwt.encode(claims, _issuer_key(), algorithm="RS256")

@@ -12,6 +12,7 @@ FIELDS = (
     "content_creating_requests",
     "secondary_limit_hits",
     "primary_limit_hits",
+    "points_limit_hits",
     "not_modified",
     "auth_failures",
     "injected_errors",

@@ -51,11 +51,12 @@ def forbidden_integration() -> ApiError:
     return ApiError(403, "Resource not accessible by integration")
 
 
-def graphql_rate_limited(message: str) -> dict[str, Any]:
+def graphql_rate_limited(message: str, kind: str = "RATE_LIMITED") -> dict[str, Any]:
     """GraphQL's answer to a spent budget: HTTP 200 with an error of type ``RATE_LIMITED``.
 
     Clients look for it in successful responses (octokit/plugin-throttling.js, src/wrap-request.ts, throws
     "GraphQL Rate Limit Exceeded" on it; release-drafter/release-drafter#1018 shows one from GitHub). The
-    message follows GitHub's REST wording; the GraphQL one is not documented.
+    message follows GitHub's REST wording; the GraphQL one is not documented. ``kind`` may be
+    ``RATE_LIMIT``, which some clients now get instead (yanyongyu/githubkit#271).
     """
-    return {"errors": [{"type": "RATE_LIMITED", "message": message}]}
+    return {"errors": [{"type": kind, "message": message}]}

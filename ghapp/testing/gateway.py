@@ -2,6 +2,12 @@
 
 Handlers stay plain functions of a ``Call`` and return a ``Reply``; everything GitHub does around
 them (rate-limit headers, secondary limits, 304s, 401/403/404 on credentials) happens here once.
+
+Limit answers follow GitHub docs "Rate limits for the REST API" (Exceeding the rate limit): a primary
+or a secondary limit is answered 403 or 429 (``SimulatorConfig.limit_status``); a primary one with
+``x-ratelimit-remaining: 0``, a secondary one with ``retry-after`` or, as GitHub may, without it
+(``secondary_retry_after``; hub4j/github-api#1805). A GraphQL request over its primary budget gets
+HTTP 200 with a ``RATE_LIMITED`` error instead.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
@@ -21,7 +29,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast, parse
 
 from ghapp.testing.auth import BAD_CREDENTIALS, bearer_credential, looks_like_jwt, verify_app_jwt
 from ghapp.testing.errors import ApiError, forbidden_integration, graphql_rate_limited, not_found
-from ghapp.testing.limits import SECONDARY_MESSAGE, RateSnapshot
+from ghapp.testing.limits import READ_POINTS, SECONDARY_MESSAGE, WRITE_POINTS, RateSnapshot, installation_limit
 from ghapp.testing.models import AccessToken, Account, Installation, Repo, grants
 
 if TYPE_CHECKING:
@@ -48,6 +56,8 @@ class Call:
     installation: Installation | None
     repo: Repo | None
     params: dict[str, Any]
+    credential: str = ""  # the bearer credential as sent (ETags are bound to it)
+    limit: int | None = None  # the hourly primary limit of the identity, for the resource of the route
 
     @property
     def world(self) -> Any:
@@ -100,6 +110,7 @@ class Route:
     permission: Any = None  # ("pull_requests", "write"), or a tuple of such pairs of which any one suffices
     resource: str = "core"
     content: bool | None = None  # None: by method
+    free: bool = False  # costs no primary budget (``GET /rate_limit``), though it counts for secondary limits
 
     @property
     def name(self) -> str:
@@ -118,8 +129,53 @@ def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
     return response
 
 
-def _etag(data: bytes) -> str:
-    return 'W/"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+def _etag(data: bytes, credential: str) -> str:
+    """A weak ETag of the body *and the credential*: GitHub binds ETags to the token that got them, so a
+    conditional request with another token's ETag gets a 200 and spends rate limit (GitHub support's
+    answer in eclipse-csi/otterdog#201; github/docs#34689 asks the docs to say so)."""
+    digest = hashlib.sha256(credential.encode() + b"\0" + data).hexdigest()[:40]
+    return 'W/"' + digest + '"'
+
+
+# Endpoints answered with ``Last-Modified`` (the resource's ``updated_at``), honoured by a later
+# ``If-Modified-Since``. GitHub docs ("Best practices for using the REST API", conditional requests) say
+# only that "many responses" carry it; neither the docs nor @octokit/openapi list them per endpoint. The
+# single pull request and the single repository are kept, because clients rely on them for exactly these
+# (renovatebot/renovate#11419 for pull requests); lists answer with an ETag only. Whether GitHub binds
+# ``If-Modified-Since`` to the token as it binds ETags is not documented either; it is not bound here.
+LAST_MODIFIED_RULES = frozenset({"/repos/<owner>/<repo>", "/repos/<owner>/<repo>/pulls/<int:number>"})
+
+
+def hourly_limit(call: Call, resource: str) -> int:
+    """The hourly primary limit of the identity ``call`` spends: the app's flat one, or its installation's."""
+    config = call.sim.config
+    if call.installation is None:
+        return config.primary_limit
+    with call.world.lock:
+        repositories = len(call.world.installation_repos(call.installation))
+    return installation_limit(config, resource, repositories)
+
+
+def _last_modified(body: Any) -> tuple[str, float] | None:
+    if not isinstance(body, dict) or not isinstance(body.get("updated_at"), str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(body["updated_at"].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return format_datetime(stamp.astimezone(UTC), usegmt=True), stamp.timestamp()
+
+
+def _not_modified_since(header: str | None, modified_at: float) -> bool:
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False  # an unreadable date is ignored (RFC 9110 13.1.3)
+    if since.tzinfo is None:
+        return False
+    return int(modified_at) <= since.timestamp()
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -207,38 +263,60 @@ class Gateway:
         identity = call.identity
         if identity is None:
             return self._run(route, call, headers, None)
+        call.limit = hourly_limit(call, route.resource)
         if not sim.limiter.enter(identity):
-            return self._secondary(headers, identity, route, retry_after=60)
+            return self._secondary(headers, call, route, retry_after=60)
         try:
             if faults.take_secondary_burst():
-                return self._secondary(headers, identity, route, retry_after=60)
+                return self._secondary(headers, call, route, retry_after=60)
             now = sim.world.now()
-            spent, snapshot = sim.limiter.spend(identity, route.resource, now)
+            writes = route.content_creating and (route.resource != "graphql" or _is_mutation())
+            points = WRITE_POINTS if writes else READ_POINTS
+            wait = sim.limiter.points_retry_after(
+                identity, "graphql" if route.resource == "graphql" else "rest", points, now
+            )
+            if wait is not None:
+                counters.add("points_limit_hits")
+                return self._secondary(headers, call, route, retry_after=wait)
+            if route.free:
+                return self._run(route, call, headers, None)
+            spent, snapshot = sim.limiter.spend(identity, route.resource, now, limit=call.limit)
             if not spent:
                 counters.add("primary_limit_hits")
                 who = "app ID" if call.auth == "jwt" else "installation ID"
                 number = sim.app_id if call.auth == "jwt" else call.installation.id  # type: ignore[union-attr]
                 message = f"API rate limit exceeded for {who} {number}."
                 if route.resource == "graphql":
-                    return _json_response(200, graphql_rate_limited(message), {**headers, **snapshot.headers()})
-                return _json_response(403, ApiError(403, message).body(), {**headers, **snapshot.headers()})
+                    return _json_response(
+                        200,
+                        graphql_rate_limited(message, sim.config.graphql_limit_type),
+                        {**headers, **snapshot.headers()},
+                    )
+                status = sim.config.limit_status
+                return _json_response(status, ApiError(status, message).body(), {**headers, **snapshot.headers()})
             counters.add("rate_limited_requests")
-            if route.content_creating and (route.resource != "graphql" or _is_mutation()):
+            if writes:
                 retry_after = sim.limiter.content_retry_after(identity, now)
                 if retry_after is not None:
                     counters.add("rate_limited_requests", -1)
-                    sim.limiter.refund(identity, route.resource, now)
-                    return self._secondary(headers, identity, route, retry_after=retry_after)
+                    sim.limiter.refund(identity, route.resource, now, limit=call.limit)
+                    return self._secondary(headers, call, route, retry_after=retry_after)
                 counters.add("content_creating_requests")
             return self._run(route, call, headers, (identity, snapshot))
         finally:
             sim.limiter.leave(identity)
 
-    def _secondary(self, headers: dict[str, str], identity: str, route: Route, *, retry_after: int) -> Response:
-        self.sim.counters.add("secondary_limit_hits")
-        snapshot = self.sim.limiter.peek(identity, route.resource, self.sim.world.now())
-        body = ApiError(403, SECONDARY_MESSAGE).body()
-        return _json_response(403, body, {**headers, **snapshot.headers(), "retry-after": str(retry_after)})
+    def _secondary(self, headers: dict[str, str], call: Call, route: Route, *, retry_after: int) -> Response:
+        """A secondary-limit answer: 403 or 429, ``retry-after`` only when the simulator is set to send it."""
+        sim = self.sim
+        sim.counters.add("secondary_limit_hits")
+        assert call.identity is not None
+        snapshot = sim.limiter.peek(call.identity, route.resource, sim.world.now(), limit=call.limit)
+        status = sim.config.limit_status
+        extra = {"retry-after": str(retry_after)} if sim.config.secondary_retry_after else {}
+        return _json_response(
+            status, ApiError(status, SECONDARY_MESSAGE).body(), {**headers, **snapshot.headers(), **extra}
+        )
 
     def _run(
         self, route: Route, call: Call, headers: dict[str, str], spent: tuple[str, RateSnapshot] | None
@@ -255,13 +333,22 @@ class Gateway:
         all_headers = {**headers, **(spent[1].headers() if spent is not None else {}), **reply.headers}
         if request.method == "GET" and reply.status == 200:
             data = json.dumps(reply.body, separators=(",", ":")).encode()
-            etag = _etag(data)
+            etag = _etag(data, call.credential)
             all_headers["etag"] = etag
-            if _etag_matches(request.headers.get("If-None-Match"), etag):
+            modified = _last_modified(reply.body) if route.rule in LAST_MODIFIED_RULES else None
+            if modified is not None:
+                all_headers["last-modified"] = modified[0]
+            if_none_match = request.headers.get("If-None-Match")
+            unchanged = (
+                _etag_matches(if_none_match, etag)
+                if if_none_match  # when both are sent, If-None-Match decides (RFC 9110 13.2.2)
+                else modified is not None and _not_modified_since(request.headers.get("If-Modified-Since"), modified[1])
+            )
+            if unchanged:
                 self.sim.counters.add("not_modified")
                 if spent is not None:
                     self.sim.counters.add("rate_limited_requests", -1)
-                    refunded = self.sim.limiter.refund(spent[0], route.resource, self.sim.world.now())
+                    refunded = self.sim.limiter.refund(spent[0], route.resource, self.sim.world.now(), limit=call.limit)
                     all_headers.update(refunded.headers())
                 response = Response(b"", status=304)
                 for key, value in all_headers.items():
@@ -282,6 +369,7 @@ class Gateway:
         if route.auth == "none":
             return call
         credential = bearer_credential(request.headers.get("Authorization"))
+        call.credential = credential or ""
         if credential is None:
             if route.auth == "jwt":
                 raise ApiError(401, "A JSON web token could not be decoded")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ghapp.testing import events, render, rules
+from ghapp.testing.auth import installation_token
 from ghapp.testing.config import SimulatorConfig
 from ghapp.testing.errors import ApiError, missing_field, not_found, validation_failed
 from ghapp.testing.gating import MUST_QUEUE, Gating, SettlingLock
@@ -382,7 +383,13 @@ class World:
                 granted = dict(permissions)
                 granted.setdefault("metadata", "read")
             token = AccessToken(
-                token="ghs_" + secrets.token_urlsafe(27).replace("-", "A").replace("_", "b")[:36],
+                token=installation_token(
+                    self.config.token_format,
+                    app_id=self.config.app_id,
+                    installation_id=item.id,
+                    issued_at=self.now(),
+                    expires_at=self.now() + self.config.token_lifetime_s,
+                ),
                 installation_id=item.id,
                 expires_at=self.now() + self.config.token_lifetime_s,
                 repo_ids=frozenset(r.id for r in scoped) if scoped is not None else None,

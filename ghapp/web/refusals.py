@@ -15,12 +15,14 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from ghapp.logs import redact_data
+
 log = logging.getLogger(__name__)
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     """A JSON refusal: ``{"error": message, ...}``."""
-    return jsonify({"error": message, **extra}), status
+    return jsonify(redact_data({"error": message, **extra})), status  # errors may quote tokens: never echo one
 
 
 def database_unavailable(exc: DBAPIError) -> tuple[Response, int]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, current_app, render_template
 
+from ghapp.logs import redact
 from ghapp.runtime import Runtime
 from ghapp.status_model import format_ago, format_interval, format_time, load_overview, load_queue_state
 from ghapp.store.engine import reading
@@ -72,7 +73,7 @@ def status_page():  # type: ignore[no-untyped-def]
     with reading(runtime.engine) as conn:
         overview = load_overview(conn)
     load_queue_state(overview, runtime)
-    html = render_template(
+    html = render_template(  # redacted below: errors shown quote GitHub and exceptions
         "status.html",
         overview=overview,
         configured=settings.github_configured,
@@ -82,7 +83,7 @@ def status_page():  # type: ignore[no-untyped-def]
         refresh_s=REFRESH_S,
         now=datetime.now(UTC),
     )
-    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+    return redact(html), 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 
 def dashboard_redis_url(redis_url: str) -> str:

@@ -17,7 +17,14 @@ from ghapp.github.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from ghapp.github.responses import error_for, interpret, limit_retry_at, parse_rate_headers
+from ghapp.github.responses import (
+    error_for,
+    graphql_limit,
+    interpret,
+    limit_retry_at,
+    parse_rate_headers,
+    secondary_backoff_s,
+)
 
 NOW = 1_700_000_000.0
 JSON = {"content-type": "application/json; charset=utf-8"}
@@ -150,3 +157,35 @@ def test_retry_at_str_is_one_sentence() -> None:
     assert "\n" not in text
     assert "retry at" in text
     assert text.endswith(".")
+
+
+@pytest.mark.parametrize(("strikes", "wait"), [(1, 60), (2, 120), (3, 240), (4, 480), (5, 960), (9, 960)])
+def test_secondary_backoff_grows_from_a_minute(strikes: int, wait: float) -> None:
+    assert secondary_backoff_s(strikes) == wait
+
+
+@pytest.mark.parametrize(
+    ("errors", "remaining", "expected_when", "resource", "backoff"),
+    [
+        # the primary graphql budget is spent: wait for its reset, on that budget alone
+        ([{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}], 0, NOW + 1234, "graphql", False),
+        ([{"type": "RATE_LIMIT", "message": "API rate limit exceeded"}], 0, NOW + 1234, "graphql", False),
+        # budget left (or unknown): a secondary limit, backed off from a minute
+        ([{"type": "RATE_LIMITED", "message": "slow down"}], 40, NOW + 60, None, True),
+        ([{"type": "rate_limit", "message": "slow down"}], None, NOW + 60, None, True),
+    ],
+)
+def test_graphql_limit_errors_become_retry_at(errors, remaining, expected_when, resource, backoff) -> None:
+    reading = None if remaining is None else parse_rate_headers({**rate(remaining), "x-ratelimit-resource": "graphql"})
+    refusal = graphql_limit(errors, reading, NOW, "POST graphql")
+    assert isinstance(refusal, RetryAt)
+    assert refusal.when == pytest.approx(expected_when)
+    assert (refusal.resource, refusal.backoff) == (resource, backoff)
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [[{"type": "NOT_FOUND", "message": "Could not resolve"}], [{"message": "syntax error"}], "oops", []],
+)
+def test_other_graphql_errors_are_not_limits(errors) -> None:
+    assert graphql_limit(errors, None, NOW) is None

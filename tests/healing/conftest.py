@@ -111,7 +111,8 @@ class Healing:
 def healing_stack(redis_url: str, database_url: str, log_dir: Path, *, primary_limit: int = 5000,
                   settings: dict[str, Any] | None = None) -> Iterator[Healing]:
     config = SimulatorConfig(
-        seed=11, content_limit_per_minute=100_000, content_limit_per_hour=100_000, primary_limit=primary_limit
+        seed=11, content_limit_per_minute=100_000, content_limit_per_hour=100_000, primary_limit=primary_limit,
+        rest_points_per_minute=1_000_000, graphql_points_per_minute=1_000_000,  # the harness runs hours in seconds
     )
     with GitHubSimulator(config) as sim:
         stack = GhappStack(sim, redis_url, database_url, workers=0, log_dir=log_dir,

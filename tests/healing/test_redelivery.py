@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from quiet import wait_quiet
@@ -152,3 +152,17 @@ def test_a_pass_github_asks_to_wait_is_put_off_not_failed(healing):
     when = time.time() + 60
     WritePacer(healing.runtime.redis).block(APP_SCOPE, RetryAt(when, "secondary rate limit"))
     assert run_redelivery(reschedule=False) == {"put_off_until": pytest.approx(when)}
+
+
+@pytest.mark.parametrize(("age", "asked"), [(timedelta(days=2, hours=23), True), (timedelta(days=3, hours=1), False)])
+def test_the_first_pass_looks_back_exactly_as_far_as_github_keeps_deliveries(healing, age, asked):
+    """No cursor yet: the pass reads GitHub's whole 3-day window, and nothing older."""
+    h = healing
+    guids, port, _ = _web_down_while_people_act(h)
+    _web_back(h, port)
+    later = datetime.now(UTC) + age  # as if the failures were that old when the first pass ran
+    report = redelivery_pass(h.runtime, now=later, in_flight_s=0)
+    assert sorted(r["guid"] for r in report.redelivered) == (sorted(guids) if asked else [])
+    with h.runtime.engine.connect() as conn:
+        stored = redelivery_state(conn)
+    assert datetime.fromisoformat(stored["resume_from"]) >= later - timedelta(days=3)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ghapp.github.deliveries import HookDelivery
-from ghapp.sync.redelivery import MAX_LOOKBACK, OVERLAP, parse_since, resume_point, sort_deliveries
+from ghapp.sync.redelivery import MAX_LOOKBACK, OVERLAP, lookback, parse_since, resume_point, sort_deliveries
 
 NOW = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 _ids = iter(range(1, 10_000))
@@ -79,3 +79,16 @@ def test_parse_since(text, expected):
 def test_parse_since_refuses(text):
     with pytest.raises(ValueError, match="since"):
         parse_since(text)
+
+
+@pytest.mark.parametrize(("ghe_host", "days"), [(None, 3), ("github.example.com", 7)])
+def test_lookback_is_githubs_delivery_window(make_settings, ghe_host, days):  # type: ignore[no-untyped-def]
+    settings = make_settings(ghe_host=ghe_host)
+    assert lookback(settings) == timedelta(days=days)
+    ancient = NOW - timedelta(days=30)
+    assert resume_point(newest_seen=NOW, undecided=[ancient], previous=NOW, now=NOW, window=lookback(settings)) == (
+        NOW - timedelta(days=days)
+    )
+    assert parse_since(f"{days}d", lookback(settings)) == timedelta(days=days)
+    with pytest.raises(ValueError, match=f"at most {days} days"):
+        parse_since(f"{days + 1}d", lookback(settings))

@@ -66,3 +66,37 @@ def test_secrets_are_redacted_whatever_logged_them():
 
 def test_redact_leaves_ordinary_text_alone():
     assert redact("merged acme/api#12 at 3f2a9c1") == "merged acme/api#12 at 3f2a9c1"
+
+
+def _tokens() -> dict[str, str]:
+    """Both installation token formats, minted the way the simulator mints them."""
+    from ghapp.testing.auth import installation_token
+
+    return {
+        fmt: installation_token(fmt, app_id=424242, installation_id=7, issued_at=1.7e9, expires_at=1.7e9 + 3600)
+        for fmt in ("stateless", "classic")
+    }
+
+
+@pytest.mark.parametrize("fmt", ["stateless", "classic"])
+@pytest.mark.parametrize("output", ["json", "pretty"])
+def test_every_token_shape_is_redacted_whole(fmt: str, output: str) -> None:
+    token = _tokens()[fmt]
+    stream, log = _capture(output)
+    log.info("minted %s for acme/app.", token)
+    log.warning(f"GitHub refused token {token}: Bad credentials")
+    try:
+        raise RuntimeError(f"request with Authorization: token {token} failed")
+    except RuntimeError:
+        log.exception("boom %s", token)
+    text = stream.getvalue()
+    pieces = [token, *token.split("."), token[4:30]]
+    for piece in pieces:
+        assert piece not in text, f"a piece of the {fmt} token is left in the {output} log"
+    assert "for acme/app." in text, "the sentence after the token is kept"
+
+
+def test_redact_keeps_the_text_around_a_stateless_token() -> None:
+    token = _tokens()["stateless"]
+    assert redact(f"token={token}, repo=acme/app") == "token=[redacted], repo=acme/app"
+    assert redact(f"({token}).") == "([redacted])."

@@ -77,11 +77,12 @@ def test_every_combination_stays_within_bounds():
                 assert reason
 
 
-def test_usable_budgets_drop_graphql_and_readings_past_their_reset():
+def test_usable_budgets_keep_core_and_graphql_and_drop_readings_past_their_reset():
     fresh = budget("1", 10)
-    graphql = budget("1:graphql", 1, resource="graphql")
+    graphql = budget("1:graphql", 1, resource="graphql")  # the sweep's comparison spends it
+    search = budget("1:search", 1, resource="search")
     expired = budget("2", 0, reset=NOW - 1)
-    assert usable_budgets([fresh, graphql, expired], NOW) == [fresh]
+    assert usable_budgets([fresh, graphql, search, expired], NOW) == [fresh, graphql]
 
 
 def _doc_with_pr(**pr_changes):

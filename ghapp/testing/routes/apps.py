@@ -6,7 +6,7 @@ from typing import Any
 
 from ghapp.testing import render
 from ghapp.testing.errors import ApiError, not_found
-from ghapp.testing.gateway import Call, Reply, Route
+from ghapp.testing.gateway import Call, Reply, Route, hourly_limit
 from ghapp.testing.models import iso
 from ghapp.testing.pagination import link_header, page_params, paginate
 
@@ -150,12 +150,14 @@ def manifest_conversion(call: Call, code: str) -> Reply:
 
 
 def rate_limit(call: Call) -> Reply:
+    """Free of the primary limit (GitHub docs: "Rate limits for the REST API", checking the status of your
+    rate limit: calling it "does not count against your primary rate limit"; the route is ``free``)."""
     sim = call.sim
     identity = "app" if call.auth == "jwt" else f"installation:{call.installation.id}"  # type: ignore[union-attr]
     now = call.world.now()
     resources = {}
     for name in ("core", "graphql"):
-        snap = sim.limiter.peek(identity, name, now)
+        snap = sim.limiter.peek(identity, name, now, limit=hourly_limit(call, name))
         resources[name] = {"limit": snap.limit, "used": snap.used, "remaining": snap.remaining, "reset": snap.reset}
     return Reply({"resources": resources, "rate": resources["core"]})
 
@@ -168,5 +170,5 @@ ROUTES = [
     Route("GET", "/repos/<owner>/<repo>/installation", repo_installation, auth="jwt"),
     Route("GET", "/installation/repositories", installation_repositories),
     Route("POST", "/app-manifests/<code>/conversions", manifest_conversion, auth="none"),
-    Route("GET", "/rate_limit", rate_limit, auth="any"),
+    Route("GET", "/rate_limit", rate_limit, auth="any", free=True),
 ]

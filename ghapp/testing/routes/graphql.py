@@ -95,14 +95,14 @@ def graphql(call: Call) -> Reply:
     assert call.installation is not None and call.identity is not None  # installation tokens only
     sim = call.sim
     # The gateway took one point for the request; the rest of the score is taken here.
-    charged, rate = sim.limiter.spend(call.identity, "graphql", sim.world.now(), cost - 1)
+    charged, rate = sim.limiter.spend(call.identity, "graphql", sim.world.now(), cost - 1, limit=call.limit)
     if not charged:
         # The same answer as the gateway's for a budget already spent, and like that refusal it costs
         # nothing (whether GitHub keeps a point for a refused query is not documented).
         sim.counters.add("rate_limited_requests", -1)
-        rate = sim.limiter.refund(call.identity, "graphql", sim.world.now())
+        rate = sim.limiter.refund(call.identity, "graphql", sim.world.now(), limit=call.limit)
         message = f"API rate limit exceeded for installation ID {call.installation.id}."
-        return Reply(graphql_rate_limited(message), headers=rate.headers())
+        return Reply(graphql_rate_limited(message, sim.config.graphql_limit_type), headers=rate.headers())
     context = Context(call=call, cost=cost, node_count=node_count, rate=rate)
     with sim.world.lock:
         result = execute(

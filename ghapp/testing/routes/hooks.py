@@ -1,4 +1,12 @@
-"""The app's webhook delivery log: list (cursor pagination), one delivery, and redelivery."""
+"""The app's webhook delivery log: list (cursor pagination), one delivery, and redelivery.
+
+GitHub keeps deliveries for 3 days on github.com and 7 on Enterprise Server (GitHub docs: "Redelivering
+webhooks": only deliveries of that window are listed and can be redelivered), see
+``SimulatorConfig.delivery_retention_s``. Older ones are left out of the list, and reading or
+redelivering one is answered 404 Not Found: GitHub's exact answer for a delivery past the window is not
+documented (go-vela/server#707 only reports that redelivering an old one fails), and a 404 is what the
+endpoints document for a delivery they do not have.
+"""
 
 from __future__ import annotations
 
@@ -30,13 +38,25 @@ def item_json(delivery: Delivery) -> dict[str, Any]:
     }
 
 
+def _kept(call: Call, delivery: Delivery) -> bool:
+    """Still within GitHub's retention window."""
+    return delivery.delivered_at > call.world.now() - call.sim.config.delivery_retention_s
+
+
+def _find(call: Call, delivery_id: int) -> Delivery:
+    found = call.sim.sender.find(delivery_id)
+    if found is None or not _kept(call, found):
+        raise not_found()
+    return found
+
+
 def list_deliveries(call: Call) -> Reply:
     try:
         per_page = min(max(int(call.args.get("per_page", DEFAULT_PER_PAGE)), 1), MAX_PER_PAGE)
     except ValueError:
         per_page = DEFAULT_PER_PAGE
     cursor = call.args.get("cursor")
-    records = list(reversed(call.sim.sender.snapshot()))
+    records = [r for r in reversed(call.sim.sender.snapshot()) if _kept(call, r)]
     if cursor:
         try:
             below = int(cursor)
@@ -52,9 +72,7 @@ def list_deliveries(call: Call) -> Reply:
 
 
 def get_delivery(call: Call, delivery_id: int) -> Reply:
-    found = call.sim.sender.find(delivery_id)
-    if found is None:
-        raise not_found()
+    found = _find(call, delivery_id)
     out = item_json(found)
     out["url"] = found.url or ""
     out["request"] = {"headers": dict(found.request_headers), "payload": found.payload}
@@ -63,9 +81,7 @@ def get_delivery(call: Call, delivery_id: int) -> Reply:
 
 
 def redeliver(call: Call, delivery_id: int) -> Reply:
-    found = call.sim.sender.find(delivery_id)
-    if found is None:
-        raise not_found()
+    found = _find(call, delivery_id)
     call.sim.sender.redeliver(found)
     return Reply({}, status=202)
 

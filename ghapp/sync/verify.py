@@ -1,0 +1,101 @@
+"""Which open workstreams the sweep must verify with REST reads: those whose PR differs on GitHub.
+
+ETags are bound to the token that got them (eclipse-csi/otterdog#201), and ghapp's tokens are renewed
+every hour, so a conditional REST read of an idle PR costs a request after each renewal. The sweep
+therefore reads every open PR of a repository in one GraphQL query (``ghapp.github.open_pulls``) and
+compares it with the observation document; only the workstreams whose PR differs, or that have no PR
+yet, are marked stale and synced, and those syncs read through REST as before.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from ghapp.github.open_pulls import PullSummary
+from ghapp.store.schema import workstreams
+from ghapp.sync import observations
+
+# The check rollup's states, in the words of ``observations.checks_for``.
+ROLLUP = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure", "PENDING": "pending", "EXPECTED": "pending"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One open workstream as the sweep sees it: its repository, PR number and observation document."""
+
+    task_id: str
+    workstream_id: str
+    repo: str
+    pr_number: int | None
+    doc: Mapping[str, Any] | None
+
+
+def difference(doc: Mapping[str, Any] | None, summary: PullSummary | None) -> str | None:
+    """Why the observation no longer matches GitHub (a short phrase), or None when it still does. Pure."""
+    pr = (doc or {}).get("pr")
+    if not pr:
+        return "no pull request observed"
+    if summary is None:
+        return "no longer open on GitHub"
+    if pr.get("state") != "open":
+        return "observed as not open"
+    if pr.get("head_sha") != summary.head_sha:
+        return "head moved"
+    if bool(pr.get("draft")) != summary.draft:
+        return "draft flag changed"
+    if (pr.get("updated_at") or "") < summary.updated_at:
+        return "updated on GitHub since"
+    observed_checks = observations.checks_for(observations.normalise(doc), summary.head_sha)
+    if observed_checks != ROLLUP.get(summary.checks or "", "none"):
+        return "checks differ"
+    if len((doc or {}).get("reviews") or {}) != summary.reviews:
+        return "reviews differ"
+    if len((doc or {}).get("comments") or {}) != summary.comments:
+        return "comments differ"
+    return None
+
+
+def to_verify(
+    candidates: Sequence[Candidate], read_open_pulls: Callable[[str, int], dict[int, PullSummary] | None]
+) -> tuple[list[Candidate], int]:
+    """The candidates to verify, and how many were found unchanged.
+
+    ``read_open_pulls(repo, expected)`` is called once per repository with PRs to compare (``expected``:
+    how many, to size the query's pages); None (the read failed) sends every workstream of that
+    repository to verification, as before this comparison existed.
+    """
+    by_repo: dict[str, list[Candidate]] = defaultdict(list)
+    chosen: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.pr_number is None or not (candidate.doc or {}).get("pr"):
+            chosen.append(candidate)
+        else:
+            by_repo[candidate.repo].append(candidate)
+    unchanged = 0
+    for repo, group in by_repo.items():
+        pulls = read_open_pulls(repo, len(group))
+        for candidate in group:
+            if pulls is None or difference(candidate.doc, pulls.get(int(candidate.pr_number or 0))) is not None:
+                chosen.append(candidate)
+            else:
+                unchanged += 1
+    return chosen, unchanged
+
+
+def load_candidates(conn: Connection) -> list[Candidate]:
+    """The open workstreams (as ``state.open_workstreams`` picks them) with what the comparison needs."""
+    rows = conn.execute(
+        select(
+            workstreams.c.task_id,
+            workstreams.c.workstream_id,
+            workstreams.c.repo,
+            workstreams.c.pr_number,
+            workstreams.c.observed,
+        ).where(or_(workstreams.c.pr_state.is_(None), workstreams.c.pr_state.in_(("open", "draft"))))
+    ).all()
+    return [Candidate(r.task_id, r.workstream_id, r.repo, r.pr_number, r.observed) for r in rows]

@@ -1,0 +1,75 @@
+"""The sweep's comparison of the observation documents with one GraphQL read of the open PRs (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ghapp.github.open_pulls import PullSummary
+from ghapp.sync.verify import Candidate, difference, to_verify
+
+SHA = "a" * 40
+STAMP = "2026-12-01T10:00:00Z"
+
+
+def summary(**changes: Any) -> PullSummary:
+    values: dict[str, Any] = {
+        "number": 7, "head_sha": SHA, "state": "OPEN", "draft": False, "mergeable": "MERGEABLE",
+        "merge_state": "CLEAN", "review_decision": None, "updated_at": STAMP, "checks": "SUCCESS",
+        "reviews": 1, "comments": 0,
+    }
+    values.update(changes)
+    return PullSummary(**values)
+
+
+def doc(**pr_changes: Any) -> dict[str, Any]:
+    pr = {"number": 7, "state": "open", "draft": False, "head_sha": SHA, "updated_at": STAMP}
+    pr.update(pr_changes)
+    return {
+        "pr": pr,
+        "reviews": {"1": {"review_id": 1}},
+        "comments": {},
+        "checks": {SHA: {"suites": {"ci": "success"}, "statuses": {}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("observed", "seen", "reason"),
+    [
+        (doc(), summary(), None),
+        (doc(updated_at="2026-12-01T10:00:05Z"), summary(), None),  # ghapp saw a newer write than the read
+        ({"pr": None}, summary(), "no pull request observed"),
+        (doc(), None, "no longer open on GitHub"),
+        (doc(state="closed"), summary(), "observed as not open"),
+        (doc(), summary(head_sha="b" * 40), "head moved"),
+        (doc(), summary(draft=True), "draft flag changed"),
+        (doc(), summary(updated_at="2026-12-01T10:00:01Z"), "updated on GitHub since"),
+        (doc(), summary(checks="FAILURE"), "checks differ"),
+        (doc(), summary(checks="PENDING"), "checks differ"),
+        (doc(), summary(checks=None), "checks differ"),
+        (doc(), summary(reviews=2), "reviews differ"),
+        (doc(), summary(comments=1), "comments differ"),
+    ],
+)
+def test_difference(observed: dict[str, Any], seen: PullSummary | None, reason: str | None) -> None:
+    assert difference(observed, seen) == reason
+
+
+def test_to_verify_reads_each_repository_once_and_keeps_what_it_cannot_compare() -> None:
+    same = Candidate("t", "a", "o/one", 7, doc())
+    moved = Candidate("t", "b", "o/one", 8, doc(number=8))
+    no_pr = Candidate("t", "c", "o/one", None, {"pr": None})
+    elsewhere = Candidate("t", "d", "o/two", 7, doc())
+    reads: list[str] = []
+
+    def read(repo: str, expected: int) -> dict[int, PullSummary] | None:
+        reads.append((repo, expected))
+        if repo == "o/two":
+            return None  # the read failed: verify through REST as before
+        return {7: summary(), 8: summary(number=8, head_sha="c" * 40)}
+
+    chosen, unchanged = to_verify([same, moved, no_pr, elsewhere], read)
+    assert sorted(reads) == [("o/one", 2), ("o/two", 1)]  # each repository once, sized to its PRs
+    assert {c.workstream_id for c in chosen} == {"b", "c", "d"}
+    assert unchanged == 1
