@@ -35,6 +35,7 @@ ACTIONS = {
     "enqueue_by_hand",
     "dequeue_by_hand",
     "merge_queue",
+    "check_runs",
     "queue_ci",
     "enable_auto_merge_by_hand",
     "close_by_hand",

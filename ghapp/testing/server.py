@@ -141,6 +141,15 @@ class GitHubSimulator:
             found = self._repo(repo)
             return [self.world.pull_json(p) for p in sorted(self.world.pulls_of(found), key=lambda p: p.number)]
 
+    def check_runs(self, repo: str, ref: str) -> list[dict[str, Any]]:
+        """Every check run on ``ref``, newest first, as ``GET .../commits/{ref}/check-runs?filter=all`` shows them."""
+        with self.world.lock:
+            found = self._repo(repo)
+            sha = self.world.resolve(found, ref)
+            pulls = self.world.pulls_for_sha(found, sha)
+            runs = self.world.gating.list_runs(found, sha, name=None, status=None, app_id=None, latest=False)
+            return [render.check_run(self.url, found, run, pulls) for run in runs]
+
     def branch_sha(self, repo: str, branch: str) -> str | None:
         with self.world.lock:
             return self._repo(repo).branches.get(branch)
