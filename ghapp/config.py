@@ -24,6 +24,7 @@ SQLITE_FILE_NAME = "ghapp.sqlite3"
 SECRET_FIELDS = frozenset({"private_key", "webhook_secrets", "pod_secret", "status_token", "client_secret"})
 APPROVAL_POLICIES = ("pod", "github", "either", "none")
 MERGE_METHODS = ("merge", "squash", "rebase")
+UPDATE_BRANCH_POLICIES = ("auto", "notify")
 LOG_FORMATS = ("pretty", "json")
 
 
@@ -56,6 +57,10 @@ class Settings:
     merge_method: str = "squash"
     reviewers: tuple[str, ...] = ()
     checks_required: bool = True
+    merge_methods: tuple[str, ...] = ("squash", "merge", "rebase")
+    update_branch: str = "auto"
+    checks_settle_s: int = 120
+    checks_timeout_s: int = 3600
     content_per_minute: int = 80
     content_per_hour: int = 500
     write_spacing_s: float = 1.0
@@ -280,6 +285,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         merge_method=_env_choice(env, "MERGE_METHOD", "squash", MERGE_METHODS),
         reviewers=_split_list(env.get("REVIEWERS", "")),
         checks_required=_env_bool(env, "CHECKS_REQUIRED", True),
+        merge_methods=_merge_methods(env),
+        update_branch=_env_choice(env, "UPDATE_BRANCH", "auto", UPDATE_BRANCH_POLICIES),
+        checks_settle_s=_env_int(env, "CHECKS_SETTLE_SECONDS", 120, minimum=1),
+        checks_timeout_s=_env_int(env, "CHECKS_TIMEOUT_SECONDS", 3600, minimum=60),
         content_per_minute=_env_int(env, "GITHUB_CONTENT_PER_MINUTE", 80, minimum=1),
         content_per_hour=_env_int(env, "GITHUB_CONTENT_PER_HOUR", 500, minimum=1),
         write_spacing_s=_env_float(env, "GITHUB_WRITE_SPACING_SECONDS", 1.0),
@@ -294,6 +303,18 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         worker_niceness=_env_int(env, "WORKER_NICENESS", 10),
         inbox_retention_days=_retention_days(env, enterprise=ghe_host is not None),
     )
+
+
+def _merge_methods(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``MERGE_METHODS``: the order of preference when the repository refuses ``MERGE_METHOD``."""
+    methods = _split_list(env.get("MERGE_METHODS", "")) or ("squash", "merge", "rebase")
+    unknown = [m for m in methods if m not in MERGE_METHODS]
+    if unknown or len(set(methods)) != len(methods):
+        raise ConfigError(
+            f"MERGE_METHODS must list some of merge, squash, rebase, each once, in order of preference; "
+            f"got {','.join(methods)!r}"
+        )
+    return methods
 
 
 # How far back GitHub's delivery log, and so its "Redeliver", reaches: 3 days on github.com, 7 on Enterprise Server.

@@ -97,6 +97,17 @@ class ValidationFailed(GitHubError):
         return any(needle in part.lower() for part in haystack)
 
 
+class DraftsUnsupported(ValidationFailed):
+    """GitHub refused to open a draft PR (422): drafts are not available on the repository's plan.
+
+    GitHub docs, "Create a pull request": draft pull requests are available in
+    public repositories on every plan, and in private ones only on GitHub Team
+    and Enterprise Cloud (and legacy per-repository plans). The exact wording
+    of the 422 is not confirmed by a public source; any 422 to a draft request
+    whose message mentions drafts is taken as this refusal.
+    """
+
+
 class GitHubUnavailable(GitHubError):
     """GitHub answered 5xx or could not be reached, after the retries that were safe to make."""
 

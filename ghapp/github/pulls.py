@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from ghapp.github.branch_rules import BranchRules
 from ghapp.github.client import GitHubClient, split_repo
-from ghapp.github.errors import NotFound, NotMergeable, ValidationFailed
+from ghapp.github.errors import DraftsUnsupported, NotFound, NotMergeable, ValidationFailed
 from ghapp.github.models import (
     Branch,
     ChecksConclusion,
@@ -28,6 +29,7 @@ from ghapp.github.models import (
     combine_checks,
     pick_pull_for_head,
 )
+from ghapp.github.rules import RulesReader
 from ghapp.github.tokens import Access
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,17 @@ PERMISSION_CACHE_TTL_S = 10 * 60
 MARK_READY = """
 mutation($id: ID!) {
   markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { id isDraft } }
+}
+"""
+# One read of what GitHub decides about a PR. reviewDecision is null when no rule requires a review
+# (GitHub docs, GraphQL objects, "PullRequest.reviewDecision"); mergeable is MERGEABLE, CONFLICTING or
+# UNKNOWN and mergeStateStatus one of BEHIND, BLOCKED, CLEAN, DIRTY, DRAFT, HAS_HOOKS, UNKNOWN, UNSTABLE
+# (GitHub docs, GraphQL enums "MergeableState" and "MergeStateStatus").
+PR_STATE = """
+query($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) { headRefOid isDraft mergeable mergeStateStatus reviewDecision }
+  }
 }
 """
 CONVERT_TO_DRAFT = """
@@ -163,8 +176,11 @@ class PullRequests:
         pulls = [PullRequest.from_api(item, from_cache=unchanged) for item in items]
         return pick_pull_for_head(pulls, head, base)
 
-    def open_draft(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
-        """Open a draft PR, or return the open PR that already exists for ``head``."""
+    def open_draft(self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True) -> PullRequest:
+        """Open a draft PR (a regular one with ``draft=False``), or return the open PR that exists for ``head``.
+
+        Raises ``DraftsUnsupported`` when GitHub refuses drafts on this repository.
+        """
         owner, name = split_repo(repo)
         try:
             response = self.client.request(
@@ -172,9 +188,11 @@ class PullRequests:
                 Access.PULL_REQUESTS_WRITE,
                 "POST",
                 f"/repos/{owner}/{name}/pulls",
-                json={"title": title, "head": head, "base": base, "body": body, "draft": True},
+                json={"title": title, "head": head, "base": base, "body": body, "draft": draft},
             )
         except ValidationFailed as exc:
+            if draft and exc.mentions("draft") and not exc.mentions("already exists"):
+                raise DraftsUnsupported(exc.message, errors=exc.errors, status=exc.status, request=exc.request) from exc
             if not exc.mentions("already exists"):
                 raise
             existing = self.find_pr_for_head(repo, head, state="open")
@@ -275,6 +293,30 @@ class PullRequests:
             raise
         return str(response.data["sha"])
 
+    def update_branch(self, repo: str, number: int, expected_head_sha: str) -> None:
+        """Merge the base into the head on GitHub, only if the head is still ``expected_head_sha``.
+
+        GitHub docs, "Update a pull request branch": 202 "Updating pull request
+        branch." and the head moves later (a ``synchronize`` delivery); 422 when
+        the expected sha does not match or the merge conflicts.
+        """
+        owner, name = split_repo(repo)
+        self.client.request(
+            repo,
+            Access.PULL_REQUESTS_WRITE,
+            "PUT",
+            f"/repos/{owner}/{name}/pulls/{number}/update-branch",
+            json={"expected_head_sha": expected_head_sha},
+        )
+
+    def pr_state(self, repo: str, number: int) -> dict[str, Any]:
+        """GitHub's own verdicts on the PR in one GraphQL read (see ``PR_STATE``); ``{}`` if it is gone."""
+        owner, name = split_repo(repo)
+        data = self.client.graphql(
+            repo, Access.PULL_REQUESTS_READ, PR_STATE, {"owner": owner, "name": name, "number": number}
+        )
+        return dict(((data or {}).get("repository") or {}).get("pullRequest") or {})
+
     def close(self, repo: str, number: int) -> PullRequest:
         """Close the PR if it is open; a merged or closed PR is returned untouched."""
         current = self.get_pr(repo, number)
@@ -346,9 +388,28 @@ class PullRequests:
         )
         return [CheckSuite.from_api(item) for item in items]
 
+    def check_runs(self, repo: str, ref: str) -> list[dict[str, Any]]:
+        """The check runs on ``ref``: name, status, conclusion, app id and times (for required checks)."""
+        owner, name = split_repo(repo)
+        items, _ = self.client.pages(
+            repo,
+            Access.CHECKS_READ,
+            f"/repos/{owner}/{name}/commits/{_ref(ref)}/check-runs",
+            params={"per_page": 100},
+            items_key="check_runs",
+            conditional=True,
+        )
+        return [item for item in items if isinstance(item, dict)]
+
     def checks_conclusion(self, repo: str, sha: str) -> ChecksConclusion:
         """``success``, ``failure``, ``pending`` or ``none`` from check suites and statuses together."""
         return combine_checks(self.check_suites(repo, sha), self.combined_status(repo, sha))
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def branch_rules(self, repo: str, branch: str, *, fresh: bool = False) -> BranchRules:
+        """What GitHub requires to merge into ``branch`` (see ``ghapp.github.rules``), cached."""
+        return RulesReader(self.client).branch_rules(repo, branch, fresh=fresh)
 
     # -- people ---------------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class Workstream:
     reviewers: tuple[str, ...]
     created_version: int
     completed: bool = False
+    completed_version: int = 0
     cancelled: bool = False
     cancel_reason: str = ""
     pod_approval: str | None = None
@@ -156,6 +157,7 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
             ws.reviewers = tuple(data["reviewers"])
     elif kind == "workstream_completed":
         ws.completed = True
+        ws.completed_version = entry.version  # a newer completion overrides a person's draft conversion
     elif kind == "workstream_cancelled":
         ws.cancelled = True
         ws.cancel_reason = str(data.get("reason") or "")

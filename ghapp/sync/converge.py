@@ -3,15 +3,24 @@
 Level-triggered: every run re-reads both states and converges, so a
 duplicate or out-of-order run is harmless. It loops plan -> execute until
 the plan is empty (or a round limit guards against a planner bug).
+
+The planner is pure, so the clock and the base branch's rules (read through
+a cache shared by every workstream on that base) come in through the
+observation. A plan that waits for something that ends on its own (the
+checks' settle time, a retry after GitHub's "base branch was modified", a
+re-read while GitHub computes mergeability) gives a wake time
+(``planner.next_wake``); the job schedules the next sync for it.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
 from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
@@ -19,8 +28,15 @@ from ghapp.store.engine import reading
 from ghapp.store.tasks import load_log
 from ghapp.sync import executor, observations, state, sweep
 from ghapp.sync.desired import desired_workstreams
-from ghapp.sync.model import BootstrapCommit, DesiredWorkstream, EmitNotice, EnsureBranch, OpenDraftPR, Policy
-from ghapp.sync.planner import plan
+from ghapp.sync.model import (
+    BootstrapCommit,
+    DesiredWorkstream,
+    EmitNotice,
+    EnsureBranch,
+    OpenDraftPR,
+    Policy,
+)
+from ghapp.sync.planner import next_wake, plan
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +50,7 @@ class SyncOutcome:
     rounds: int = 0
     changed_pr: bool = False
     dependents: list[str] = field(default_factory=list)
+    wake_at: float | None = None
 
 
 def policy_from(runtime: Runtime) -> Policy:
@@ -43,7 +60,25 @@ def policy_from(runtime: Runtime) -> Policy:
         merge_method=s.merge_method,  # type: ignore[arg-type]
         reviewers=s.reviewers,
         checks_required=s.checks_required,
+        merge_methods=s.merge_methods,  # type: ignore[arg-type]
+        update_branch=s.update_branch,  # type: ignore[arg-type]
+        checks_settle_s=float(s.checks_settle_s),
+        checks_timeout_s=float(s.checks_timeout_s),
     )
+
+
+def _rules(client: Any, ws: DesiredWorkstream, doc: observations.Doc) -> BranchRules | None:
+    """The base's rules, only once there is an open PR for them to govern (None before).
+
+    Cached per repository and branch: a rules delivery forgets them, and the
+    cache's lifetime bounds how long a missed delivery can go unnoticed
+    (an idle PR's sweep costs no read).
+    """
+    pr = doc.get("pr") or {}
+    if pr.get("state") != "open" or pr.get("merged"):
+        return None
+    rules: BranchRules = client.branch_rules(ws.repo, ws.base)
+    return rules
 
 
 def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[no-untyped-def]
@@ -61,7 +96,9 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
     return ws, desired_all, doc, deps, keys
 
 
-def refresh(client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: Policy) -> None:
+def refresh(
+    client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: Policy, rules: BranchRules | None = None
+) -> None:
     """Verify the observation with conditional reads (each 304 costs no rate limit)."""
     pr = doc.get("pr")
     if not pr:
@@ -89,6 +126,13 @@ def refresh(client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: P
         observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion, suite.updated_at)
     for status in client.combined_status(ws.repo, sha).statuses:
         observations.record_status(doc, sha, status.context, status.state)
+    if rules is not None and rules.required_checks:  # required checks are named by run, and may be pinned to an app
+        for run in client.check_runs(ws.repo, sha):
+            app_id = (run.get("app") or {}).get("id")
+            at = run.get("completed_at") or run.get("started_at")
+            observations.record_check_suite(
+                doc, sha, "run:" + str(run.get("name")), str(run.get("status")), run.get("conclusion"), at, app_id
+            )
     observations.prune_checks(doc)
     doc["stale"] = False
 
@@ -99,6 +143,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
     outcome = SyncOutcome()
     policy = policy_from(runtime)
     before_state: str | None = None
+    rules: BranchRules | None = None
     for round_no in range(MAX_ROUNDS):
         loaded = _load(runtime, task_id, workstream_id)
         if loaded is None:
@@ -108,20 +153,27 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         if round_no == 0:
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
-        if ws.execution_started and not ws.paused and doc.get("stale"):
-            before = copy.deepcopy(doc)
-            try:
-                refresh(client, ws, doc, policy)
+        active = ws.execution_started and not ws.paused
+        try:
+            if active and rules is None:
+                rules = _rules(client, ws, doc)
+            if active and doc.get("stale"):
+                before = copy.deepcopy(doc)
+                refresh(client, ws, doc, policy, rules)
                 doc["repo_accessible"] = True
-            except (NotFound, Forbidden):
-                doc["repo_accessible"] = False
-                doc["stale"] = False
-            if sweep.observation_drifted(before, doc):
-                sweep.note_drift(runtime.redis)  # a webhook was missed or is late: sweep sooner
-        observed = observations.to_observed(doc, notified=keys, dependencies=deps)
+                if sweep.observation_drifted(before, doc):
+                    sweep.note_drift(runtime.redis)  # a webhook was missed or is late: sweep sooner
+        except (NotFound, Forbidden):
+            doc["repo_accessible"] = False
+            doc["stale"] = False
+        now = time.time()
+        if doc.get("pr") and doc["pr"].get("head_since") is None:
+            doc["pr"]["head_since"] = now  # GitHub gave no time for this head: the settle time starts now
+        observed = observations.to_observed(doc, notified=keys, dependencies=deps, now=now, rules=rules)
         actions = plan(ws, observed, policy)
         outcome.rounds = round_no + 1
         if not actions:
+            outcome.wake_at = next_wake(ws, observed, policy)
             with runtime.engine.begin() as conn:
                 state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc), last_error=None)
             break
@@ -130,7 +182,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         failure: Exception | None = None
         for action in writes:
             try:
-                executor.execute(client, action, doc)
+                executor.execute(client, action, doc, now)
             except NotFound as exc:
                 _record_not_found(doc, action, exc)
                 failure = None

@@ -22,6 +22,7 @@ def _desired(state: TaskState, ws: Workstream) -> DesiredWorkstream:
         dependencies=ws.dependencies,
         execution_started=state.execution_started,
         completed=ws.completed,
+        completed_version=ws.completed_version,
         cancelled=state.is_cancelled(ws),
         cancel_reason=state.cancel_reason_of(ws),
         reviewers=ws.reviewers,

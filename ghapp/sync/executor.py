@@ -5,16 +5,29 @@ branch or PR when GitHub says one exists, merges only with the sha guard,
 closes only what is open), and the response is written into the observation
 document so the next planning round sees the new state without a read.
 
-Merge refusals (405, 409) are not failures: they become a ``merge_block``
-observation that the planner reports and waits out.
+GitHub's refusals that are facts about the repository, not failures, become
+observations the planner acts on: a merge refusal (405, 409, 422) becomes a
+classified ``merge_block`` (``ghapp.sync.refusals``), a refused draft a
+regular PR plus ``draft_unsupported``, refused reviewers a
+``reviewer_refusals`` entry, a refused update-branch a conflict or a stale
+observation.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Protocol
 
-from ghapp.github.errors import HeadModified, NotMergeable
+from ghapp.github.errors import (
+    DraftsUnsupported,
+    GitHubError,
+    GitHubUnavailable,
+    HeadModified,
+    NotMergeable,
+    RetryAt,
+    ValidationFailed,
+)
 from ghapp.sync import observations
 from ghapp.sync.model import (
     BootstrapCommit,
@@ -25,9 +38,12 @@ from ghapp.sync.model import (
     Merge,
     OpenDraftPR,
     PostComment,
+    ReadPR,
     RequestReviewers,
+    UpdateBranch,
     UpdatePR,
 )
+from ghapp.sync.refusals import classify_merge_refusal
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +56,16 @@ class PullRequestClient(Protocol):
 
     def ensure_branch(self, repo: str, head: str, base: str) -> Any: ...
     def create_empty_commit(self, repo: str, head: str, base: str) -> Any: ...
-    def open_draft(self, repo: str, head: str, base: str, title: str, body: str) -> Any: ...
+    def open_draft(self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True) -> Any: ...
     def update_pr(self, repo: str, number: int, **fields: Any) -> Any: ...
     def mark_ready(self, repo: str, node_id: str) -> Any: ...
     def request_reviewers(self, repo: str, number: int, reviewers: list[str]) -> Any: ...
     def merge(self, repo: str, number: int, sha: str, method: str, commit_title: str | None = None) -> Any: ...
     def close(self, repo: str, number: int) -> Any: ...
     def comment(self, repo: str, number: int, body: str) -> Any: ...
+    def update_branch(self, repo: str, number: int, expected_head_sha: str) -> Any: ...
+    def pr_state(self, repo: str, number: int) -> dict[str, Any]: ...
+    def get_pr(self, repo: str, number: int) -> Any: ...
 
 
 def pr_doc(pull: Any, *, closed_by_ghapp: bool = False) -> dict[str, Any]:
@@ -68,12 +87,13 @@ def pr_doc(pull: Any, *, closed_by_ghapp: bool = False) -> dict[str, Any]:
     }
 
 
-def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]) -> None:
-    """Perform one action on GitHub and record its outcome in ``doc``.
+def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any], now: float | None = None) -> None:
+    """Perform one action on GitHub and record its outcome in ``doc`` (``now``: the clock, epoch seconds).
 
-    Errors other than merge refusals propagate: the job decides whether to
-    defer, retry or give up.
+    Errors other than the refusals named in the module docstring propagate:
+    the job decides whether to defer, retry or give up.
     """
+    clock = time.time() if now is None else now
     match action:
         case EnsureBranch(repo=repo, head=head, base=base):
             client.ensure_branch(repo, head, base)
@@ -83,7 +103,11 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             doc["branch_exists"] = True
             doc["branch_has_commits"] = True
         case OpenDraftPR(repo=repo, head=head, base=base, title=title, body=body):
-            pull = client.open_draft(repo, head, base, title, body)
+            try:
+                pull = client.open_draft(repo, head, base, title, body)
+            except DraftsUnsupported as exc:
+                pull = client.open_draft(repo, head, base, title, body, draft=False)
+                doc["draft_unsupported"] = exc.message
             observations.set_pr(doc, pr_doc(pull))
         case UpdatePR(repo=repo, number=number, title=title, body=body, base=base):
             fields = {k: v for k, v in (("title", title), ("body", body), ("base", base)) if v is not None}
@@ -93,10 +117,25 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             client.mark_ready(repo, node_id)
             doc["pr"]["draft"] = False
         case RequestReviewers(repo=repo, number=number, reviewers=reviewers):
-            client.request_reviewers(repo, number, list(reviewers))
+            try:
+                client.request_reviewers(repo, number, list(reviewers))
+            except ValidationFailed as exc:
+                # GitHub docs, "Request reviewers for a pull request": 422 when a reviewer cannot be asked
+                # ("Reviews may only be requested from collaborators. ..."; the simulator's world uses the same
+                # text). GitHub does not say which login it refused, so the whole request is reported.
+                refusal = {"reviewers": list(reviewers), "message": exc.message}
+                doc["reviewer_refusals"] = [*doc.get("reviewer_refusals", []), refusal]
+                log.info("reviewers %s refused on %s#%s: %s", reviewers, repo, number, exc.message)
             doc["requested_reviewers"] = sorted(set(doc["requested_reviewers"]) | set(reviewers))
         case Merge(repo=repo, number=number, sha=sha, method=method):
-            _merge(client, repo, number, sha, method, doc)
+            _merge(client, repo, number, sha, method, doc, clock)
+        case UpdateBranch(repo=repo, number=number, expected_head_sha=sha):
+            _update_branch(client, repo, number, sha, doc, clock)
+        case ReadPR(repo=repo, number=number, decision=True):
+            _read_pr(client, repo, number, doc, clock)
+        case ReadPR(repo=repo, number=number):
+            doc["pr_read_at"] = clock
+            _read_rest(client, repo, number, doc)
         case ClosePR(repo=repo, number=number, comment=comment):
             client.comment(repo, number, f"{comment}\n\n{CLOSE_MARKER}")
             client.close(repo, number)
@@ -109,17 +148,14 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             raise TypeError(f"unknown action {action!r}")
 
 
-def _merge(client: PullRequestClient, repo: str, number: int, sha: str, method: str, doc: dict[str, Any]) -> None:
+def _merge(
+    client: PullRequestClient, repo: str, number: int, sha: str, method: str, doc: dict[str, Any], now: float
+) -> None:
     pr = doc["pr"]
     try:
         client.merge(repo, number, sha, method)
-    except NotMergeable as exc:
-        doc["merge_block"] = _block(sha, "not_mergeable", exc, pr)
-        log.info("merge of %s#%s refused: %s", repo, number, exc.message)
-        return
-    except HeadModified as exc:
-        doc["merge_block"] = _block(sha, "head_modified", exc, pr)
-        doc["stale"] = True  # the head moved: read the PR again before planning on it
+    except (NotMergeable, HeadModified, ValidationFailed) as exc:
+        _record_refusal(doc, sha, method, exc, now)
         log.info("merge of %s#%s refused: %s", repo, number, exc.message)
         return
     pr["merged"] = True
@@ -127,10 +163,84 @@ def _merge(client: PullRequestClient, repo: str, number: int, sha: str, method: 
     doc["merge_block"] = None
 
 
-def _block(sha: str, reason: str, exc: Exception, pr: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _record_refusal(doc: dict[str, Any], sha: str, method: str, exc: GitHubError, now: float) -> None:
+    """Turn GitHub's refusal into the classified ``merge_block`` the planner reads."""
+    pr = doc["pr"]
+    state = pr.get("mergeable_state") or "unknown"
+    refusal = classify_merge_refusal(exc.status, exc.message, state)
+    previous = doc.get("merge_block") or {}
+    repeated = previous.get("head_sha") == sha and previous.get("reason") == refusal.kind
+    doc["merge_block"] = {
         "head_sha": sha,
-        "reason": reason,
-        "message": getattr(exc, "message", str(exc)),
-        "mergeable_state": pr.get("mergeable_state") or "unknown",
+        "reason": refusal.kind,
+        "message": exc.message,
+        "mergeable_state": state,
+        "missing": list(refusal.missing),
+        "method": method,
+        "attempts": int(previous.get("attempts", 1)) + 1 if repeated else 1,
+        "at": now,
     }
+    if refusal.kind == "method_not_allowed":
+        doc["refused_methods"] = sorted(set(doc.get("refused_methods") or ()) | {method})
+    elif refusal.kind == "conflict":
+        pr["mergeable"] = False
+        pr["mergeable_state"] = "dirty"
+    elif refusal.kind == "head_modified":
+        doc["stale"] = True  # the head moved: read the PR again before planning on it
+
+
+def _update_branch(
+    client: PullRequestClient, repo: str, number: int, sha: str, doc: dict[str, Any], now: float
+) -> None:
+    """Ask GitHub to merge the base into the head; a refusal becomes an observation."""
+    doc["update_requested_sha"] = sha
+    try:
+        client.update_branch(repo, number, sha)
+    except ValidationFailed as exc:
+        log.info("update-branch of %s#%s refused: %s", repo, number, exc.message)
+        if exc.mentions("expected head sha"):
+            doc["stale"] = True  # the head moved meanwhile: read it, then decide again
+        elif exc.mentions("conflict"):
+            doc["pr"]["mergeable"] = False
+            doc["pr"]["mergeable_state"] = "dirty"
+        else:
+            _record_refusal(doc, sha, "", exc, now)
+
+
+_MERGEABLE = {"MERGEABLE": True, "CONFLICTING": False}
+
+
+def _read_rest(client: PullRequestClient, repo: str, number: int, doc: dict[str, Any]) -> None:
+    """The REST PR, read conditionally; GitHub starts computing mergeability on such a read."""
+    pull = client.get_pr(repo, number)
+    observations.set_pr(doc, pr_doc(pull, closed_by_ghapp=bool(doc["pr"].get("closed_by_ghapp"))))
+
+
+def _read_pr(client: PullRequestClient, repo: str, number: int, doc: dict[str, Any], now: float) -> None:
+    """Read GitHub's verdicts on the PR (one GraphQL query), falling back to REST where GraphQL refuses.
+
+    The fallback keeps ghapp working where the query is refused (an older
+    GitHub Enterprise Server, a GraphQL outage): mergeability comes from the
+    REST PR and the review decision is taken as null, so the planner counts
+    writers' reviews as it does where GitHub requires none.
+    """
+    pr = doc["pr"]
+    doc["pr_read_at"] = now
+    try:
+        state = client.pr_state(repo, number)
+    except (RetryAt, GitHubUnavailable):
+        raise
+    except GitHubError as exc:
+        log.warning("GraphQL read of %s#%s refused (%s); reading REST", repo, number, exc.message)
+        _read_rest(client, repo, number, doc)
+        doc["review_decision"] = {"sha": doc["pr"]["head_sha"], "value": None}
+        return
+    head = state.get("headRefOid") or ""
+    if head and head != pr.get("head_sha"):
+        doc["stale"] = True  # GitHub has a newer head than ghapp saw: read the PR before deciding
+        return
+    pr["mergeable"] = _MERGEABLE.get(str(state.get("mergeable") or "UNKNOWN"))
+    pr["mergeable_state"] = str(state.get("mergeStateStatus") or "UNKNOWN").lower()
+    if "isDraft" in state:
+        pr["draft"] = bool(state["isDraft"])
+    doc["review_decision"] = {"sha": pr.get("head_sha"), "value": state.get("reviewDecision")}

@@ -90,8 +90,15 @@ def _sync_workstream(runtime: Runtime, task_id: str, workstream_id: str) -> dict
         for dependent in outcome.dependents:
             jobs_queue.request_sync(queue, task_id, dependent)
         jobs_queue.finish_sync(queue, task_id, workstream_id)
+        if outcome.wake_at is not None:
+            jobs_queue.schedule_wake(queue, task_id, workstream_id, datetime.fromtimestamp(outcome.wake_at, UTC))
         log.info("synced: %s; notices: %s", outcome.actions or "no GitHub writes", outcome.notices or "none")
         return {"actions": outcome.actions, "notices": outcome.notices, "rounds": outcome.rounds}
+
+
+def wake_workstream(task_id: str, workstream_id: str) -> bool:
+    """A wait the planner named has ended: ask for a sync (through the claim, like any event)."""
+    return jobs_queue.request_sync(get_runtime().queue, task_id, workstream_id)
 
 
 def _report_failure(runtime: Runtime, task_id: str, workstream_id: str, exc: Exception) -> None:

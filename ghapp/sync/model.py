@@ -18,10 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ghapp.github.branch_rules import BranchRules, MergeMethod
+
 ApprovalPolicy = Literal["pod", "github", "either", "none"]
-MergeMethod = Literal["merge", "squash", "rebase"]
 ChecksState = Literal["success", "failure", "pending", "none"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
+ReviewDecision = Literal["APPROVED", "CHANGES_REQUESTED", "REVIEW_REQUIRED"]
+CheckState = Literal["success", "failure", "pending"]
+UpdateBranchPolicy = Literal["auto", "notify"]
+RefusalKind = Literal[
+    "transient", "behind", "conflict", "missing_requirement", "method_not_allowed", "head_modified", "unknown"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class DesiredWorkstream:
     comment_requests: tuple[CommentRequest, ...] = ()
     paused: bool = False
     task_url: str = ""
+    completed_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +136,39 @@ class DependencyState:
 
 @dataclass(frozen=True, slots=True)
 class MergeBlock:
-    """The last merge attempt GitHub refused (405 not mergeable, 409 head modified)."""
+    """The last merge attempt GitHub refused, classified (``ghapp.sync.refusals``).
+
+    ``attempts`` counts refusals of the same kind in a row on this head sha and
+    ``at`` is when the last one came (epoch seconds), so a transient refusal is
+    retried a bounded number of times, a few seconds apart.
+    """
 
     head_sha: str
-    reason: Literal["not_mergeable", "head_modified"]
+    reason: RefusalKind
     message: str
     mergeable_state: str
+    missing: tuple[str, ...] = ()
+    method: str = ""
+    attempts: int = 1
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check run, check suite or commit status on the head sha."""
+
+    name: str
+    kind: Literal["run", "suite", "status"]
+    state: CheckState
+    app_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerRefusal:
+    """Reviewers GitHub refused to request (422), with GitHub's message."""
+
+    reviewers: tuple[str, ...]
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +188,18 @@ class Observed:
     posted_comment_requests: frozenset[str] = frozenset()
     requested_reviewers: frozenset[str] = frozenset()
     merge_block: MergeBlock | None = None
+    now: float = 0.0
+    head_since: float | None = None
+    check_results: tuple[CheckResult, ...] = ()
+    rules: BranchRules = field(default_factory=BranchRules)
+    review_decision: ReviewDecision | None = None
+    review_decision_read: bool = False
+    pr_read_at: float | None = None
+    person_draft_version: int | None = None
+    update_requested_sha: str | None = None
+    reviewer_refusals: tuple[ReviewerRefusal, ...] = ()
+    draft_unsupported: str | None = None
+    refused_methods: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +210,13 @@ class Policy:
     merge_method: MergeMethod = "squash"
     reviewers: tuple[str, ...] = ()
     checks_required: bool = True
+    merge_methods: tuple[MergeMethod, ...] = ("squash", "merge", "rebase")
+    update_branch: UpdateBranchPolicy = "auto"
+    checks_settle_s: float = 120.0
+    checks_timeout_s: float = 3600.0
+    transient_retries: int = 3
+    transient_delay_s: float = 5.0
+    mergeability_recheck_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +288,30 @@ class Merge:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateBranch:
+    """Merge the base into the head (GitHub's update-branch), if the head is still ``expected_head_sha``."""
+
+    repo: str
+    number: int
+    expected_head_sha: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPR:
+    """Read the PR's state again.
+
+    With ``decision``: GitHub's reviewDecision, mergeable and mergeStateStatus
+    in one GraphQL query. Without: the REST PR, conditionally (an unchanged PR
+    costs no rate limit), for its mergeability alone.
+    """
+
+    repo: str
+    number: int
+    node_id: str
+    decision: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ClosePR:
     """Comment, then close the PR."""
 
@@ -271,5 +349,7 @@ GitHubAction = (
     | Merge
     | ClosePR
     | PostComment
+    | UpdateBranch
+    | ReadPR
 )
 Action = GitHubAction | EmitNotice

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
+from ghapp.github.branch_rules import BranchRules
 from ghapp.sync.model import (
+    CheckResult,
     ChecksState,
     Comment,
     DependencyState,
@@ -23,6 +26,7 @@ from ghapp.sync.model import (
     Observed,
     ObservedPR,
     Review,
+    ReviewerRefusal,
 )
 
 Doc = dict[str, Any]
@@ -45,6 +49,13 @@ def empty() -> Doc:
         "requested_reviewers": [],
         "merge_block": None,
         "stale": False,
+        "review_decision": None,
+        "pr_read_at": None,
+        "person_draft_version": None,
+        "update_requested_sha": None,
+        "reviewer_refusals": [],
+        "draft_unsupported": None,
+        "refused_methods": [],
     }
 
 
@@ -76,22 +87,38 @@ def pr_from_api(pull: Mapping[str, Any], *, closed_by_ghapp: bool = False) -> Do
     }
 
 
+def epoch(stamp: str | None) -> float | None:
+    """GitHub's ISO 8601 time as epoch seconds (None when absent or unreadable)."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def set_pr(doc: Doc, pr: Doc) -> Doc:
     """Record a view of the PR, keeping what ghapp knows that GitHub doesn't say.
 
     Deliveries can arrive out of order: a snapshot older than the one already
     recorded (by GitHub's ``updated_at``) is ignored rather than rolling the
-    head sha or state back.
+    head sha or state back. A snapshot of a new head leaves ``mergeable``
+    unknown (GitHub recomputes it after every push) and records when the head
+    was first seen (``head_since``: GitHub's ``updated_at`` of that snapshot;
+    the sync fills in its own clock when GitHub gave none), which starts the
+    checks' settle time.
     """
     previous = doc.get("pr") or {}
+    same_head = previous.get("number") == pr["number"] and previous.get("head_sha") == pr["head_sha"]
     if previous.get("number") == pr["number"]:
         if pr.get("updated_at") and previous.get("updated_at") and pr["updated_at"] < previous["updated_at"]:
             return doc
         pr = {**pr, "closed_by_ghapp": pr.get("closed_by_ghapp") or previous.get("closed_by_ghapp", False)}
-        if pr.get("mergeable") is None and previous.get("head_sha") == pr["head_sha"]:
+        if pr.get("mergeable") is None and same_head:
             pr["mergeable"] = previous.get("mergeable")
             if pr.get("mergeable_state") in (None, "unknown"):
                 pr["mergeable_state"] = previous.get("mergeable_state", "unknown")
+    pr = {**pr, "head_since": previous.get("head_since") if same_head else epoch(pr.get("updated_at"))}
     doc["pr"] = pr
     doc["branch_exists"] = True
     doc["branch_has_commits"] = True
@@ -110,6 +137,33 @@ def record_review(
         "user_can_write": user_can_write,
         "body": body,
     }
+    new_information(doc)  # GitHub's reviewDecision may have changed: read it again before deciding
+    doc["review_decision"] = None
+    return doc
+
+
+def new_information(doc: Doc) -> Doc:
+    """A review or a check result arrived: a refusal that waited for one may be tried again."""
+    block = doc.get("merge_block") or {}
+    if block.get("reason") in ("missing_requirement", "unknown"):
+        doc["merge_block"] = None
+    return doc
+
+
+def record_person_draft(doc: Doc, completed_version: int, at: str) -> Doc:
+    """Somebody turned the PR into a draft when the pod's latest completion was ``completed_version``."""
+    doc["person_draft_version"] = int(completed_version)
+    doc["person_draft_at"] = at
+    return doc
+
+
+def clear_person_draft(doc: Doc, at: str) -> Doc:
+    """The PR was marked ready; a delivery older than the conversion (by GitHub's time) changes nothing."""
+    drafted_at = doc.get("person_draft_at") or ""
+    if at and drafted_at and at < drafted_at:
+        return doc
+    doc["person_draft_version"] = None
+    doc["person_draft_at"] = None
     return doc
 
 
@@ -125,7 +179,8 @@ def record_comment(doc: Doc, *, comment_id: int, user: str, body: str, by_app: b
 
 
 def record_check_suite(
-    doc: Doc, sha: str, name: str, status: str, conclusion: str | None, at: str | None = None
+    doc: Doc, sha: str, name: str, status: str, conclusion: str | None, at: str | None = None,
+    app_id: int | None = None,
 ) -> Doc:
     """A check suite (or run) for ``sha``: its conclusion once completed, else pending.
 
@@ -147,13 +202,43 @@ def record_check_suite(
     entry["suites"][name] = result
     if at:
         times[name] = at
+    if app_id is not None:
+        entry.setdefault("apps", {})[name] = int(app_id)
+    if result != "pending" and sha == (doc.get("pr") or {}).get("head_sha"):
+        new_information(doc)
     return doc
 
 
 def record_status(doc: Doc, sha: str, context: str, state: str) -> Doc:
     entry = doc["checks"].setdefault(sha, {"suites": {}, "statuses": {}})
     entry["statuses"][context] = state
+    if state != "pending" and sha == (doc.get("pr") or {}).get("head_sha"):
+        new_information(doc)
     return doc
+
+
+def _check_state(result: str) -> str:
+    if result in CHECK_NEUTRAL:
+        return "success"
+    if result in CHECK_FAILURES or result == "error":
+        return "failure"
+    return "pending"
+
+
+def check_results(doc: Doc, sha: str | None) -> tuple[CheckResult, ...]:
+    """Every check run, suite and status seen for ``sha``, each with its verdict and app."""
+    entry = doc["checks"].get(sha or "") or {}
+    apps = entry.get("apps", {})
+    results = []
+    for key, result in sorted(entry.get("suites", {}).items()):
+        kind, _, name = key.partition(":")
+        results.append(
+            CheckResult(name=name, kind="suite" if kind == "suite" else "run", state=_check_state(result),  # type: ignore[arg-type]
+                        app_id=apps.get(key))
+        )
+    for context, state in sorted(entry.get("statuses", {}).items()):
+        results.append(CheckResult(name=context, kind="status", state=_check_state(state)))  # type: ignore[arg-type]
+    return tuple(results)
 
 
 def checks_for(doc: Doc, sha: str | None) -> ChecksState:
@@ -196,8 +281,10 @@ def to_observed(
     *,
     notified: Iterable[str],
     dependencies: Iterable[DependencyState] = (),
+    now: float = 0.0,
+    rules: BranchRules | None = None,
 ) -> Observed:
-    """The planner's view: the document plus the notice ledger and the dependencies' states."""
+    """The planner's view: the document plus the ledger, the dependencies, the clock and the base's rules."""
     pr_doc = doc.get("pr")
     pr = None
     if pr_doc:
@@ -223,6 +310,9 @@ def to_observed(
         Comment(**c) for c in sorted(doc["comments"].values(), key=lambda c: c["comment_id"])
     )
     block = doc.get("merge_block")
+    head = pr.head_sha if pr else None
+    decision = doc.get("review_decision") or {}
+    decision_read = bool(head) and decision.get("sha") == head
     return Observed(
         repo_accessible=bool(doc.get("repo_accessible", True)),
         base_exists=bool(doc.get("base_exists", True)),
@@ -236,7 +326,40 @@ def to_observed(
         notified=frozenset(notified),
         posted_comment_requests=frozenset(doc.get("posted_comment_requests", [])),
         requested_reviewers=frozenset(doc.get("requested_reviewers", [])),
-        merge_block=MergeBlock(**block) if block else None,
+        merge_block=_merge_block(block) if block else None,
+        now=now,
+        head_since=(pr_doc or {}).get("head_since"),
+        check_results=check_results(doc, head),
+        rules=rules or BranchRules(),
+        review_decision=decision.get("value") if decision_read else None,
+        review_decision_read=decision_read,
+        pr_read_at=doc.get("pr_read_at"),
+        person_draft_version=doc.get("person_draft_version"),
+        update_requested_sha=doc.get("update_requested_sha"),
+        reviewer_refusals=tuple(
+            ReviewerRefusal(tuple(item.get("reviewers") or ()), str(item.get("message") or ""))
+            for item in doc.get("reviewer_refusals") or ()
+        ),
+        draft_unsupported=doc.get("draft_unsupported"),
+        refused_methods=frozenset(doc.get("refused_methods") or ()),
+    )
+
+
+_OLD_REASONS = {"not_mergeable": "unknown"}
+
+
+def _merge_block(block: Mapping[str, Any]) -> MergeBlock:
+    """The stored refusal (documents written before refusals were classified say ``not_mergeable``)."""
+    reason = _OLD_REASONS.get(block["reason"], block["reason"])
+    return MergeBlock(
+        head_sha=block["head_sha"],
+        reason=reason,
+        message=block.get("message", ""),
+        mergeable_state=block.get("mergeable_state") or "unknown",
+        missing=tuple(block.get("missing") or ()),
+        method=block.get("method", ""),
+        attempts=int(block.get("attempts", 1)),
+        at=float(block.get("at", 0.0)),
     )
 
 

@@ -1,6 +1,6 @@
 """The sync planner: what to do next to bring a workstream's PR where the pod wants it.
 
-``plan(desired, observed, policy)`` is pure: no I/O, no clock, no randomness.
+``plan(desired, observed, policy)`` is pure: no I/O, no clock of its own, no randomness.
 The sync job calls it, executes the actions in order (stopping at the first
 failure), observes GitHub again and plans again until the plan is empty. The
 planner looks only at state, never at the event that woke the job, so a
@@ -52,27 +52,41 @@ The rules, in the order they are checked
        ``EnsureBranch`` (branch missing), ``BootstrapCommit`` (no commits ahead
        of base; GitHub refuses an empty PR), ``OpenDraftPR`` - all three may
        come in one plan, in that order.
-    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``). Title, body and base
-       follow the desired state through one ``UpdatePR`` carrying only the
-       fields that differ (line endings and trailing blanks are not a
-       difference). The base is only changed to a branch that exists; a
-       missing base also reports ``base_branch_missing`` and prevents merging.
-    9. Completed: a draft is marked ready (``MarkReady``). Once the PR is open,
-       not a draft and the workstream completed, it is *ready*: ``pr_ready``
-       once (``pr_ready:<n>``), and reviewers (the workstream's and the
-       policy's, compared case-insensitively) not yet in
+    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``), and ``draft_unsupported``
+       once (``draft_unsupported:<n>``) when GitHub refused the draft and a
+       regular PR was opened instead. Title, body and base follow the desired
+       state through one ``UpdatePR`` carrying only the fields that differ
+       (line endings and trailing blanks are not a difference). The base is
+       only changed to a branch that exists; a missing base also reports
+       ``base_branch_missing`` and prevents merging. At any stage, a PR GitHub
+       reports as conflicting (``mergeable`` false or state ``dirty``) gives
+       ``merge_conflict`` once per head sha (``merge_conflict:<sha>``), and a
+       check still pending ``policy.checks_timeout_s`` after the head was
+       pushed gives ``checks_stalled`` once per head sha
+       (``checks_stalled:<sha>``).
+    9. Completed: a draft is marked ready (``MarkReady``), unless a person
+       turned it back into a draft after the pod's latest completion
+       (``observed.person_draft_version`` >= ``desired.completed_version``):
+       then ``pr_converted_to_draft`` once per conversion
+       (``pr_converted_to_draft:<n>:<version>``) and it stays a draft. Once
+       the PR is open, not a draft and the workstream completed, it is
+       *ready*: ``pr_ready`` once (``pr_ready:<n>``), and reviewers (the
+       workstream's and the policy's, compared case-insensitively) not yet in
        ``observed.requested_reviewers`` are requested in one
-       ``RequestReviewers``.
+       ``RequestReviewers``. Reviewers GitHub refused are reported once
+       (``reviewers_not_requested:<logins>``) and the lifecycle goes on.
     10. Approval, once ready, by ``policy.approval``:
         ``pod`` - ``pod_approval == "granted"`` for exactly the PR's head sha;
         when not approved and not denied for that sha, ``approval_requested``
         once per sha (``approval_requested:<sha>``), so a push after an
         approval makes it stale and asks again. A denial for the current sha
         blocks the merge and asks nothing (the pod decided).
-        ``github`` - each user's latest review that is not COMMENTED counts
-        (a DISMISSED one withdraws that user's verdict); approved when some
-        writer's latest is APPROVED on the head sha and no writer's latest is
-        CHANGES_REQUESTED.
+        ``github`` - GitHub's ``reviewDecision`` for the head (which counts
+        code owners and required review counts) is ``APPROVED``. Until it
+        was read for this head a ``ReadPR`` is planned. Where GitHub's
+        decision is null (no rule requires a review), some writer's latest
+        review that is not COMMENTED is APPROVED on the head sha and no
+        writer's latest is CHANGES_REQUESTED.
         ``either`` - pod or github (the pod is asked unless GitHub approved).
         ``none`` - always approved.
     11. GitHub activity is passed on once per item: ``review_submitted``
@@ -83,23 +97,54 @@ The rules, in the order they are checked
         (``checks:<sha>:<conclusion>``). This continues after a PR is closed
         or merged: people still comment there, and CI that finishes on the
         head after a merge (deliveries are not ordered) is still news.
-    12. Merge when the PR is ready, not held, approved, its base exists, its
-        checks are green (``success`` or ``none``, unless
-        ``policy.checks_required`` is off), ``mergeable`` is not ``False``,
-        every dependency is merged, and the last failed merge (``merge_block``)
-        was not for this same head sha *and* mergeable state:
-        ``Merge(sha=head_sha)``. A ``merge_block`` on the current sha is
-        reported once per sha and reason (``blocked:<reason>:<sha>``); a PR
-        GitHub reports as conflicting while everything else is ready is
-        reported once per sha (``blocked:merge_conflict:<sha>``). Waiting for
-        dependencies, checks or approval is silent.
+    12. Merge, when the PR is ready, not held, its base exists, every
+        dependency is merged and it does not conflict, in this order:
+        a. *Behind* a base that requires up-to-date branches (state
+           ``behind`` and ``rules.strict``, or a refusal classified
+           ``behind``), with checks not failed: ``UpdateBranch`` once per
+           head sha (``UPDATE_BRANCH=auto``), or ``merge_blocked`` once
+           (``notify``). This comes before approval, so approval is asked
+           for the updated head.
+        b. Approved (rule 10), else nothing (or the ``ReadPR`` of rule 10).
+        c. The checks gate (``ghapp.sync.checks_gate``) is open: the checks
+           rules require passed on the head (from the pinned app where one
+           is pinned), or, without such rules and with
+           ``policy.checks_required``, every check finished green, where no
+           check at all counts only ``policy.checks_settle_s`` after the push
+           (the planner wakes then).
+        d. ``mergeable`` is known: ``None`` (GitHub still computing) is never
+           mergeable; ``ReadPR`` again once ``policy.mergeability_recheck_s``
+           passed since the last read (the planner wakes then).
+        e. A merge method: ``policy.merge_method`` if the repository allows
+           it and never refused it, else the first allowed in
+           ``policy.merge_methods``; none left gives ``merge_blocked``
+           (``merge_blocked:<sha>:method_not_allowed``).
+        f. The last refusal on this head sha (``merge_block``, classified by
+           ``ghapp.sync.refusals``): ``method_not_allowed`` is retried with
+           the next method; ``transient`` is retried after
+           ``transient_delay_s`` x attempts, up to ``transient_retries``
+           attempts (the planner wakes then); otherwise, and once retries are
+           spent, ``merge_blocked`` once per sha, reason and missing
+           requirements (``merge_blocked:<sha>:<reason>[:<missing>]``,
+           carrying GitHub's message) and a retry only when the PR's
+           mergeable state changed (a new review or finished check lifts
+           such a block in the observation).
+        Then ``Merge(sha=head_sha, method)``. Waiting for dependencies,
+        checks or approval is silent.
     13. Comment requests not yet in ``posted_comment_requests`` are posted
         (``PostComment``) whenever a PR exists, open or closed.
+
+Time
+    The planner reads no clock: ``observed.now`` and ``observed.head_since``
+    come in with the observation. ``next_wake`` gives the earliest time at
+    which an unchanged observation would plan something (a settle time, a
+    retry, a re-read, a stall deadline), so the sync can be scheduled for it.
 
 Order of a plan
     GitHub writes first, in lifecycle order: EnsureBranch, BootstrapCommit,
     OpenDraftPR, UpdatePR, MarkReady, RequestReviewers, PostComment, then
-    Merge or ClosePR (so a requested comment lands before the PR is closed).
+    one of Merge, UpdateBranch, ReadPR or ClosePR (so a requested comment
+    lands before the PR is closed).
     Notices come last, so a notice never claims something a failed write did
     not do; the executor stops at the first failure and the next round plans
     the rest again.
@@ -110,7 +155,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ghapp.github.branch_rules import MergeMethod
 from ghapp.sync.body import normalise_text, pr_title, render_body
+from ghapp.sync.checks_gate import Gate, checks_gate
 from ghapp.sync.model import (
     Action,
     BootstrapCommit,
@@ -122,23 +169,29 @@ from ghapp.sync.model import (
     GitHubAction,
     MarkReady,
     Merge,
+    MergeBlock,
     Observed,
     ObservedPR,
     OpenDraftPR,
     Policy,
     PostComment,
+    ReadPR,
     RequestReviewers,
     Review,
+    UpdateBranch,
     UpdatePR,
 )
 
 __all__ = [
     "approval_satisfied",
     "checks_green",
+    "choose_method",
     "converged",
     "desired_reviewers",
     "github_approved",
+    "next_wake",
     "notice_key",
+    "person_holds_draft",
     "plan",
     "pod_approved",
 ]
@@ -150,7 +203,7 @@ def notice_key(workstream_id: str, local: str) -> str:
 
 
 class _Notices:
-    """Collects notices, skipping any whose key is already in the ledger."""
+    """Collects notices, skipping any whose key is already in the ledger, and the times to wake."""
 
     def __init__(self, desired: DesiredWorkstream, observed: Observed) -> None:
         self._ws = desired.workstream_id
@@ -158,6 +211,11 @@ class _Notices:
         self._pr = observed.pr
         self._planned: set[str] = set()
         self.items: list[EmitNotice] = []
+        self.wakes: list[float] = []
+
+    def wake(self, at: float) -> None:
+        """The plan may change on its own at ``at`` (a settle time, a retry): sync again then."""
+        self.wakes.append(at)
 
     def seen(self, local: str) -> bool:
         return notice_key(self._ws, local) in self._notified
@@ -232,6 +290,22 @@ def github_approved(reviews: Iterable[Review], head_sha: str) -> bool:
     return any(r.state == "APPROVED" and r.commit_id == head_sha for r in verdicts)
 
 
+def _decision_approved(observed: Observed, head_sha: str) -> bool:
+    """GitHub's reviewDecision for the head; where GitHub requires no review (null), writers' reviews."""
+    if not observed.review_decision_read:
+        return False
+    if observed.review_decision is not None:
+        return observed.review_decision == "APPROVED"
+    return github_approved(observed.reviews, head_sha)
+
+
+def _needs_decision(desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR) -> bool:
+    """GitHub's reviewDecision would decide the approval and has not been read for this head."""
+    if policy.approval not in ("github", "either") or observed.review_decision_read:
+        return False
+    return not (policy.approval == "either" and pod_approved(desired, pr.head_sha))
+
+
 def approval_satisfied(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> bool:
     """Whether the PR's current head is approved under the policy (False without a PR)."""
     pr = observed.pr
@@ -242,13 +316,13 @@ def approval_satisfied(desired: DesiredWorkstream, observed: Observed, policy: P
     if policy.approval == "pod":
         return pod_approved(desired, pr.head_sha)
     if policy.approval == "github":
-        return github_approved(observed.reviews, pr.head_sha)
-    return pod_approved(desired, pr.head_sha) or github_approved(observed.reviews, pr.head_sha)
+        return _decision_approved(observed, pr.head_sha)
+    return pod_approved(desired, pr.head_sha) or _decision_approved(observed, pr.head_sha)
 
 
 def checks_green(observed: Observed, policy: Policy) -> bool:
-    """Checks allow a merge: not required, or finished green, or none configured."""
-    return not policy.checks_required or observed.checks in ("success", "none")
+    """The checks gate is open (see ``ghapp.sync.checks_gate``)."""
+    return checks_gate(observed, policy).state == "pass"
 
 
 def desired_reviewers(desired: DesiredWorkstream, policy: Policy) -> tuple[str, ...]:
@@ -366,11 +440,48 @@ def _update_for(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR) 
     return UpdatePR(repo=desired.repo, number=pr.number, title=new_title, body=new_body, base=new_base)
 
 
+def _conflicting(pr: ObservedPR) -> bool:
+    """GitHub says the head conflicts with the base (REST ``mergeable: false`` or state ``dirty``)."""
+    return pr.mergeable is False or pr.mergeable_state == "dirty"
+
+
+def person_holds_draft(desired: DesiredWorkstream, observed: Observed) -> bool:
+    """A person turned the PR back into a draft after the pod's latest completion."""
+    version = observed.person_draft_version
+    return version is not None and desired.completed_version <= version
+
+
+def _reviewer_notices(observed: Observed, notices: _Notices) -> None:
+    for refusal in observed.reviewer_refusals:
+        logins = ",".join(sorted(login.lower() for login in refusal.reviewers))
+        notices.add(
+            "reviewers_not_requested",
+            f"reviewers_not_requested:{logins}",
+            reviewers=list(refusal.reviewers),
+            message=refusal.message,
+        )
+
+
 def _plan_open(
     desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
-) -> tuple[list[GitHubAction], Merge | None]:
-    """Writes for an open PR of a live workstream, and the merge if every gate is open."""
+) -> tuple[list[GitHubAction], GitHubAction | None]:
+    """Writes for an open PR of a live workstream, and the merge (or what comes before it).
+
+    At any stage, a PR whose mergeability GitHub has not given (a push to its
+    head or base) is read again, so a conflict is reported before approval.
+    """
+    writes, finish = _plan_open_lifecycle(desired, observed, policy, pr, notices)
+    if finish is None and pr.mergeable is None:
+        finish = _read_pr(desired, observed, policy, pr, notices, decision=False)
+    return writes, finish
+
+
+def _plan_open_lifecycle(
+    desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
+) -> tuple[list[GitHubAction], GitHubAction | None]:
     notices.add("pr_opened", f"pr_opened:{pr.number}", head_sha=pr.head_sha, draft=pr.draft)
+    if observed.draft_unsupported is not None:
+        notices.add("draft_unsupported", f"draft_unsupported:{pr.number}", message=observed.draft_unsupported)
     writes: list[GitHubAction] = []
     update = _update_for(desired, observed, pr)
     if update is not None:
@@ -382,13 +493,36 @@ def _plan_open(
             reason="base_branch_missing",
             base=desired.base,
         )
+    if _conflicting(pr):
+        notices.add(
+            "merge_conflict", f"merge_conflict:{pr.head_sha}", head_sha=pr.head_sha, mergeable_state=pr.mergeable_state
+        )
+    gate = checks_gate(observed, policy)
+    if gate.stalled:
+        notices.add(
+            "checks_stalled",
+            f"checks_stalled:{pr.head_sha}",
+            head_sha=pr.head_sha,
+            pending=list(gate.stalled),
+            timeout_seconds=policy.checks_timeout_s,
+        )
+    elif gate.wake is not None and gate.missing != ("checks",):
+        notices.wake(gate.wake)  # the stall deadline
 
     held = bool(_cancelled_dependencies(desired, observed))
     if not desired.completed:
         return writes, None
     if pr.draft:
-        if not held:
-            writes.append(MarkReady(repo=desired.repo, number=pr.number, node_id=pr.node_id))
+        if held:
+            return writes, None
+        if person_holds_draft(desired, observed):
+            notices.add(
+                "pr_converted_to_draft",
+                f"pr_converted_to_draft:{pr.number}:{observed.person_draft_version}",
+                head_sha=pr.head_sha,
+            )
+            return writes, None
+        writes.append(MarkReady(repo=desired.repo, number=pr.number, node_id=pr.node_id))
         return writes, None
 
     notices.add("pr_ready", f"pr_ready:{pr.number}", head_sha=pr.head_sha)
@@ -399,6 +533,7 @@ def _plan_open(
     missing = tuple(login for login in desired_reviewers(desired, policy) if login.lower() not in requested)
     if missing:
         writes.append(RequestReviewers(repo=desired.repo, number=pr.number, reviewers=missing))
+    _reviewer_notices(observed, notices)
 
     approved = approval_satisfied(desired, observed, policy)
     if not approved and policy.approval in ("pod", "either") and not _pod_denied(desired, pr.head_sha):
@@ -408,7 +543,69 @@ def _plan_open(
             head_sha=pr.head_sha,
             title=pr.title,
         )
-    return writes, _merge_if_ready(desired, observed, policy, pr, approved, notices)
+    return writes, _merge_if_ready(desired, observed, policy, pr, approved, gate, notices)
+
+
+def choose_method(policy: Policy, observed: Observed) -> MergeMethod | None:
+    """The configured method if the repository allows it, else the first allowed by preference."""
+    allowed = [m for m in observed.rules.allowed_methods if m not in observed.refused_methods]
+    for method in (policy.merge_method, *policy.merge_methods):
+        if method in allowed:
+            return method
+    return allowed[0] if allowed else None
+
+
+def _read_pr(
+    desired: DesiredWorkstream,
+    observed: Observed,
+    policy: Policy,
+    pr: ObservedPR,
+    notices: _Notices,
+    decision: bool = True,
+) -> ReadPR | None:
+    """Read the PR's state now, or wake when the last read is old enough to be worth repeating."""
+    last = observed.pr_read_at
+    if last is None or observed.now >= last + policy.mergeability_recheck_s:
+        return ReadPR(repo=desired.repo, number=pr.number, node_id=pr.node_id, decision=decision)
+    notices.wake(last + policy.mergeability_recheck_s)
+    return None
+
+
+def _blocked(notices: _Notices, pr: ObservedPR, reason: str, message: str = "", missing: Iterable[str] = ()) -> None:
+    names = tuple(missing)
+    local = f"merge_blocked:{pr.head_sha}:{reason}" + (f":{'+'.join(names)}" if names else "")
+    notices.add(
+        "merge_blocked",
+        local,
+        reason=reason,
+        missing=list(names),
+        message=message,
+        head_sha=pr.head_sha,
+        mergeable_state=pr.mergeable_state,
+    )
+
+
+def _behind(observed: Observed, pr: ObservedPR, block: MergeBlock | None) -> bool:
+    """The base requires an up-to-date head and this one is not."""
+    if block is not None and block.reason == "behind":
+        return True
+    return pr.mergeable_state == "behind" and observed.rules.strict
+
+
+def _retry_allowed(
+    observed: Observed, policy: Policy, pr: ObservedPR, block: MergeBlock, notices: _Notices
+) -> bool:
+    """Whether to try the merge again after GitHub refused it on this head sha."""
+    if block.reason == "method_not_allowed":
+        return True  # the refused method is no longer chosen
+    if block.reason == "transient" and block.attempts < policy.transient_retries:
+        retry_at = block.at + policy.transient_delay_s * block.attempts
+        if observed.now >= retry_at:
+            return True
+        notices.wake(retry_at)
+        return False
+    _blocked(notices, pr, block.reason, block.message, block.missing)
+    return block.mergeable_state != pr.mergeable_state
 
 
 def _merge_if_ready(
@@ -417,35 +614,36 @@ def _merge_if_ready(
     policy: Policy,
     pr: ObservedPR,
     approved: bool,
+    gate: Gate,
     notices: _Notices,
-) -> Merge | None:
-    block = observed.merge_block
-    if block is not None and block.head_sha == pr.head_sha:
-        notices.add(
-            "workstream_blocked",
-            f"blocked:{block.reason}:{pr.head_sha}",
-            reason=block.reason,
-            head_sha=pr.head_sha,
-            message=block.message,
-            mergeable_state=block.mergeable_state,
-        )
-        if block.mergeable_state == pr.mergeable_state:
+) -> GitHubAction | None:
+    if not (observed.base_exists and _dependencies_merged(desired, observed)) or _conflicting(pr):
+        return None
+    block = observed.merge_block if observed.merge_block and observed.merge_block.head_sha == pr.head_sha else None
+    if _behind(observed, pr, block) and gate.state != "fail":
+        if policy.update_branch == "notify":
+            _blocked(notices, pr, "behind", "The head branch is not up to date with the base branch.", ["up_to_date"])
             return None
-    ready = (
-        approved and observed.base_exists and checks_green(observed, policy) and _dependencies_merged(desired, observed)
-    )
-    if not ready:
+        if observed.update_requested_sha == pr.head_sha:
+            return None  # asked already: GitHub's push to the head comes as a synchronize
+        return UpdateBranch(repo=desired.repo, number=pr.number, expected_head_sha=pr.head_sha)
+    if not approved:
+        if _needs_decision(desired, observed, policy, pr):
+            return _read_pr(desired, observed, policy, pr, notices)
         return None
-    if pr.mergeable is False:
-        notices.add(
-            "workstream_blocked",
-            f"blocked:merge_conflict:{pr.head_sha}",
-            reason="merge_conflict",
-            head_sha=pr.head_sha,
-            mergeable_state=pr.mergeable_state,
-        )
+    if gate.state != "pass":
+        if gate.wake is not None and gate.missing == ("checks",):
+            notices.wake(gate.wake)  # the settle time
         return None
-    return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=policy.merge_method)
+    if pr.mergeable is None:  # GitHub is still computing: never mergeable yet
+        return _read_pr(desired, observed, policy, pr, notices, decision=_needs_decision(desired, observed, policy, pr))
+    method = choose_method(policy, observed)
+    if method is None:
+        _blocked(notices, pr, "method_not_allowed", "No merge method is allowed on this repository.")
+        return None
+    if block is not None and not _retry_allowed(observed, policy, pr, block, notices):
+        return None
+    return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=method)
 
 
 _NOTICE_ORDER = {
@@ -461,6 +659,12 @@ _NOTICE_ORDER = {
             "pr_comment",
             "checks_completed",
             "approval_requested",
+            "draft_unsupported",
+            "pr_converted_to_draft",
+            "reviewers_not_requested",
+            "checks_stalled",
+            "merge_conflict",
+            "merge_blocked",
             "pr_merged",
             "pr_closed",
             "workstream_paused",
@@ -474,17 +678,17 @@ def _ordered(items: list[EmitNotice]) -> list[EmitNotice]:
     return sorted(items, key=lambda notice: _NOTICE_ORDER.get(notice.type, len(_NOTICE_ORDER)))
 
 
-def plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> list[Action]:
-    """The actions that move GitHub toward the desired state; ``[]`` when in step."""
+def _plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> tuple[list[Action], list[float]]:
+    """The plan and the times at which it may change without any new event."""
     if not desired.execution_started:
-        return []
+        return [], []
     pr = observed.pr
     notices = _Notices(desired, observed)
     if _is_paused(desired, observed) and not _in_flight(desired, pr):
-        return []
+        return [], []
     _pause_notice(desired, observed, notices)
     if _is_paused(desired, observed):
-        return _ordered(notices.items)
+        return _ordered(notices.items), []
 
     writes: list[GitHubAction] = []
     finish: GitHubAction | None = None
@@ -521,7 +725,18 @@ def plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> list
         writes.extend(_comment_requests(desired, observed, pr))
     if finish is not None:
         writes.append(finish)
-    return [*writes, *_ordered(notices.items)]
+    return [*writes, *_ordered(notices.items)], notices.wakes
+
+
+def plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> list[Action]:
+    """The actions that move GitHub toward the desired state; ``[]`` when in step."""
+    return _plan(desired, observed, policy)[0]
+
+
+def next_wake(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> float | None:
+    """When to sync again with no new event (a settle time, a retry, a re-read); None: no need."""
+    wakes = [at for at in _plan(desired, observed, policy)[1] if at > observed.now]
+    return min(wakes) if wakes else None
 
 
 def converged(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> bool:

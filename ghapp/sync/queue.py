@@ -43,6 +43,7 @@ from ghapp.sync import delivery_enqueue
 
 APPLY_DELIVERY = "ghapp.sync.jobs.apply_delivery"
 SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
+WAKE_WORKSTREAM = "ghapp.sync.jobs.wake_workstream"
 
 QUEUED_TTL_S = 15 * 60
 
@@ -245,6 +246,18 @@ def defer_sync(queue: Queue, task_id: str, workstream_id: str, at: datetime) -> 
     redis.set(queued_key(ws_key), job_id, ex=QUEUED_TTL_S + max(0, int((at - datetime.now(UTC)).total_seconds())))
     _enqueue_sync_job(queue, job_id, task_id, workstream_id, at=at)
     return job_id
+
+
+def schedule_wake(queue: Queue, task_id: str, workstream_id: str, at: datetime) -> None:
+    """At ``at``, ask for a sync of the workstream (a wait the planner named ends then).
+
+    The wake does not take the workstream's claim, so events keep syncing it
+    meanwhile; one job per workstream and second, so repeated plans naming the
+    same time schedule it once.
+    """
+    ws_key = workstream_key(task_id, workstream_id)
+    job_id = safe_job_id("wake", f"{ws_key}-{int(at.timestamp())}")
+    queue.enqueue_at(at, WAKE_WORKSTREAM, task_id, workstream_id, job_id=job_id, result_ttl=0, failure_ttl=24 * 3600)
 
 
 def claimed_job_id(redis: Redis, task_id: str, workstream_id: str) -> str | None:

@@ -23,8 +23,10 @@ def sim():
 
 @pytest.fixture
 def stack(sim, redis_url, database_url, tmp_path):
+    # No CI reports in these scenarios: a head without checks may merge 2 s after its push.
     with GhappStack(sim, redis_url, database_url, workers=1, log_dir=tmp_path,
-                    settings_overrides={"write_spacing_s": 0.1}) as running:
+                    settings_overrides={"write_spacing_s": 0.1},
+                    env_overrides={"CHECKS_SETTLE_SECONDS": "2"}) as running:
         yield running
 
 
@@ -127,7 +129,7 @@ def test_conflicting_pr_is_reported_not_crashed_on(sim, stack):
     stack.pod.post_event("t5", "workstream_completed", {"workstream_id": "solo"})
     wait_until(lambda: "approval_requested" in types(stack, "t5", "solo"), TIMEOUT)
     stack.pod.post_event("t5", "approval_granted", {"workstream_id": "solo"})
-    wait_until(lambda: "workstream_blocked" in types(stack, "t5", "solo"), TIMEOUT, message="conflict reported")
+    wait_until(lambda: "merge_conflict" in types(stack, "t5", "solo"), TIMEOUT, message="conflict reported")
     assert not sim.get_pull("acme/api", pr["number"])["merged"]
     sim.resolve_conflict("acme/api", pr["number"])
     new_sha = sim.push_commit("acme/api", head_branch("t5", "solo"))

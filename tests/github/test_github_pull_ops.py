@@ -221,7 +221,8 @@ def test_no_secret_reaches_the_logs_or_errors(
     installation = client.installation_for(REPO)
     from ghapp.github.tokens import Access
 
-    secrets = {client.tokens.get(installation, REPO, access).token for access in Access}
+    granted = [access for access in Access if access is not Access.ADMINISTRATION_READ]  # an optional grant
+    secrets = {client.tokens.get(installation, REPO, access).token for access in granted}
     secrets.add(client.app_jwt.token())
     key_lines = [line for line in sim.private_key_pem.splitlines() if line and not line.startswith("-----")]
     text = "\n".join(

@@ -21,6 +21,7 @@ FULL = {
     "checks": "read",
     "statuses": "read",
     "metadata": "read",
+    "administration": "read",
 }
 EVENTS = [
     "pull_request",
@@ -30,6 +31,8 @@ EVENTS = [
     "check_run",
     "status",
     "push",
+    "repository_ruleset",
+    "branch_protection_rule",
 ]
 
 

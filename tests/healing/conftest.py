@@ -28,6 +28,7 @@ FAST_SETTINGS = {
     "content_per_minute": 100_000,
     "content_per_hour": 100_000,
     "github_read_timeout_s": 5.0,
+    "checks_settle_s": 1,  # no CI reports here: a head without checks may merge a second after its push
 }
 
 
@@ -109,9 +110,9 @@ class Healing:
 
 @contextlib.contextmanager
 def healing_stack(redis_url: str, database_url: str, log_dir: Path, *, primary_limit: int = 5000,
-                  settings: dict[str, Any] | None = None) -> Iterator[Healing]:
+                  settings: dict[str, Any] | None = None, seed: int = 11) -> Iterator[Healing]:
     config = SimulatorConfig(
-        seed=11, content_limit_per_minute=100_000, content_limit_per_hour=100_000, primary_limit=primary_limit,
+        seed=seed, content_limit_per_minute=100_000, content_limit_per_hour=100_000, primary_limit=primary_limit,
         rest_points_per_minute=1_000_000, graphql_points_per_minute=1_000_000,  # the harness runs hours in seconds
     )
     with GitHubSimulator(config) as sim:

@@ -62,6 +62,20 @@ def test_syncs_of_different_workstreams_do_not_collapse(redis_conn: Redis):
     assert sorted(job.args[1] for job in _jobs(queue)) == ["a", "b", "c"]
 
 
+def test_a_wake_is_scheduled_once_per_time_and_leaves_the_claim_free(redis_conn: Redis):
+    """A plan waiting for a time schedules a wake; events meanwhile still queue syncs at once."""
+    queue = Queue("ghapp", connection=redis_conn)
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    for _ in range(3):
+        jobs_queue.schedule_wake(queue, "t", "ws", at)
+    scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert len(scheduled) == 1
+    wake = Job.fetch(scheduled[0], connection=redis_conn)
+    assert wake.func_name == jobs_queue.WAKE_WORKSTREAM and wake.args == ("t", "ws")
+    assert jobs_queue.claimed_job_id(redis_conn, "t", "ws") is None
+    assert jobs_queue.request_sync(queue, "t", "ws") is True
+
+
 def test_retry_intervals_back_off_with_jitter(monkeypatch):
     monkeypatch.setenv("SYNC_RETRY_INTERVALS", "10,40,160")
     reset_settings_cache()

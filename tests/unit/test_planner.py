@@ -16,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ghapp.branches import head_branch
+from ghapp.github.branch_rules import BranchRules, RequiredCheck
 from ghapp.sync.body import pr_title, render_body
 from ghapp.sync.model import (
     Action,
     BootstrapCommit,
+    CheckResult,
     ClosePR,
     Comment,
     CommentRequest,
@@ -35,15 +37,20 @@ from ghapp.sync.model import (
     OpenDraftPR,
     Policy,
     PostComment,
+    ReadPR,
     RequestReviewers,
     Review,
+    ReviewerRefusal,
+    UpdateBranch,
     UpdatePR,
 )
 from ghapp.sync.planner import (
     approval_satisfied,
+    choose_method,
     converged,
     desired_reviewers,
     github_approved,
+    next_wake,
     notice_key,
     plan,
 )
@@ -103,18 +110,35 @@ def seen(*locals_: str, number: int = PR_NUMBER) -> frozenset[str]:
     return keys(f"pr_opened:{number}", *locals_)
 
 
+PUSHED = 1_000.0
+NOW = PUSHED + 600  # past the settle time: a head without checks may merge
+
+
 def observed_with_pr(want: DesiredWorkstream, notified: Iterable[str] = (), **pr_changes: Any) -> Observed:
-    """GitHub holding an in-step draft PR for ``want``; ``notified`` are extra ledger locals."""
+    """GitHub holding an in-step draft PR for ``want``, pushed ten minutes ago; ``notified`` are extra ledger locals.
+
+    GitHub's reviewDecision has been read and is null (no rule requires a review).
+    """
     return Observed(
         branch_exists=True,
         branch_has_commits=True,
         pr=pr_for(want, **pr_changes),
         notified=seen(*notified),
+        now=NOW,
+        head_since=PUSHED,
+        review_decision_read=True,
     )
+
+
+def results_for(state: str) -> tuple[CheckResult, ...]:
+    """The check results behind an aggregate ``checks`` state: one run called ``ci``."""
+    return () if state == "none" else (CheckResult(name="ci", kind="run", state=state),)  # type: ignore[arg-type]
 
 
 def ready_observed(want: DesiredWorkstream, notified: Iterable[str] = (), **changes: Any) -> Observed:
     """A ready (not draft) PR at sha1, already announced as opened and ready."""
+    if "checks" in changes and "check_results" not in changes:
+        changes["check_results"] = results_for(changes["checks"])
     pr_changes = {k: changes.pop(k) for k in list(changes) if k in ObservedPR.__dataclass_fields__}
     obs = observed_with_pr(want, ("pr_ready:7", *notified), draft=False, **pr_changes)
     return dataclasses.replace(obs, **changes)
@@ -132,6 +156,10 @@ def brief(action: Action) -> str:
             return f"RequestReviewers({','.join(reviewers)})"
         case Merge(sha=sha, method=method):
             return f"Merge({sha},{method})"
+        case UpdateBranch(expected_head_sha=sha):
+            return f"UpdateBranch({sha})"
+        case ReadPR(decision=decision):
+            return "ReadPR" if decision else "ReadPR(rest)"
         case PostComment(request_id=request_id):
             return f"PostComment({request_id})"
         case _:
@@ -175,7 +203,10 @@ def _with_deps(d: DesiredWorkstream, deps: tuple[DependencyState, ...], *, ready
     notified = tuple(extra.pop("notified", ()))
     pr = pr_for(d, deps, draft=not ready)
     ledger = seen("pr_ready:7", *notified) if ready else seen(*notified)
-    obs = Observed(branch_exists=True, branch_has_commits=True, pr=pr, dependencies=deps, notified=ledger)
+    obs = Observed(
+        branch_exists=True, branch_has_commits=True, pr=pr, dependencies=deps, notified=ledger,
+        now=NOW, head_since=PUSHED,
+    )
     return (d, obs, extra.pop("policy", POD), extra.pop("expected"))
 
 
@@ -388,32 +419,40 @@ TRANSITIONS: dict[str, Row] = {
         ready_observed(DONE, ("checks:sha1:success", "approval_requested:sha2"), checks="success", head_sha="sha2"),
         ["checks_completed checks:sha2:success"],
     ),
-    "conflicting PR: blocked once": _row(
+    "conflicting PR: reported once": _row(
         DONE_GRANTED,
         ready_observed(DONE, mergeable=False, mergeable_state="dirty"),
-        ["workstream_blocked blocked:merge_conflict:sha1"],
+        ["merge_conflict merge_conflict:sha1"],
     ),
     "conflict already reported: nothing": _row(
-        DONE_GRANTED, ready_observed(DONE, ("blocked:merge_conflict:sha1",), mergeable=False), []
+        DONE_GRANTED, ready_observed(DONE, ("merge_conflict:sha1",), mergeable=False), []
     ),
-    "mergeability not computed yet: try the merge": _row(
-        DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown"), ["Merge(sha1,squash)"]
+    "mergeability not computed yet, never read: read the PR": _row(
+        DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown"), ["ReadPR(rest)"]
+    ),
+    "mergeability still not computed just after a read: wait": _row(
+        DONE_GRANTED, ready_observed(DONE, mergeable=None, mergeable_state="unknown", pr_read_at=NOW - 1), []
+    ),
+    "mergeability still not computed a while after a read: read again": _row(
+        DONE_GRANTED,
+        ready_observed(DONE, mergeable=None, mergeable_state="unknown", pr_read_at=NOW - 10),
+        ["ReadPR(rest)"],
     ),
     "base deleted under an open PR: no merge, blocked": _row(
         DONE_GRANTED, ready_observed(DONE, base_exists=False), ["workstream_blocked blocked:base_branch_missing:main"]
     ),
     # rule 12: merge blocks (405 / 409)
-    "405 on this head and state: report, no retry": _row(
+    "405 unknown message on this head and state: report, no retry": _row(
         DONE_GRANTED,
-        ready_observed(DONE, merge_block=MergeBlock("sha1", "not_mergeable", "Pull Request is not mergeable", "clean")),
-        ["workstream_blocked blocked:not_mergeable:sha1"],
+        ready_observed(DONE, merge_block=MergeBlock("sha1", "unknown", "Something new", "clean")),
+        ["merge_blocked merge_blocked:sha1:unknown"],
     ),
     "405 reported, state unchanged: nothing": _row(
         DONE_GRANTED,
         ready_observed(
             DONE,
-            ("blocked:not_mergeable:sha1",),
-            merge_block=MergeBlock("sha1", "not_mergeable", "Pull Request is not mergeable", "clean"),
+            ("merge_blocked:sha1:unknown",),
+            merge_block=MergeBlock("sha1", "unknown", "Something new", "clean"),
         ),
         [],
     ),
@@ -421,9 +460,9 @@ TRANSITIONS: dict[str, Row] = {
         DONE_GRANTED,
         ready_observed(
             DONE,
-            ("blocked:not_mergeable:sha1",),
+            ("merge_blocked:sha1:unknown",),
             mergeable_state="unstable",
-            merge_block=MergeBlock("sha1", "not_mergeable", "Pull Request is not mergeable", "clean"),
+            merge_block=MergeBlock("sha1", "unknown", "Something new", "clean"),
         ),
         ["Merge(sha1,squash)"],
     ),
@@ -431,7 +470,7 @@ TRANSITIONS: dict[str, Row] = {
         desired(completed=True, pod_approval="granted", pod_approval_sha="sha2"),
         ready_observed(
             DONE,
-            ("blocked:head_modified:sha1",),
+            ("merge_blocked:sha1:head_modified",),
             head_sha="sha2",
             merge_block=MergeBlock("sha1", "head_modified", "Head branch was modified.", "clean"),
         ),
@@ -440,7 +479,7 @@ TRANSITIONS: dict[str, Row] = {
     "409 head modified on current head: report once": _row(
         DONE_GRANTED,
         ready_observed(DONE, merge_block=MergeBlock("sha1", "head_modified", "Head branch was modified.", "clean")),
-        ["workstream_blocked blocked:head_modified:sha1"],
+        ["merge_blocked merge_blocked:sha1:head_modified"],
     ),
     # rule 6 and dependency order
     "dependency not merged: no merge, no notice": _with_deps(
@@ -675,6 +714,282 @@ TRANSITIONS: dict[str, Row] = {
 }
 
 
+# --- GitHub's rules: checks gate, review decision, merge methods, refusals, people's actions --------------
+
+CI = RequiredCheck("ci/test")
+CI_PINNED = RequiredCheck("ci/test", app_id=15368)
+ASKED = ("approval_requested:sha1",)
+
+
+def run(name: str, state: str, app_id: int | None = None) -> CheckResult:
+    return CheckResult(name=name, kind="run", state=state, app_id=app_id)  # type: ignore[arg-type]
+
+
+def ruled(*checks: RequiredCheck, **changes: Any) -> BranchRules:
+    return BranchRules(required_checks=checks, **changes)
+
+
+def block(reason: str, message: str = "", state: str = "clean", **changes: Any) -> MergeBlock:
+    return MergeBlock("sha1", reason, message, state, **changes)  # type: ignore[arg-type]
+
+
+TRANSITIONS.update(
+    {
+        # checks gate: rules require checks
+        "required check passed, another failing: merge": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, rules=ruled(CI), check_results=(run("ci/test", "success"), run("lint", "failure"))
+            ),
+            ["Merge(sha1,squash)"],
+        ),
+        "required check missing, others green: wait": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, rules=ruled(CI), check_results=(run("lint", "success"),)), []
+        ),
+        "required check pending: wait": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, rules=ruled(CI), check_results=(run("ci/test", "pending"),)), []
+        ),
+        "required check failed: no merge": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, rules=ruled(CI), check_results=(run("ci/test", "failure"),)), []
+        ),
+        "required check as a commit status: merge": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, rules=ruled(CI), check_results=(CheckResult("ci/test", "status", "success"),)
+            ),
+            ["Merge(sha1,squash)"],
+        ),
+        "required check pinned to an app, passed by another app: wait": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, rules=ruled(CI_PINNED), check_results=(run("ci/test", "success", 999),)),
+            [],
+        ),
+        "required check pinned to an app, passed by that app: merge": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, rules=ruled(CI_PINNED), check_results=(run("ci/test", "success", 15368),)),
+            ["Merge(sha1,squash)"],
+        ),
+        "required check wanted even with CHECKS_REQUIRED off": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, rules=ruled(CI)), [], Policy(checks_required=False)
+        ),
+        "required check pending past the timeout: stalled, once": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, rules=ruled(CI), check_results=(run("ci/test", "pending"),), now=PUSHED + 3600
+            ),
+            ["checks_stalled checks_stalled:sha1"],
+        ),
+        # checks gate: no rule, CHECKS_REQUIRED on
+        "no check yet, just pushed: wait for the settle time": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, now=PUSHED + 5), []
+        ),
+        "no check yet, push time unknown: wait": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, head_since=None), []
+        ),
+        "no check yet, settle time passed: merge": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, now=PUSHED + 120), ["Merge(sha1,squash)"]
+        ),
+        "no check yet, CHECKS_REQUIRED off: merge at once": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, now=PUSHED + 1), ["Merge(sha1,squash)"],
+            Policy(checks_required=False),
+        ),
+        "one suite pending, one green: wait": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, check_results=(run("a", "success"), run("b", "pending"))),
+            [],
+        ),
+        "suite pending past the timeout: stalled": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, check_results=(run("a", "pending"),), now=PUSHED + 3600),
+            ["checks_stalled checks_stalled:sha1"],
+        ),
+        "stall already reported: nothing": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, (*ASKED, "checks_stalled:sha1"), check_results=(run("a", "pending"),), now=PUSHED + 7200
+            ),
+            [],
+        ),
+        "stalled on a draft too (any stage)": _row(
+            desired(),
+            dataclasses.replace(
+                observed_with_pr(desired()), check_results=(run("a", "pending"),), now=PUSHED + 3600
+            ),
+            ["checks_stalled checks_stalled:sha1"],
+        ),
+        # approval by GitHub's reviewDecision
+        "github: decision not read yet: read the PR": _row(
+            DONE, ready_observed(DONE, review_decision_read=False), ["ReadPR"], Policy(approval="github")
+        ),
+        "github: decision APPROVED: merge without any review seen": _row(
+            DONE, ready_observed(DONE, review_decision="APPROVED"), ["Merge(sha1,squash)"], Policy(approval="github")
+        ),
+        "github: decision REVIEW_REQUIRED beats a writer's approval": _row(
+            DONE,
+            ready_observed(
+                DONE, review_keys(1), review_decision="REVIEW_REQUIRED", reviews=(review(1, "ann", "APPROVED"),)
+            ),
+            [],
+            Policy(approval="github"),
+        ),
+        "github: decision CHANGES_REQUESTED: no merge": _row(
+            DONE, ready_observed(DONE, review_decision="CHANGES_REQUESTED"), [], Policy(approval="github")
+        ),
+        "either: pod granted: no need to read the decision": _row(
+            DONE_GRANTED, ready_observed(DONE, review_decision_read=False), ["Merge(sha1,squash)"],
+            Policy(approval="either"),
+        ),
+        "either: not granted, decision unread: ask the pod and read": _row(
+            DONE, ready_observed(DONE, review_decision_read=False),
+            ["ReadPR", "approval_requested approval_requested:sha1"], Policy(approval="either"),
+        ),
+        # merge method
+        "configured method allowed: used": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, rules=BranchRules(allowed_methods=("squash", "merge"))),
+            ["Merge(sha1,squash)"],
+        ),
+        "only merge commits allowed: merge": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, rules=BranchRules(allowed_methods=("merge",))),
+            ["Merge(sha1,merge)"],
+        ),
+        "configured method refused once: next preferred": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, refused_methods=frozenset({"squash"}),
+                merge_block=block("method_not_allowed", "Squash merges are not allowed on this repository."),
+            ),
+            ["Merge(sha1,merge)"],
+        ),
+        "every method refused: blocked, no loop": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, refused_methods=frozenset({"squash", "merge", "rebase"})),
+            ["merge_blocked merge_blocked:sha1:method_not_allowed"],
+        ),
+        # transient refusals
+        "base modified just now: wait for the retry": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, merge_block=block("transient", at=NOW - 1)), []
+        ),
+        "base modified a while ago: retry": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, merge_block=block("transient", at=NOW - 30)),
+            ["Merge(sha1,squash)"],
+        ),
+        "base modified, retries spent: blocked with GitHub's message": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, merge_block=block("transient", "Base branch was modified.", attempts=3, at=NOW - 60)
+            ),
+            ["merge_blocked merge_blocked:sha1:transient"],
+        ),
+        # behind: update-branch
+        "behind a strict base: update the branch": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, mergeable_state="behind", rules=BranchRules(strict=True)),
+            ["UpdateBranch(sha1)"],
+        ),
+        "behind a strict base, before approval: update all the same": _row(
+            DONE, ready_observed(DONE, ASKED, mergeable_state="behind", rules=BranchRules(strict=True)),
+            ["UpdateBranch(sha1)"],
+        ),
+        "behind, update asked for this head: wait for the push": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, mergeable_state="behind", rules=BranchRules(strict=True), update_requested_sha="sha1"
+            ),
+            [],
+        ),
+        "behind, base not strict: merge": _row(
+            DONE_GRANTED, ready_observed(DONE, ASKED, mergeable_state="behind"), ["Merge(sha1,squash)"]
+        ),
+        "refused as behind: update the branch": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, merge_block=block("behind", "not up to date", missing=("up_to_date",))),
+            ["UpdateBranch(sha1)"],
+        ),
+        "behind, UPDATE_BRANCH=notify: blocked once": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, mergeable_state="behind", rules=BranchRules(strict=True)),
+            ["merge_blocked merge_blocked:sha1:behind:up_to_date"],
+            Policy(update_branch="notify"),
+        ),
+        "behind and conflicting: conflict only": _row(
+            DONE_GRANTED,
+            ready_observed(DONE, ASKED, mergeable=False, mergeable_state="dirty", rules=BranchRules(strict=True)),
+            ["merge_conflict merge_conflict:sha1"],
+        ),
+        # missing requirement and unknown refusals
+        "missing check named: blocked naming it": _row(
+            DONE_GRANTED,
+            ready_observed(
+                DONE, ASKED, mergeable_state="blocked",
+                merge_block=block("missing_requirement", 'Required status check "ci/test" is expected.', "blocked",
+                                  missing=("check:ci/test",)),
+            ),
+            ["merge_blocked merge_blocked:sha1:missing_requirement:check:ci/test"],
+        ),
+        # mergeability at any stage: read (REST, conditional) until GitHub gives it
+        "mergeability unknown on a draft: read it": _row(
+            desired(), observed_with_pr(desired(), mergeable=None, mergeable_state="unknown"), ["ReadPR(rest)"]
+        ),
+        "mergeability unknown before approval: read it": _row(
+            DONE, ready_observed(DONE, ASKED, mergeable=None, mergeable_state="unknown"), ["ReadPR(rest)"]
+        ),
+        "mergeability unknown just after a read, before approval: wait": _row(
+            DONE, ready_observed(DONE, ASKED, mergeable=None, pr_read_at=NOW - 1), []
+        ),
+        "github policy, mergeability unknown: one GraphQL read for both": _row(
+            DONE, ready_observed(DONE, mergeable=None, review_decision_read=False), ["ReadPR"],
+            Policy(approval="github"),
+        ),
+        # conflicts at any stage
+        "conflict on a draft, before completion: reported": _row(
+            desired(), observed_with_pr(desired(), mergeable=False, mergeable_state="dirty"),
+            ["merge_conflict merge_conflict:sha1"],
+        ),
+        "conflict before approval: reported": _row(
+            DONE, ready_observed(DONE, mergeable=False, mergeable_state="dirty"),
+            ["approval_requested approval_requested:sha1", "merge_conflict merge_conflict:sha1"],
+        ),
+        "conflict on a new head: reported again": _row(
+            DONE_GRANTED, ready_observed(DONE, ("merge_conflict:sha1",), head_sha="sha2", mergeable=False),
+            ["approval_requested approval_requested:sha2", "merge_conflict merge_conflict:sha2"],
+        ),
+        # a person's draft conversion wins
+        "person drafted after completion: stays a draft, told once": _row(
+            desired(completed=True, completed_version=5),
+            dataclasses.replace(observed_with_pr(desired()), person_draft_version=5),
+            ["pr_converted_to_draft pr_converted_to_draft:7:5"],
+        ),
+        "person drafted, told already: nothing": _row(
+            desired(completed=True, completed_version=5),
+            dataclasses.replace(observed_with_pr(desired(), ("pr_converted_to_draft:7:5",)), person_draft_version=5),
+            [],
+        ),
+        "person drafted, pod completed again: marked ready": _row(
+            desired(completed=True, completed_version=9),
+            dataclasses.replace(observed_with_pr(desired(), ("pr_converted_to_draft:7:5",)), person_draft_version=5),
+            ["MarkReady"],
+        ),
+        # draft refused by GitHub, reviewers refused
+        "draft unsupported: regular PR, told once, no merge before completion": _row(
+            desired(**GRANTED),
+            dataclasses.replace(
+                observed_with_pr(desired(), draft=False), draft_unsupported="Draft pull requests are not supported."
+            ),
+            ["draft_unsupported draft_unsupported:7"],
+        ),
+        "reviewer refused: told once, merge goes on": _row(
+            desired(completed=True, reviewers=("ghost",), **GRANTED),
+            ready_observed(
+                DONE, ASKED, requested_reviewers=frozenset({"ghost"}),
+                reviewer_refusals=(ReviewerRefusal(("ghost",), "Reviews may only be requested from collaborators."),),
+            ),
+            ["Merge(sha1,squash)", "reviewers_not_requested reviewers_not_requested:ghost"],
+        ),
+    }
+)
+
+
 @pytest.mark.parametrize(("want", "obs", "policy", "expected"), list(TRANSITIONS.values()), ids=list(TRANSITIONS))
 def test_transition(want: DesiredWorkstream, obs: Observed, policy: Policy, expected: list[str]) -> None:
     assert briefs(plan(want, obs, policy)) == expected
@@ -893,7 +1208,15 @@ def apply(action: Action, obs: Observed) -> Observed:
                 mergeable=True,
                 mergeable_state="clean",
             )
-            return dataclasses.replace(obs, pr=opened)
+            return dataclasses.replace(obs, pr=opened, head_since=obs.now)
+        case ReadPR():
+            assert pr is not None
+            computed = dataclasses.replace(pr, mergeable=True if pr.mergeable is None else pr.mergeable)
+            return dataclasses.replace(obs, pr=computed, pr_read_at=obs.now, review_decision_read=True)
+        case UpdateBranch(expected_head_sha=sha):
+            assert pr is not None and pr.head_sha == sha
+            updated = dataclasses.replace(pr, head_sha=f"{sha}-updated", mergeable_state="clean")
+            return dataclasses.replace(obs, pr=updated, head_since=obs.now, update_requested_sha=sha)
         case UpdatePR(title=title, body=body, base=base):
             assert pr is not None and pr.state == "open"
             changes = {k: v for k, v in (("title", title), ("body", body), ("base", base)) if v is not None}
@@ -926,12 +1249,25 @@ def apply(action: Action, obs: Observed) -> Observed:
 def run_until_converged(
     want: DesiredWorkstream, obs: Observed, policy: Policy = POD, rounds: int = 6
 ) -> tuple[Observed, list[list[str]]]:
-    """Plan, execute every action, observe, repeat; fail if the plan is not empty within ``rounds``."""
+    """Plan, execute every action, observe, repeat; fail if the plan is not empty within ``rounds``.
+
+    When the plan is empty but the planner asks to be woken (a settle time, a
+    retry), the clock moves to that time and planning goes on: the idealised
+    world's CI never reports, so only the clock can move it.
+    """
     history: list[list[str]] = []
+    wakes = 0
     for _ in range(rounds):
         actions = plan(want, obs, policy)
+        while not actions and wakes < rounds:
+            wake = next_wake(want, obs, policy)
+            if wake is None:
+                return obs, history
+            wakes += 1
+            obs = dataclasses.replace(obs, now=wake)
+            actions = plan(want, obs, policy)
         if not actions:
-            return obs, history
+            raise AssertionError(f"woken {wakes} times without converging: {history}")
         history.append(briefs(actions))
         for action in actions:
             obs = apply(action, obs)
@@ -999,6 +1335,8 @@ def test_dependent_waits_for_its_dependency_then_merges() -> None:
         pr=pr_for(want, deps, draft=False),
         dependencies=deps,
         notified=seen("pr_ready:7"),
+        now=NOW,
+        head_since=PUSHED,
     )
     obs, history = run_until_converged(want, obs)
     assert history == [] and obs.pr is not None and not obs.pr.merged
@@ -1021,10 +1359,10 @@ def test_merge_refused_then_state_changes() -> None:
     [merge] = plan(DONE_GRANTED, obs, POD)
     assert merge == Merge(repo="acme/widgets", number=7, sha="sha1", method="squash")
     refused = dataclasses.replace(
-        obs, merge_block=MergeBlock("sha1", "not_mergeable", "Pull Request is not mergeable", "blocked")
+        obs, merge_block=MergeBlock("sha1", "missing_requirement", "Pull Request is not mergeable", "blocked")
     )
     refused, history = run_until_converged(DONE_GRANTED, refused)
-    assert history == [["workstream_blocked blocked:not_mergeable:sha1"]]
+    assert history == [["merge_blocked merge_blocked:sha1:missing_requirement"]]
     assert refused.pr is not None and not refused.pr.merged
     unblocked = dataclasses.replace(refused, pr=dataclasses.replace(refused.pr, mergeable_state="clean"))
     final, history = run_until_converged(DONE_GRANTED, unblocked)
@@ -1112,7 +1450,21 @@ def situations(draw: Callable[..., Any]) -> tuple[DesiredWorkstream, Observed, P
         comments=tuple(Comment(i, "ann", "x", by_ghapp=draw(st.booleans())) for i in range(draw(st.integers(0, 2)))),
         checks=draw(st.sampled_from(["success", "failure", "pending", "none"])),
         dependencies=dep_states,
-        merge_block=draw(st.sampled_from([None, MergeBlock("sha1", "not_mergeable", "no", "clean")])),
+        merge_block=draw(
+            st.sampled_from(
+                [
+                    None,
+                    MergeBlock("sha1", "unknown", "no", "clean"),
+                    MergeBlock("sha1", "transient", "Base branch was modified.", "clean", at=NOW),
+                    MergeBlock("sha1", "behind", "not up to date", "behind"),
+                ]
+            )
+        ),
+        check_results=draw(st.sampled_from([(), results_for("pending"), results_for("success")])),
+        now=NOW,
+        head_since=draw(st.sampled_from([None, NOW - 10, PUSHED])),
+        review_decision=draw(st.sampled_from([None, "APPROVED", "REVIEW_REQUIRED"])),
+        review_decision_read=draw(st.booleans()),
     )
     policy = Policy(
         approval=draw(st.sampled_from(["pod", "github", "either", "none"])),
@@ -1133,3 +1485,50 @@ def test_any_situation_converges_and_is_stable(situation: tuple[DesiredWorkstrea
         assert final.pr is None  # never opened for a cancelled workstream
     if obs.pr is not None and obs.pr.state == "closed" and not obs.pr.merged:
         assert final.pr is not None and not final.pr.merged and final.pr.state == "closed"  # never reopened
+
+
+def test_wake_times_name_what_the_plan_waits_for() -> None:
+    """A wait that ends on its own gives the time to sync again; a wait for an event gives none."""
+    settling = ready_observed(DONE, ASKED, now=PUSHED + 5)
+    assert next_wake(DONE_GRANTED, settling, POD) == PUSHED + 120
+    retrying = ready_observed(DONE, ASKED, merge_block=block("transient", at=NOW - 1))
+    assert next_wake(DONE_GRANTED, retrying, POD) == NOW - 1 + POD.transient_delay_s
+    reread = ready_observed(DONE, ASKED, mergeable=None, pr_read_at=NOW - 1)
+    assert next_wake(DONE_GRANTED, reread, POD) == NOW - 1 + POD.mergeability_recheck_s
+    pending = ready_observed(DONE, ASKED, check_results=(run("a", "pending"),))
+    assert next_wake(DONE_GRANTED, pending, POD) == PUSHED + POD.checks_timeout_s
+    assert next_wake(DONE, ready_observed(DONE), POD) is None  # waiting for the pod's approval
+
+
+def test_merge_blocked_notice_names_what_is_missing() -> None:
+    refused = block(
+        "missing_requirement", "At least 2 approving reviews are required by reviewers with write access.",
+        "blocked", missing=("reviews:2", "code_owners"),
+    )
+    obs = ready_observed(DONE, ASKED, mergeable_state="blocked", merge_block=refused)
+    [notice] = plan(DONE_GRANTED, obs, POD)
+    assert isinstance(notice, EmitNotice) and notice.type == "merge_blocked"
+    assert notice.data["missing"] == ["reviews:2", "code_owners"]
+    assert notice.data["message"] == refused.message
+    assert notice.data["reason"] == "missing_requirement"
+
+
+@pytest.mark.parametrize(
+    ("configured", "preference", "allowed", "refused", "expected"),
+    [
+        ("squash", ("squash", "merge", "rebase"), ("merge", "squash", "rebase"), (), "squash"),
+        ("squash", ("squash", "merge", "rebase"), ("merge",), (), "merge"),
+        ("squash", ("rebase", "merge"), ("merge", "rebase"), (), "rebase"),
+        ("merge", ("squash",), ("merge", "squash", "rebase"), ("merge",), "squash"),
+        ("squash", ("squash",), ("rebase",), (), "rebase"),
+        ("squash", ("squash",), ("squash",), ("squash",), None),
+    ],
+    ids=["configured", "only merge", "preference order", "refused skipped", "any allowed", "none left"],
+)
+def test_choose_method(
+    configured: str, preference: tuple[str, ...], allowed: tuple[str, ...], refused: tuple[str, ...],
+    expected: str | None,
+) -> None:
+    policy = Policy(merge_method=configured, merge_methods=preference)  # type: ignore[arg-type]
+    obs = Observed(rules=BranchRules(allowed_methods=allowed), refused_methods=frozenset(refused))  # type: ignore[arg-type]
+    assert choose_method(policy, obs) == expected

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from ghapp.sync.handlers import checks, comments, installations, pull_requests, reviews
+from ghapp.sync.handlers import (
+    base_push,
+    checks,
+    comments,
+    drafts,
+    installations,
+    pull_requests,
+    reviews,
+    rules,
+)
 
 router = Router(
     pull_requests.router,
@@ -17,6 +26,9 @@ router = Router(
     comments.router,
     checks.router,
     installations.router,
+    drafts.router,
+    rules.router,
+    base_push.router,
 )
 
 __all__ = ["router"]

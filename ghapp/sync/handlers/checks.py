@@ -47,7 +47,8 @@ def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
     status, conclusion = item.get("status", "queued"), item.get("conclusion")
     # GitHub's time of this state: the suite's last update, or the run's completion (else its start).
     at = item.get("updated_at") or item.get("completed_at") or item.get("started_at")
-    ctx.observe(refs, lambda doc: observations.record_check_suite(doc, sha, name, status, conclusion, at))
+    app_id = (item.get("app") or suite.get("app") or {}).get("id")  # a required check may be pinned to an app
+    ctx.observe(refs, lambda doc: observations.record_check_suite(doc, sha, name, status, conclusion, at, app_id))
 
 
 @router.register("status")
