@@ -62,16 +62,13 @@ class CheckRunRef:
 class Gating:
     """ghapp's check run, the merge queue and auto-merge through one ``GitHubClient``."""
 
-    def __init__(self, client: GitHubClient, app_id: int | None) -> None:
+    def __init__(self, client: GitHubClient) -> None:
         self.client = client
-        self.app_id = app_id
 
     def find_check_run(self, repo: str, sha: str, name: str, external_id: str) -> CheckRunRef | None:
         """ghapp's run of ``name`` on ``sha`` carrying ``external_id`` (the newest, if a race made two)."""
         owner, repo_name = split_repo(repo)
         params: dict[str, Any] = {"check_name": name, "filter": "all", "per_page": 100}
-        if self.app_id is not None:
-            params["app_id"] = self.app_id
         items, _ = self.client.pages(
             repo,
             Access.CHECKS_READ,

@@ -65,8 +65,21 @@ def pending_groups(doc: Doc) -> tuple[str, ...]:
 
 
 def record_queue(doc: Doc, sha: str, state: str, reason: str | None = None) -> Doc:
+    """The latest queue state, and every head queued or dequeued (the pod hears each once, however fast the
+    queue moved between two syncs)."""
     doc["queue"] = {"sha": sha, "state": state, "reason": reason}
+    history = dict(doc.get("queue_history") or {})
+    if state in ("requested", "queued"):
+        history.setdefault(sha, None)
+    elif state == "dequeued":
+        history[sha] = reason
+    doc["queue_history"] = history
     return doc
+
+
+def queue_history(doc: Doc) -> tuple[tuple[str, str | None], ...]:
+    """(head sha, dequeue reason or None while queued), oldest first."""
+    return tuple((doc.get("queue_history") or {}).items())
 
 
 def record_auto_merge(doc: Doc, sha: str | None, enabled: bool) -> Doc:

@@ -59,6 +59,12 @@ def gate(sim: GitHubSimulator, sha: str) -> dict | None:
     return runs[0] if runs else None
 
 
+def approve(stack: GhappStack, task: str, ws: str, sha: str) -> None:
+    """The pod approves exactly ``sha`` (as it does after reviewing that head)."""
+    response = stack.pod.post_event(task, "approval_granted", {"workstream_id": ws, "head_sha": sha})
+    assert response.status_code == 201, response.text
+
+
 def work(sim: GitHubSimulator, task: str, ws: str, ci: str | None = "success") -> str:
     """An agent pushes a commit to the workstream's branch; CI reports ``ci`` on it (None: still running)."""
     wait_until(lambda: pull(sim, task, ws) is not None, TIMEOUT, message=f"{ws}'s draft PR")
@@ -84,7 +90,7 @@ def test_required_ghapp_check_stops_a_person_until_the_pod_approves(sim, stack):
     with pytest.raises(ApiError) as refused:
         sim.merge_by_hand(REPO, number, user="acme")
     assert refused.value.status == 405 and "ghapp" in refused.value.message
-    stack.pod.post_event("t-gate", "approval_granted", {"workstream_id": "one"})
+    approve(stack, "t-gate", "one", sha)
     wait_until(lambda: pull(sim, "t-gate", "one")["merged"], TIMEOUT, message="ghapp merges once approved")
     done = gate(sim, sha)
     assert (done["status"], done["conclusion"]) == ("completed", "success")
@@ -96,13 +102,16 @@ def test_dependent_prs_merge_through_the_queue_in_order_one_dequeued_and_requeue
                     merge_queue="MERGE")
     sim.queue_ci(REPO, ["ci"])  # CI passes on every merge group until the test says otherwise
     start(stack, "t-queue", {"lib": [], "app": ["lib"]})
+    heads = {}
     for ws in ("lib", "app"):
-        work(sim, "t-queue", ws)
+        heads[ws] = work(sim, "t-queue", ws)
         stack.pod.post_event("t-queue", "workstream_completed", {"workstream_id": ws})
-    sim.queue_ci(REPO, ["ci"], "failure")  # the first group of the dependent fails
-    for ws in ("app", "lib"):  # approved dependent first: it must wait for its dependency
-        stack.pod.post_event("t-queue", "approval_granted", {"workstream_id": ws})
+    approve(stack, "t-queue", "app", heads["app"])  # the dependent first: it must wait for its dependency
+    wait_quiet(queue_of(stack.redis_url), sim)
+    assert not any(n["type"] == "pr_queued" for n in notices(stack, "t-queue", "app"))
+    approve(stack, "t-queue", "lib", heads["lib"])
     wait_until(lambda: pull(sim, "t-queue", "lib")["merged"], TIMEOUT, message="dependency merged via the queue")
+    sim.queue_ci(REPO, ["ci"], "failure")  # the dependent's first group fails
     lib = pull(sim, "t-queue", "lib")
     assert lib["merged_by"]["login"] == "github-merge-queue[bot]"
     wait_until(lambda: any(n["type"] == "pr_dequeued" for n in notices(stack, "t-queue", "app")), TIMEOUT,
@@ -111,13 +120,13 @@ def test_dependent_prs_merge_through_the_queue_in_order_one_dequeued_and_requeue
     assert dequeued["data"]["reason"] == "CI_FAILURE"
     assert not pull(sim, "t-queue", "app")["merged"]
     sim.queue_ci(REPO, ["ci"])
-    work(sim, "t-queue", "app")  # a new green head; the pod approves it again
-    stack.pod.post_event("t-queue", "approval_granted", {"workstream_id": "app"})
+    approve(stack, "t-queue", "app", work(sim, "t-queue", "app"))  # a new green head, approved again
     wait_until(lambda: pull(sim, "t-queue", "app")["merged"], TIMEOUT, message="dependent merged via the queue")
     assert pull(sim, "t-queue", "app")["merged_at"] >= lib["merged_at"]
     for ws in ("lib", "app"):
-        types = [n["type"] for n in notices(stack, "t-queue", ws)]
-        assert "pr_queued" in types and "pr_merged" in types, (ws, types)
+        wait_until(lambda ws=ws: "pr_merged" in [n["type"] for n in notices(stack, "t-queue", ws)], TIMEOUT,
+                   message=f"{ws}'s merge reported")
+        assert "pr_queued" in [n["type"] for n in notices(stack, "t-queue", ws)], ws
     assert [n["type"] for n in notices(stack, "t-queue", "app")].count("pr_queued") == 2
 
 
@@ -128,7 +137,7 @@ def test_auto_merge_lets_github_merge_when_the_check_goes_green(sim, stack):
     sha = work(sim, "t-auto", "one", ci=None)
     stack.pod.post_event("t-auto", "workstream_completed", {"workstream_id": "one"})
     wait_until(lambda: not pull(sim, "t-auto", "one")["draft"], TIMEOUT, message="PR ready")
-    stack.pod.post_event("t-auto", "approval_granted", {"workstream_id": "one"})
+    approve(stack, "t-auto", "one", sha)
     wait_until(lambda: pull(sim, "t-auto", "one")["auto_merge"] is not None, TIMEOUT, message="auto-merge enabled")
     wait_quiet(queue_of(stack.redis_url), sim)
     assert not pull(sim, "t-auto", "one")["merged"]  # CI still runs: GitHub waits

@@ -14,6 +14,7 @@ from ghapp.sync.handlers import (
     checks,
     comments,
     drafts,
+    gating,
     installations,
     pull_requests,
     reviews,
@@ -29,6 +30,7 @@ router = Router(
     drafts.router,
     rules.router,
     base_push.router,
+    gating.router,
 )
 
 __all__ = ["router"]
