@@ -875,6 +875,8 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         problems.append(f"{len(received - logged)} notices received that are not in any log")
     outbox_status = Counter(r.status for r in rows["outbox"])
 
+    bypassed, bypass_problems = bypassed_ghapp_check(sim, queued_repos(cluster.scale))
+    problems.extend(bypass_problems)
     counters = sim.counters.as_dict()
     figures = {
         "workstreams / tasks / repos / installations": (
@@ -899,6 +901,7 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         "front answers by status": dict(sorted(cluster.front.status.items())),
         "duplicate PRs": duplicates,
         "PRs in the wrong final state": wrong,
+        "merges that bypassed a required ghapp check": bypassed,
         "notices in the logs": len(logged),
         "notices received by the pod (unique ids)": len(received),
         "notice pushes received (incl. repeats)": receiver.pushes,
@@ -925,6 +928,34 @@ def _install(sim: GitHubSimulator, scale: Scale) -> None:
         by_owner[owner].append(name)
     for owner, names in by_owner.items():
         sim.install(owner, names)
+    for repo in queued_repos(scale):
+        # a merge queue on the default branch, and ghapp's own check required (from ghapp's app only)
+        sim.set_ruleset(repo, name="merge queue", merge_queue="MERGE",
+                        required_checks=[{"context": "ghapp", "integration_id": sim.config.app_id}])
+
+
+def queued_repos(scale: Scale) -> list[str]:
+    """Every third repository merges through a merge queue and requires the ``ghapp`` check."""
+    return [f"{owner}/{name}" for i, (owner, name) in enumerate(repo_names(scale)) if i % 3 == 0]
+
+
+def bypassed_ghapp_check(sim: GitHubSimulator, repos: list[str]) -> tuple[int, list[str]]:
+    """Merged PRs of repositories requiring ``ghapp`` whose merged head (or merge group) never had ghapp's
+    check green: GitHub should have refused them all."""
+    bypassed: list[str] = []
+    for repo in repos:
+        for pull in sim.pulls(repo):
+            if not pull["merged"]:
+                continue
+            shas = {pull["head"]["sha"], pull["merge_commit_sha"]}
+            green = any(
+                run["name"] == "ghapp" and run["app"]["id"] == sim.config.app_id and run["conclusion"] == "success"
+                for sha in shas if sha
+                for run in sim.check_runs(repo, sha)
+            )
+            if not green:
+                bypassed.append(f"{repo}#{pull['number']} merged without a green ghapp check")
+    return len(bypassed), bypassed
 
 
 def run_chaos(scale: Scale = FULL, *, database_url: str, log_dir: Path | None = None,

@@ -43,6 +43,7 @@ from ghapp.runtime import Runtime, set_runtime
 from ghapp.testing.stack import GhappStack, wait_until
 
 LIFE_TARGET = 8
+CHECK_RUN_WRITES_TARGET = 6  # a create and a few updates on the one head sha of the life below
 IDLE_REST_TARGET = 0
 POINTS_PER_100_PRS_TARGET = 1.0
 IDLE_REPOS = 20
@@ -78,6 +79,15 @@ def _figures(counters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_run_writes(per_endpoint: dict[str, int]) -> int:
+    """ghapp's own check run: its creates and updates (``POST``/``PATCH`` on ``.../check-runs``)."""
+    return sum(
+        count
+        for name, count in per_endpoint.items()
+        if name.startswith(("POST ", "PATCH ")) and "/check-runs" in name
+    )
+
+
 def _notice_types(stack: GhappStack, task: str, ws: str) -> list[str]:
     return [n["type"] for n in stack.receiver.of_task(task) if n["data"].get("workstream_id") == ws]
 
@@ -109,6 +119,7 @@ def whole_life(sim: Any, stack: GhappStack, redis_url: str) -> dict[str, Any]:
     figures = _figures(sim.counters.as_dict())
     figures["graphql_points"] = graphql_points(sim, [installation]) - points_before
     figures["units"] = figures["installation_rest_calls"] + figures["graphql_points"]
+    figures["check_run_writes"] = check_run_writes(figures["per_endpoint"])
     return {"seconds": round(time.monotonic() - started, 2), **figures}
 
 
@@ -172,6 +183,8 @@ def main() -> int:
     figures = {"whole_life": life, "idle": idle}
     checks = [
         Check("units (REST requests + GraphQL points) for one workstream's life", life["units"], "<=", LIFE_TARGET),
+        Check("check-run writes (creates and updates of ghapp's check) for one workstream's life",
+              life["check_run_writes"], "<=", CHECK_RUN_WRITES_TARGET),
         Check(f"REST reads for {idle['open_prs']} idle PRs over {idle['sweeps']} sweeps",
               idle["installation_rest_calls"], "==", IDLE_REST_TARGET),
         Check("GraphQL points per 100 PRs per sweep", idle["graphql_points_per_100_prs_per_sweep"], "<=",
