@@ -210,6 +210,7 @@ class Observed:
     queue_history: tuple[tuple[str, str | None], ...] = ()  # (sha queued, dequeue reason or None)
     auto_merge_sha: str | None = None  # auto-merge is enabled (for this head sha); None: it is not
     auto_merge_refused_sha: str | None = None  # GitHub refused auto-merge on this sha: merge directly
+    auto_merge_stopped_sha: str | None = None  # someone else disabled ghapp's auto-merge on this sha
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,6 +355,7 @@ def to_observed(
         queue_history=gate_observations.queue_history(doc),
         auto_merge_sha=auto.get("sha") if auto.get("enabled") else None,
         auto_merge_refused_sha=doc.get("auto_merge_refused"),
+        auto_merge_stopped_sha=doc.get("auto_merge_stopped"),
     )
 
 

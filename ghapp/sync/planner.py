@@ -732,6 +732,8 @@ def _merge_if_ready(
             return _read_pr(desired, observed, policy, pr, notices)
         return None
     strategy = merge_strategy(policy, observed)
+    if strategy == "auto_merge" and observed.auto_merge_stopped_sha == pr.head_sha:
+        return None  # someone turned ghapp's auto-merge off on this head: a person's action wins
     if strategy == "auto_merge" and pr.mergeable is not None:
         if observed.auto_merge_sha == pr.head_sha:
             return None  # GitHub merges once its requirements hold

@@ -96,6 +96,8 @@ ROWS: list[tuple[str, Any, Observed, Policy, list[str]]] = [
      obs(gate_check=SUCCESS, rules=AUTO, auto_merge_sha="sha1"), CHECKED, []),
     ("auto-merge refused (clean): REST merge", DONE_GRANTED,
      obs(gate_check=SUCCESS, rules=AUTO, auto_merge_refused_sha="sha1"), CHECKED, ["Merge(sha1,squash)"]),
+    ("auto-merge turned off by someone else: left off", DONE_GRANTED,
+     obs(gate_check=SUCCESS, rules=AUTO, auto_merge_stopped_sha="sha1"), CHECKED, []),
     ("no auto-merge before approval", DONE, obs(gate_check=WAITING, rules=AUTO), CHECKED, []),
     ("approval stale after a push: auto-merge off", DONE_GRANTED,
      obs(rules=AUTO, auto_merge_sha="sha0", head_sha="sha2"), CHECKED,

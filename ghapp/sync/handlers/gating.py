@@ -44,7 +44,16 @@ def _on_auto_merge(event: sansio.Event, ctx: DeliveryContext) -> None:
     refs = ctx.pr_workstreams(event.data["repository"]["full_name"], pull)
     enabled = event.data["action"] == "auto_merge_enabled"
     sha = str(pull["head"]["sha"])
-    ctx.observe(refs, lambda doc: gate_observations.record_auto_merge(doc, sha, enabled))
+
+    def change(doc: observations.Doc) -> None:
+        known = doc.get("auto_merge") or {}
+        if not enabled and known.get("enabled") and known.get("sha") == sha:
+            # ghapp records its own disabling before this delivery comes: someone else turned it off (a
+            # person, or GitHub after a push by someone without write access). A person's action wins.
+            doc["auto_merge_stopped"] = sha
+        gate_observations.record_auto_merge(doc, sha, enabled)
+
+    ctx.observe(refs, change)
 
 
 @router.register("merge_group", action="checks_requested")
