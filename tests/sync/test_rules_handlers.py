@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from gidgethub import sansio
 
+from ghapp.branches import head_branch
 from ghapp.github.rules import RULES_PREFIX
 from ghapp.pod.append import append_event
 from ghapp.pod.events import PodEvent
@@ -22,7 +23,6 @@ from ghapp.store.migrate import upgrade
 from ghapp.sync import observations, state
 from ghapp.sync.handlers import router
 from ghapp.sync.handlers.context import DeliveryContext
-from ghapp.sync.model import head_branch
 
 TASK, WS, REPO = "T1", "ws-1", "acme/widgets"
 
