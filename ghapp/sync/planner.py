@@ -346,8 +346,9 @@ def merge_strategy(policy: Policy, observed: Observed) -> str:
     rules (a merge queue: queue; auto-merge allowed: auto-merge; else the REST merge)."""
     if policy.merge_strategy in ("direct", "queue"):
         return policy.merge_strategy
-    if observed.rules.merge_queue:
-        return "queue"
+    block = observed.merge_block
+    if observed.rules.merge_queue or (block is not None and "merge_queue" in block.missing):
+        return "queue"  # the rules say so, or GitHub refused the REST merge: "must be made through the queue"
     if observed.rules.allow_auto_merge and observed.auto_merge_refused_sha != (
         observed.pr.head_sha if observed.pr else None
     ):
@@ -370,7 +371,12 @@ def _gate_facts(desired: DesiredWorkstream, observed: Observed, policy: Policy, 
     if _conflicting(pr):
         blocked.append("the branch conflicts with its base")
     block = observed.merge_block
-    if block is not None and block.head_sha == pr.head_sha and block.reason not in ("transient", "method_not_allowed"):
+    if (
+        block is not None
+        and block.head_sha == pr.head_sha
+        and block.reason not in ("transient", "method_not_allowed")
+        and "merge_queue" not in block.missing  # the REST merge refused for the queue: ghapp enqueues instead
+    ):
         spent = block.reason != "behind"
         if spent:
             blocked.append(f"GitHub refused the merge: {block.message}")
@@ -752,10 +758,14 @@ def _merge_if_ready(
     if method is None:
         _blocked(notices, pr, "method_not_allowed", "No merge method is allowed on this repository.")
         return None
+    if strategy == "queue":
+        if block is not None and "merge_queue" not in block.missing and not _retry_allowed(
+            observed, policy, pr, block, notices
+        ):
+            return None
+        return _enqueue(desired, observed, pr, notices)
     if block is not None and not _retry_allowed(observed, policy, pr, block, notices):
         return None
-    if strategy == "queue":
-        return _enqueue(desired, observed, pr, notices)
     return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=method)
 
 

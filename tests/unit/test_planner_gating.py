@@ -15,6 +15,7 @@ from ghapp.sync.model import (
     EnableAutoMerge,
     Enqueue,
     GateCheck,
+    MergeBlock,
     Observed,
     Policy,
     PublishCheck,
@@ -86,6 +87,10 @@ ROWS: list[tuple[str, Any, Observed, Policy, list[str]]] = [
     ("queue waits for required checks", DONE_GRANTED,
      obs(gate_check=SUCCESS, rules=dataclasses.replace(QUEUE, required_checks=(RequiredCheck("ci"),)),
          checks="pending"), CHECKED, []),
+    ("REST merge refused for the queue (rules not read yet): enqueue", DONE_GRANTED,
+     obs(gate_check=SUCCESS, merge_block=MergeBlock("sha1", "missing_requirement",
+                                                    "Changes must be made through the merge queue", "blocked",
+                                                    missing=("merge_queue",))), CHECKED, ["Enqueue(sha1)"]),
     ("forced direct on a queue base: REST merge", DONE_GRANTED, obs(gate_check=SUCCESS, rules=QUEUE),
      dataclasses.replace(CHECKED, merge_strategy="direct"), ["Merge(sha1,squash)"]),
     # auto-merge
