@@ -28,6 +28,7 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 from werkzeug.wrappers import Request, Response
 
 from ghapp.branches import head_branch
@@ -562,6 +564,7 @@ class TaskDriver:
         self.deadline = deadline
         self.error: str | None = None
         self.done = False
+        self.expected: list[tuple[str, str, int | None]] = []  # (notice type, workstream, comment id)
 
     def _notices(self) -> list[dict[str, Any]]:
         return self.pod.notices(self.plan.task_id)
@@ -610,9 +613,18 @@ class TaskDriver:
         for ws in plan.workstreams:
             if ws.cancel:
                 pod.post(task, "workstream_cancelled", {"workstream_id": ws.workstream_id, "reason": "not needed"})
-        for ws in live:  # the agents push their work and CI passes on it
-            sha = self.sim.push_commit(ws.repo, ws.head, message=f"work on {ws.workstream_id}")
+        for ws in live:  # the agents push their work, CI passes on it and a reviewer comments on a line
+            path = f"{ws.workstream_id}.txt"
+            sha = self.sim.push_commit(ws.repo, ws.head, message=f"work on {ws.workstream_id}",
+                                       files={path: f"work on {ws.workstream_id}\n"})
             self.sim.complete_checks(ws.repo, sha, conclusion="success")
+            number = self.sim.get_pull(ws.repo, next(p["number"] for p in self.sim.pulls(ws.repo)
+                                                     if p["head"]["ref"] == ws.head))["number"]
+            inline = self.sim.review_comment(ws.repo, number, "reviewer", "why this line?", path=path, line=1)
+            said = self.sim.comment(ws.repo, number, "reviewer", "looks promising")
+            self.expected += [("review_comment", ws.workstream_id, inline["id"]),
+                              ("pr_comment", ws.workstream_id, said["id"]),
+                              ("checks_completed", ws.workstream_id, None)]
         for ws in live:
             pod.post(task, "workstream_completed", {"workstream_id": ws.workstream_id})
         answered: set[tuple[str, str]] = set()
@@ -877,6 +889,23 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
 
     bypassed, bypass_problems = bypassed_ghapp_check(sim, queued_repos(cluster.scale))
     problems.extend(bypass_problems)
+    # people's comments and checks reach the pod (none lost); ghapp posts each of its comments once.
+    heard = {(r.task_id, (r.data or {}).get("workstream_id"), r.type, (r.data or {}).get("comment_id"))
+             for r in notice_rows}
+    expected = [(d.plan.task_id, ws, type_, cid) for d in drivers for type_, ws, cid in d.expected]
+    heard_types = {h[:3] for h in heard}
+    lost = [e for e in expected if (e not in heard if e[3] is not None else e[:3] not in heard_types)]
+    for item in lost[:20]:
+        problems.append(f"{item[0]}/{item[1]}: {item[2]} {item[3] or ''} never noticed")
+    markers: Counter[str] = Counter()
+    for repo in repos:
+        for pull in sim.pulls(repo):
+            for comment in sim.comments(repo, pull["number"]):
+                markers.update(re.findall(r"<!-- ghapp:[^>]*-->", comment["body"]))
+    comment_duplicates = sum(count - 1 for count in markers.values())
+    if comment_duplicates:
+        problems.append(f"{comment_duplicates} comments ghapp posted more than once (same marker)")
+
     counters = sim.counters.as_dict()
     figures = {
         "workstreams / tasks / repos / installations": (
@@ -902,6 +931,8 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         "duplicate PRs": duplicates,
         "PRs in the wrong final state": wrong,
         "merges that bypassed a required ghapp check": bypassed,
+        "ghapp comments (by marker) / duplicates": f"{len(markers)} / {comment_duplicates}",
+        "review, comment and check notices expected / lost": f"{len(expected)} / {len(lost)}",
         "notices in the logs": len(logged),
         "notices received by the pod (unique ids)": len(received),
         "notice pushes received (incl. repeats)": receiver.pushes,
@@ -926,8 +957,9 @@ def _install(sim: GitHubSimulator, scale: Scale) -> None:
     by_owner: dict[str, list[str]] = defaultdict(list)
     for owner, name in repo_names(scale):
         by_owner[owner].append(name)
+    events = yaml.safe_load((Path(__file__).parents[1] / "app.yml").read_text())["default_events"]
     for owner, names in by_owner.items():
-        sim.install(owner, names)
+        sim.install(owner, names, events=events)
     for repo in queued_repos(scale):
         # a merge queue on the default branch, and ghapp's own check required (from ghapp's app only)
         sim.set_ruleset(repo, name="merge queue", merge_queue="MERGE",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -187,9 +188,72 @@ def sqlite_database(directory: Path, name: str = "ghapp") -> str:
     return url
 
 
-def postgres_base_url() -> str | None:
-    """The PostgreSQL to also measure against, when one is configured."""
-    return (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "").strip() or None
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL base URL with PostgreSQL's default durability (``fsync`` and ``synchronous_commit`` on).
+
+    ``BENCH_DATABASE_URL`` when set (it should keep those defaults: a 202 is
+    only durable if the commit is); else a server of the benchmark's own,
+    initialised in a temporary folder and listening on a free port, stopped
+    and deleted afterwards. Never the test suite's server, which runs with
+    ``fsync=off``.
+    """
+    url = os.environ.get("BENCH_DATABASE_URL", "").strip()
+    if url:
+        yield url
+        return
+    binaries = _postgres_binaries()
+    root = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    data = root / "data"
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        import shutil
+
+        shutil.chown(root, user="postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    run = functools.partial(subprocess.run, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        run([*as_postgres, str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"])
+        run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
+             f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"])
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        if (data / "postmaster.pid").exists():
+            run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _postgres_binaries() -> Path:
+    """The folder holding ``initdb`` and ``pg_ctl``: ``PG_BIN``, the ``PATH``, or Debian's versioned folders."""
+    import glob
+    import shutil
+
+    named = os.environ.get("PG_BIN", "").strip()
+    if named:
+        return Path(named)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not versions:
+        raise SystemExit("PostgreSQL's initdb was not found: install postgresql, or set PG_BIN or BENCH_DATABASE_URL")
+    return Path(versions[-1]).parent
+
+
+def postgres_durability(url: str) -> dict[str, str]:
+    """The server's ``fsync`` and ``synchronous_commit``, recorded with the figures."""
+    from sqlalchemy import text
+
+    from ghapp.store.engine import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        found = {name: str(conn.execute(text(f"SHOW {name}")).scalar()) for name in ("fsync", "synchronous_commit")}
+    engine.dispose()
+    return found
 
 
 def postgres_database(base: str) -> str:
@@ -200,15 +264,6 @@ def postgres_database(base: str) -> str:
     scoped, _ = postgres_schema(base, prefix="bench_")
     upgrade(scoped)
     return scoped
-
-
-def databases(directory: Path, *, with_postgres: bool = True) -> list[tuple[str, str]]:
-    """``[(kind, url)]``: SQLite always, PostgreSQL when configured."""
-    found = [("sqlite", sqlite_database(directory))]
-    base = postgres_base_url()
-    if with_postgres and base:
-        found.append(("postgresql", postgres_database(base)))
-    return found
 
 
 @dataclass

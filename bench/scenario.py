@@ -19,7 +19,7 @@ from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from bench.common import postgres_base_url, postgres_database, redis_server, sqlite_database
+from bench.common import postgres_database, postgres_server, redis_server, sqlite_database
 from ghapp.branches import head_branch
 from ghapp.runtime import QUEUE_NAME
 from ghapp.testing import GitHubSimulator, SimulatorConfig
@@ -27,7 +27,7 @@ from ghapp.testing.stack import GhappStack, wait_until
 
 # Pacing loose enough that GitHub's secondary limits never shape a benchmark that is not about them.
 UNPACED = {"content_per_minute": 1_000_000, "content_per_hour": 10_000_000, "write_spacing_s": 0.0}
-PERIODIC_PREFIXES = ("sweep-", "redelivery-", "startup-")
+PERIODIC_PREFIXES = ("sweep-", "redelivery-", "recovery-", "startup-")
 UNPACED_SIM = {
     "content_limit_per_minute": 1_000_000,
     "content_limit_per_hour": 10_000_000,
@@ -47,16 +47,15 @@ def running_stack(
 ) -> Iterator[tuple[GitHubSimulator, GhappStack, str]]:
     """``(sim, stack, redis_url)``: everything started, everything stopped afterwards.
 
-    ``database`` is ``sqlite`` (a file of its own) or ``postgresql`` (a schema of its own in the
-    PostgreSQL that ``BENCH_DATABASE_URL`` or ``TEST_DATABASE_URL`` names).
+    ``database`` is ``sqlite`` (a file of its own) or ``postgresql`` (a schema of its own in a
+    PostgreSQL with default durability, ``bench.common.postgres_server``).
     """
     config = SimulatorConfig(**{"concurrency_limit": 1000, **(sim_config or {})})
-    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp, redis_server() as redis_url:
+    with contextlib.ExitStack() as resources:
+        tmp = resources.enter_context(tempfile.TemporaryDirectory(prefix="bench-stack-"))
+        redis_url = resources.enter_context(redis_server())
         if database == "postgresql":
-            base = postgres_base_url()
-            if base is None:
-                raise SystemExit("set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL to measure on it")
-            database_url = postgres_database(base)
+            database_url = postgres_database(resources.enter_context(postgres_server()))
         else:
             database_url = sqlite_database(Path(tmp))
         with GitHubSimulator(config) as sim:
@@ -114,7 +113,7 @@ def queue_idle(redis_url: str) -> bool:
             return False
         scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
         if any(not job_id.startswith(PERIODIC_PREFIXES) for job_id in scheduled):
-            return False  # the sweep and redelivery chains are always scheduled: they do not count
+            return False  # the periodic chains are always scheduled: they do not count
         return not any(True for _ in client.scan_iter("ghapp:queued:*", count=1000))
     finally:
         client.close()

@@ -27,6 +27,8 @@ MERGE_METHODS = ("merge", "squash", "rebase")
 UPDATE_BRANCH_POLICIES = ("auto", "notify")
 MERGE_STRATEGIES = ("auto", "direct", "queue")
 LOG_FORMATS = ("pretty", "json")
+# How notices pushed to the pod are signed; "legacy" (X-Pod-Signature-256) stays for one release.
+NOTICE_SIGNATURES = ("standard", "legacy")
 
 
 class ConfigError(ValueError):
@@ -49,6 +51,7 @@ class Settings:
     database_url: str = ""
     pod_secret: str | None = field(default=None, repr=False)
     pod_callback_url: str | None = None
+    notice_signature: str = "standard"
     status_token: str | None = field(default=None, repr=False)
     webhook_path: str = "/api/github/webhooks"
     port: int = 3000
@@ -76,7 +79,6 @@ class Settings:
     redelivery_interval_s: int = 600
     max_body_bytes: int = 25 * 1024 * 1024
     public_url: str | None = None
-    worker_niceness: int = 10
     inbox_retention_days: int = 14
 
     @property
@@ -280,6 +282,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         pod_secret=env.get("POD_SECRET", "").strip() or None,
         pod_callback_url=callback,
+        notice_signature=_env_choice(env, "NOTICE_SIGNATURE", "standard", NOTICE_SIGNATURES),
         status_token=env.get("STATUS_TOKEN", "").strip() or None,
         webhook_path=webhook_path,
         port=_env_int(env, "PORT", 3000, minimum=1),
@@ -307,7 +310,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         redelivery_interval_s=_env_int(env, "REDELIVERY_INTERVAL_SECONDS", 600, minimum=10),
         max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 25 * 1024 * 1024, minimum=1024),
         public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
-        worker_niceness=_env_int(env, "WORKER_NICENESS", 10),
         inbox_retention_days=_retention_days(env, enterprise=ghe_host is not None),
     )
 

@@ -10,16 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from redis import Redis
 from rq import Queue
 from sqlalchemy import Engine
 
 from ghapp.config import ConfigError, Settings, get_settings
-
-if TYPE_CHECKING:
-    from ghapp.store.inbox import DirectStore
 
 QUEUE_NAME = "ghapp"
 
@@ -49,13 +45,6 @@ class Runtime:
     @cached_property
     def queue(self) -> Queue:
         return Queue(QUEUE_NAME, connection=self.redis)
-
-    @cached_property
-    def webhook_store(self) -> DirectStore | None:
-        """The webhook view's connection of its own for storing deliveries (None: it goes through the pool)."""
-        from ghapp.store.inbox import DirectStore
-
-        return DirectStore.for_engine(self.engine)
 
 
 _current: Runtime | None = None
@@ -90,4 +79,3 @@ def after_fork() -> None:
         _current._redis = None
         _current.__dict__.pop("engine", None)
         _current.__dict__.pop("queue", None)
-        _current.__dict__.pop("webhook_store", None)

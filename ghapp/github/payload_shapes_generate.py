@@ -60,9 +60,26 @@ READS: dict[str, tuple[tuple[str, ...], list[str]]] = {
          "review.state", "review.commit_id", "review.body"],
     ),
     "issue_comment": (
-        ("created", "edited"),
+        ("created", "edited", "deleted"),
         ["issue.number!", "issue.pull_request", "repository.full_name!", "comment.id!", "comment.user.login",
          "comment.body", "comment.performed_via_github_app.id"],
+    ),
+    "pull_request_review_comment": (
+        ("created", "edited", "deleted"),
+        ["pull_request.number!", "pull_request.head.ref!", "repository.full_name!", "comment.id!", "comment.body",
+         "comment.path", "comment.line", "comment.side", "comment.start_line", "comment.diff_hunk",
+         "comment.commit_id", "comment.in_reply_to_id", "comment.user.login", "comment.author_association",
+         "comment.pull_request_review_id", "comment.updated_at", "sender.login"],
+    ),
+    "pull_request_review_thread": (
+        ("resolved", "unresolved"),
+        ["pull_request.number!", "pull_request.head.ref!", "repository.full_name!", "thread.node_id!",
+         "thread.comments[].id", "thread.comments[].path", "thread.comments[].body"],
+    ),
+    "repository": (
+        ("renamed", "transferred"),
+        # ``changes`` differs by action (a name or an owner) and is read when present.
+        ["repository.full_name!", "repository.id!", "repository.name!", "repository.owner.login!"],
     ),
     "check_suite": (("completed", "requested", "rerequested"), CHECK_SUITE),
     "check_run": (("created", "completed", "rerequested"), CHECK_RUN),

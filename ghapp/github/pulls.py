@@ -258,10 +258,14 @@ class PullRequests:
         """Turn a PR back into a draft (GraphQL). Returns ``isDraft`` after."""
         return self._set_draft(repo, node_id, CONVERT_TO_DRAFT, "convertPullRequestToDraft")
 
-    def request_reviewers(self, repo: str, number: int, reviewers: Iterable[str]) -> list[str]:
-        """Ask these people to review (GitHub ignores a repeated request); the logins now requested."""
+    def request_reviewers(
+        self, repo: str, number: int, reviewers: Iterable[str], teams: Iterable[str] = ()
+    ) -> list[str]:
+        """Ask these people (and teams of the owner) to review (GitHub ignores a repeated request); the
+        logins now requested."""
         wanted = sorted(set(reviewers))
-        if not wanted:
+        team_slugs = sorted(set(teams))
+        if not wanted and not team_slugs:
             return []
         owner, name = split_repo(repo)
         response = self.client.request(
@@ -269,7 +273,7 @@ class PullRequests:
             Access.PULL_REQUESTS_WRITE,
             "POST",
             f"/repos/{owner}/{name}/pulls/{number}/requested_reviewers",
-            json={"reviewers": wanted},
+            json={"reviewers": wanted, **({"team_reviewers": team_slugs} if team_slugs else {})},
         )
         requested = response.data.get("requested_reviewers") if isinstance(response.data, dict) else None
         return [str(u["login"]) for u in requested or [] if isinstance(u, dict) and u.get("login")]
@@ -298,6 +302,16 @@ class PullRequests:
                 return again.merge_commit_sha
             raise
         return str(response.data["sha"])
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        """Delete a branch (GitHub docs, "Delete a reference"); one already gone (422/404) is fine."""
+        owner, name = split_repo(repo)
+        try:
+            self.client.request(
+                repo, Access.CONTENTS_WRITE, "DELETE", f"/repos/{owner}/{name}/git/refs/heads/{quote(branch, safe='/')}"
+            )
+        except (NotFound, ValidationFailed):
+            return
 
     def update_branch(self, repo: str, number: int, expected_head_sha: str) -> None:
         """Merge the base into the head on GitHub, only if the head is still ``expected_head_sha``.

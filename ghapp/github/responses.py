@@ -21,6 +21,7 @@ GraphQL answers a spent budget with HTTP 200 and an error of type
 from __future__ import annotations
 
 import http
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -157,8 +158,12 @@ def _message_of(data: Any) -> str | None:
 
 
 def _decode_error_body(headers: Mapping[str, str], body: bytes) -> Any:
+    """A refusal's JSON document (GitHub sends its errors as ``application/json``), or None for anything else."""
+    mimetype = (headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        return None
     try:
-        return sansio._decode_body(headers.get("content-type"), body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
 

@@ -15,7 +15,7 @@ from ghapp.branches import head_branch
 from ghapp.pod.events import PodEvent
 from ghapp.pod.projection import fold_task
 from ghapp.pod.rules import Refusal, affected_workstreams, check_event
-from ghapp.store import tasks
+from ghapp.store import repo_names, tasks
 
 
 class EventRefused(Exception):
@@ -77,7 +77,7 @@ def _project_workstream(conn: Connection, task_id: str, event: PodEvent) -> None
             conn,
             task_id,
             ws_id,
-            repo=data["repo"],
+            repo=repo_names.current_name(conn, data["repo"]),  # a renamed repository keeps its rows
             base=data["branch"],
             head_branch=head_branch(task_id, ws_id),
             observed={},  # the sync's document; it reads a stored one through observations.normalise

@@ -128,6 +128,16 @@ EVENT_DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             "request_id": _id(
                 "Makes the request idempotent: a second request with this id is not posted again."
             ),
+            "in_reply_to": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "An inline review comment's id (from a review_comment notice): the comment is "
+                "posted as a reply in that comment's thread instead of in the PR's conversation.",
+            },
+            "resolve_thread": {
+                "type": "boolean",
+                "description": "With in_reply_to: resolve the thread once the reply is posted.",
+            },
         },
         ("workstream_id", "body"),
     ),

@@ -11,9 +11,11 @@ Writing (``append_notice``)
 Pushing (``deliver_notice``, an RQ job)
     With ``POD_CALLBACK_URL`` set, the job POSTs the notice document
     ``{notice_id, task_id, version, type, data, created_at}`` there, signed
-    like the pod API (``X-Pod-Timestamp`` / ``X-Pod-Signature-256``, see
-    ``ghapp.pod.signing``) and carrying ``X-Ghapp-Notice-Id`` so the pod can
-    drop a duplicate. Only a 2xx marks the row ``delivered``.
+    as Standard Webhooks (``webhook-id`` is the notice id, see
+    ``ghapp.pod.notice_signing``; ``NOTICE_SIGNATURE=legacy`` keeps the pod
+    API's ``X-Pod-Signature-256`` for one release) and carrying
+    ``X-Ghapp-Notice-Id`` so the pod can drop a duplicate. Only a 2xx marks
+    the row ``delivered``.
 
     A failed push is retried by the job itself: it records the attempt and
     schedules a new job (own job id per attempt, ``enqueue_at``) after
@@ -47,7 +49,7 @@ from sqlalchemy import Connection
 
 from ghapp.logs import redact_data
 from ghapp.pod.notice_queue import enqueue_push, enqueue_retry
-from ghapp.pod.signing import sign
+from ghapp.pod.notice_signing import sign_notice
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store import outbox, tasks
 from ghapp.store.engine import reading
@@ -166,14 +168,16 @@ def retry_delay(attempt: int, rand: random.Random | None = None) -> float:
     return max(1.0, base * factor)
 
 
-def push(callback_url: str, secret: str, notice_id: str, document: dict[str, Any]) -> str | None:
-    """POST one notice; None on a 2xx, else why it failed (one line)."""
+def push(
+    callback_url: str, secret: str, notice_id: str, document: dict[str, Any], scheme: str = "standard"
+) -> str | None:
+    """POST one notice signed under ``scheme``; None on a 2xx, else why it failed (one line)."""
     body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode("utf-8")
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "ghapp-notices",
         NOTICE_ID_HEADER: notice_id,
-        **sign(secret, body),
+        **sign_notice(scheme, secret, notice_id, body),
     }
     try:
         response = _session().post(
@@ -204,7 +208,9 @@ def deliver_notice(notice_id: str) -> str:
             "POD_CALLBACK_URL is set but POD_SECRET is not: notices cannot be signed, so none are pushed"
         )
         return "not_pushed"
-    problem = push(settings.pod_callback_url, settings.pod_secret, notice_id, dict(row.payload))
+    problem = push(
+        settings.pod_callback_url, settings.pod_secret, notice_id, dict(row.payload), settings.notice_signature
+    )
     attempt = row.attempts + 1
     if problem is None:
         with runtime.engine.begin() as conn:

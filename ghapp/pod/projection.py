@@ -60,6 +60,8 @@ class Workstream:
     pod_approval_sha: str | None = None
     last_requested_sha: str | None = None
     comments: dict[str, str] = field(default_factory=dict)  # request id -> body, first one kept
+    # request id -> {"in_reply_to": id, "resolve_thread": bool}, for replies in a review thread
+    comment_threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     paused: bool = False
 
     @property
@@ -166,6 +168,11 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
         ws.pod_approval_sha = data.get("head_sha") or ws.last_requested_sha
     elif kind == "comment_requested":
         request_id = str(data.get("request_id") or f"v{entry.version}")
+        if request_id not in ws.comments and data.get("in_reply_to"):
+            ws.comment_threads[request_id] = {
+                "in_reply_to": int(data["in_reply_to"]),
+                "resolve_thread": bool(data.get("resolve_thread")),
+            }
         ws.comments.setdefault(request_id, str(data.get("body", "")))
 
 

@@ -1,29 +1,34 @@
-"""Database engines for SQLite (default) and PostgreSQL (production).
+"""Database engines: PostgreSQL in production, SQLite as the single-machine default.
 
-SQLite is made safe for several processes (gunicorn workers and RQ workers):
-WAL journal so readers never block the writer, a generous busy timeout, a
-memory-mapped read path, and every transaction opened with ``BEGIN
-IMMEDIATE`` so two writers queue for the lock up front instead of
-deadlocking when a reader tries to upgrade. Writers also take turns
-(``ghapp.store.turns``) so that none of them ever sleeps in SQLite's busy
-handler, and readers (``reading``) take no lock at all.
+PostgreSQL needs nothing of ghapp's own. Its pool hands connections out
+without pinging them first (a round trip on every checkout): a connection
+that a restarted server closed fails on its first statement, SQLAlchemy
+then discards every pooled connection, and the caller tries again (the
+webhook view does so at once; a job through RQ's retries).
+
+SQLite is shared by several processes (gunicorn workers, RQ workers), so it
+runs in WAL mode, where readers never block the writer, with a busy timeout
+so that a writer waits for the lock instead of failing. Every transaction
+that may write opens with ``BEGIN IMMEDIATE``: a deferred transaction that
+reads and then writes can find another writer has moved the database on,
+and SQLite then fails it at once (no busy timeout helps), while an immediate
+one waits its turn up front. Reads go through ``reading``, a deferred
+transaction on a WAL snapshot that takes no lock.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from ghapp.config import normalise_database_url
-from ghapp.store.checkpoint import BackgroundCheckpoints
-from ghapp.store.turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_MMAP_BYTES = 256 * 1024 * 1024
-SAFETY_NET_WAL_PAGES = 100_000  # about 400 MB: far beyond the 16,000 frames where checkpoint threads restart the WAL
+_READ_ONLY = "ghapp_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -35,7 +40,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     url = normalise_database_url(url)
     if is_sqlite(url):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, future=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=10)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -43,158 +48,49 @@ def _sqlite_engine(url: str) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        future=True,
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy, not the driver, decide when transactions begin.
-        dbapi_connection.isolation_level = None
-        configure_sqlite(dbapi_connection)
-
-    turns = writer_turns(engine)
+        dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, decides when transactions begin
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        if connection.get_execution_options().get(_READ_ONLY):
-            connection.exec_driver_sql("BEGIN")  # a reader: WAL gives it a snapshot, no lock, no turn
-            return
-        turns.acquire()
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            turns.release()
-            raise
-        connection.info[_HOLDS_TURN] = True
-
-    database = sqlite_file(engine)
-    checkpoints = background_checkpoints(engine) if database else None
-
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection):  # type: ignore[no-untyped-def]
-        _finish(connection, turns, commit=True)
-        if checkpoints is not None:
-            checkpoints.note_write()
-
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(connection):  # type: ignore[no-untyped-def]
-        _finish(connection, turns, commit=False)
-
-    @event.listens_for(engine, "reset")
-    def _on_reset(dbapi_connection, record, _reset_state):  # type: ignore[no-untyped-def]
-        # A connection returned to the pool mid-transaction (an error path): never keep the turn.
-        _hand_back(record.info, turns)
+        read_only = connection.get_execution_options().get(_READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
-
-
-_HOLDS_TURN = "ghapp_holds_write_turn"
-_READ_ONLY = "ghapp_read_only"
 
 
 def reading(engine: Engine) -> Connection:
     """A connection for reads only (``with reading(engine) as conn:``).
 
     On SQLite its transactions begin deferred: they read a WAL snapshot and
-    take neither the write lock nor the machine's write turn, so readers
-    never hold up the webhook view's INSERT. Never write through it: a
-    deferred transaction that tries to write can fail with "database is
+    take no lock, so readers never hold up a writer. Never write through it:
+    a deferred transaction that tries to write can fail with "database is
     locked" instead of waiting. On PostgreSQL it is a plain connection.
     """
     return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
-def _finish(connection: Connection, turns: WriterTurns, *, commit: bool) -> None:
-    """End the transaction now and give the turn back.
+@contextlib.contextmanager
+def storing(engine: Engine) -> Iterator[Connection]:
+    """A connection on which each statement is committed as it runs (``with storing(engine) as conn:``).
 
-    SQLAlchemy calls its commit and rollback events just before it ends the
-    transaction itself; ending it here means the turn passes on only after
-    the write is done (SQLAlchemy's own call then finds no transaction).
+    For a lone INSERT: on PostgreSQL it runs in autocommit mode, one round
+    trip where ``BEGIN``, the statement and ``COMMIT`` took three; on SQLite
+    it is an ordinary (immediate) transaction committed at the end of the block.
     """
-    dbapi_connection = connection.connection.dbapi_connection
-    try:
-        if commit:
-            dbapi_connection.commit()
-        else:
-            dbapi_connection.rollback()
-    finally:
-        _hand_back(connection.info, turns)
-
-
-def _hand_back(info: dict, turns: WriterTurns) -> None:  # type: ignore[type-arg]
-    if info.pop(_HOLDS_TURN, False):
-        turns.release()
-
-
-def configure_sqlite(dbapi_connection: sqlite3.Connection, *, auto_checkpoint: bool = True) -> None:
-    """The settings every ghapp connection to a SQLite file uses (pooled or not).
-
-    WAL checkpoints are the job of each process's background thread
-    (``ghapp.store.checkpoint``), never of a commit: a commit holds the
-    machine's write turn, so a checkpoint inside it (SQLite's default, past
-    1,000 WAL pages) made every other writer, the webhook view included,
-    wait for its copying and fsync. Pooled connections keep SQLite's
-    automatic checkpoint only as a safety net far beyond where the threads
-    keep the WAL (``SAFETY_NET_WAL_PAGES``), for a process whose thread does
-    not get to run (a job in a forked child that exits first); with
-    ``auto_checkpoint=False`` (the webhook view's own connection) not even that.
-    """
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    # Read pages through a memory map instead of a read() call each: the webhook INSERT walks
-    # the inbox's b-tree on every delivery (what it saved: bench/README.md).
-    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_WAL_PAGES if auto_checkpoint else 0}")
-    cursor.close()
-
-
-def connect_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> sqlite3.Connection:
-    """A connection of its own to ``engine``'s SQLite file, outside the pool, configured like the pool's.
-
-    In autocommit mode: each statement is its own transaction.
-    """
-    database = sqlite_file(engine)
-    if database is None:
-        raise ValueError("a connection of its own needs a SQLite file, not an in-memory database")
-    connection = sqlite3.connect(
-        database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-    )
-    configure_sqlite(connection, auto_checkpoint=auto_checkpoint)
-    return connection
-
-
-def sqlite_file(engine: Engine) -> str | None:
-    """The file of a SQLite engine; None for other databases and for SQLite in memory."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    return database if database and database != ":memory:" else None
-
-
-_turns: dict[str | None, WriterTurns] = {}
-_checkpoints: dict[str, BackgroundCheckpoints] = {}
-
-
-def background_checkpoints(engine: Engine) -> BackgroundCheckpoints:
-    """The one ``BackgroundCheckpoints`` of this process for ``engine``'s SQLite file."""
-    database = sqlite_file(engine)
-    if database is None:
-        raise ValueError("WAL checkpoints need a SQLite file")
-    found = _checkpoints.get(database)
-    if found is None:
-        found = _checkpoints[database] = BackgroundCheckpoints(lambda: connect_sqlite(engine), database)
-    return found
-
-
-def writer_turns(engine: Engine) -> WriterTurns:
-    """The one ``WriterTurns`` of this process for ``engine``'s database file."""
-    database = sqlite_file(engine)
-    found = _turns.get(database)
-    if found is None:
-        found = _turns[database] = WriterTurns(database)
-    return found
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+        conn.commit()
 
 
 def ping(engine: Engine) -> None:

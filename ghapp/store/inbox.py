@@ -1,33 +1,29 @@
 """The webhook inbox: every GitHub delivery, stored raw and keyed by its GUID.
 
-The web process only stores (``insert_statement`` + ``status_of``); the worker
+The web process only stores (``store`` + ``status_of``); the worker
 decodes, applies and marks. Keeping the raw bytes means the worker, not the
 request, pays for JSON parsing, and a redelivery (same GUID) finds its row.
 
 The bytes are stored compressed with Zstandard (``body_encoding`` "zstd";
 ``raw_body`` gives them back exactly as received). GitHub's payloads repeat
-the same URLs and keys many times: a 25 KB ``pull_request`` delivery
-compresses to about a tenth at level 1, which saves the database more
-writes than it costs the view (the row shrinks from seven overflow pages to
-one) and keeps the inbox a tenth of its size on disk. Zstandard rather than
-zlib: it is faster at a better ratio (the timings: ``bench/README.md``).
+the same URLs and keys many times, so a ``pull_request`` delivery shrinks to
+about a tenth at Zstandard's fastest level: the durable commit writes and
+syncs a tenth of the bytes, and the inbox keeps a tenth of the disk
+(figures in ``bench/README.md``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import os
-import sqlite3
 import threading
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import zstandard
-from sqlalchemy import Connection, Engine, Insert, Row, delete, func, select, update
+from sqlalchemy import Connection, Insert, Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from ghapp.store.schema import inbox
 
@@ -36,20 +32,20 @@ PRUNABLE_STATUSES = ("processed", "ignored")  # a failed delivery stays until an
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
+@functools.cache
 def insert_statement(dialect_name: str) -> Insert:
-    """A prepared ``INSERT ... ON CONFLICT (guid) DO NOTHING RETURNING guid`` for the given dialect.
+    """``INSERT ... ON CONFLICT (guid) DO NOTHING RETURNING guid`` for the given dialect, built once.
 
-    Built once per process by the webhook view; a duplicate GUID then costs
-    no exception, and the returned row (or its absence) says whether this
-    request stored it (``rowcount`` is not reliable here across drivers).
+    A duplicate GUID then costs no exception, and the returned row (or its
+    absence) says whether this statement stored it (``rowcount`` is not
+    reliable here across drivers).
     """
     builder = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return builder(inbox).on_conflict_do_nothing(index_elements=[inbox.c.guid]).returning(inbox.c.guid)
 
 
-_VARYING_COLUMNS = ("guid", "event", "body", "received_at")  # the rest of ``insert_values`` is the same every time
 BODY_ENCODING = "zstd"
-BODY_COMPRESSION_LEVEL = 1  # Zstandard's fastest standard level: a 25 KB payload to about a tenth
+BODY_COMPRESSION_LEVEL = 1  # Zstandard's fastest standard level
 _compressors = threading.local()  # a ZstdCompressor is not safe to share between threads
 
 
@@ -72,177 +68,6 @@ def raw_body(row: Any) -> bytes:
     raise ValueError(f"the delivery's body has an unknown encoding {encoding!r}")
 
 
-class DirectStore:
-    """The webhook view's INSERT as one self-committing statement on a connection of this process's own.
-
-    The statement is ``insert_statement`` compiled once with positional
-    parameters, and each column's value goes through SQLAlchemy's own bind
-    processor, so the row is the one ``store`` writes. The connection is in
-    autocommit mode, so the lone ``INSERT ... ON CONFLICT DO NOTHING
-    RETURNING`` is its own transaction: no ``BEGIN`` and ``COMMIT`` around
-    it, no pool checkout, no rollback-on-return. It is opened on first use,
-    and again after a fork or an error. ``for_engine`` picks the subclass
-    for the database; None means the view goes through SQLAlchemy.
-    """
-
-    def __init__(self, engine: Engine, dialect: Any = None) -> None:
-        dialect = dialect or engine.dialect
-        compiled = insert_statement(dialect.name).compile(dialect=dialect)
-        self.engine = engine
-        self.sql = str(compiled)
-        self.names: list[str] = list(compiled.positiontup or [])
-        self.processors = {
-            name: inbox.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
-        }
-        # The parameters in the statement's order, with those that are the same for every row filled in once.
-        template = insert_values("", "", b"")
-        self._template = [self._bound(name, template.get(name)) for name in self.names]
-        self._varying = [(self.names.index(name), self.processors[name]) for name in _VARYING_COLUMNS]
-        self._connection: Any = None
-        self._pid = 0
-
-    @staticmethod
-    def for_engine(engine: Engine) -> DirectStore | None:
-        """The direct store for ``engine``'s database, or None (SQLite in memory has no second connection)."""
-        from ghapp.store.engine import sqlite_file
-
-        if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-            return PostgresStore(engine)
-        if sqlite_file(engine) is not None:
-            return SqliteStore(engine)
-        return None
-
-    def store(self, guid: str, event: str, body: bytes) -> bool:
-        """Store one delivery unless its GUID is there; True when this call wrote it."""
-        raise NotImplementedError
-
-    def _params(self, guid: str, event: str, body: bytes) -> list[Any]:
-        params = self._template.copy()
-        varying = (guid, event, stored_body(body), datetime.now(UTC))
-        for (index, process), value in zip(self._varying, varying, strict=True):
-            params[index] = process(value) if process is not None else value
-        return params
-
-    def _bound(self, name: str, value: Any) -> Any:
-        """``value`` as SQLAlchemy would bind it to column ``name``."""
-        process = self.processors[name]
-        return process(value) if process is not None and value is not None else value
-
-    def _connect(self) -> Any:
-        raise NotImplementedError
-
-    def open(self) -> Any:
-        """This process's connection, opened on first use (and again after a fork or an error)."""
-        if self._connection is None or self._pid != os.getpid():
-            self._connection = self._connect()
-            self._pid = os.getpid()
-        return self._connection
-
-    def _drop_connection(self) -> None:
-        """Forget a connection that failed (the server restarted, the disk is full): reopen next time."""
-        if self._connection is not None and self._pid == os.getpid():
-            with contextlib.suppress(Exception):
-                self._connection.close()
-        self._connection = None
-
-
-class SqliteStore(DirectStore):
-    """The direct store on a SQLite file, taking the machine's write turn for the statement alone.
-
-    The write lock is held only while SQLite runs the statement, not across
-    a ``BEGIN IMMEDIATE`` … ``COMMIT`` with Python in between, and WAL
-    checkpoints are left to a background thread (``ghapp.store.checkpoint``).
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        from ghapp.store.engine import background_checkpoints, writer_turns
-
-        super().__init__(engine)
-        self.checkpoints = background_checkpoints(engine)
-        self.turns = writer_turns(engine)
-
-    def _connect(self) -> Any:
-        from ghapp.store.engine import connect_sqlite
-
-        return connect_sqlite(self.engine, auto_checkpoint=False)
-
-    def store(self, guid: str, event: str, body: bytes) -> bool:
-        """Store one delivery unless its GUID is there, in the machine's write turn; True when this call wrote it."""
-        params = self._params(guid, event, body)
-        turns = self.turns
-        try:
-            turns.acquire()
-            try:
-                cursor = self.open().cursor()
-                try:
-                    cursor.execute(self.sql, params)
-                    rows = cursor.fetchall()  # run the statement to its end: that is its commit
-                finally:
-                    cursor.close()
-            finally:
-                turns.release()
-        except sqlite3.Error as exc:  # the same exception SQLAlchemy raises for the driver's errors
-            self._drop_connection()
-            raise DBAPIError.instance(self.sql, params, exc, sqlite3.Error) from exc
-        if rows:
-            self.checkpoints.note_write()
-        return bool(rows)
-
-
-class PostgresStore(DirectStore):
-    """The direct store on PostgreSQL: one round trip a delivery, where the pool's path took four.
-
-    Through SQLAlchemy's pool a delivery cost a ``SELECT 1`` (the pool's
-    pre-ping), ``BEGIN``, the ``INSERT`` and ``COMMIT``, and the checkout,
-    the events and the result machinery cost the web worker more CPU than
-    the insert (``bench/README.md``). The connection is a pooled one detached from the pool, so it
-    is made exactly as the engine makes its own; psycopg prepares the
-    statement on the server once it has run a few times. A connection that
-    has been idle can find the server gone (a restart, a failover): the
-    statement is then tried once more on a new connection, which is safe
-    because a GUID that the first attempt did store is found by ``ON
-    CONFLICT`` and reported as already stored (still ``pending``, so queued).
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        import psycopg  # here, not at the top: it adds about 9 MB to every process, and SQLite needs none of it
-
-        # Positional ``%s`` parameters (psycopg takes both), so rows are built as lists like SQLite's.
-        super().__init__(engine, type(engine.dialect)(paramstyle="format"))
-        self._driver_error: type[Exception] = psycopg.Error
-        self._connection_lost: type[Exception] = psycopg.OperationalError
-
-    def _connect(self) -> Any:
-        pooled = self.engine.raw_connection()
-        pooled.detach()
-        connection = pooled.dbapi_connection
-        connection.rollback()  # whatever the checkout's ping began
-        connection.autocommit = True
-        return connection
-
-    def store(self, guid: str, event: str, body: bytes) -> bool:
-        """Store one delivery unless its GUID is there, in one round trip; True when this call wrote it."""
-        params = self._params(guid, event, body)
-        reused = self._connection is not None and self._pid == os.getpid()
-        try:
-            return self._insert(params)
-        except DBAPIError as exc:
-            if not (reused and isinstance(exc.orig, self._connection_lost)):
-                raise
-        return self._insert(params)  # the idle connection had lost its server: once more, on a new one
-
-    def _insert(self, params: list[Any]) -> bool:
-        try:
-            rows = self.open().execute(self.sql, params).fetchall()
-        except self._driver_error as exc:
-            self._drop_connection()
-            raise DBAPIError.instance(self.sql, params, exc, self._driver_error) from exc
-        except DBAPIError:  # opening the connection failed, and SQLAlchemy has said so already
-            self._drop_connection()
-            raise
-        return bool(rows)
-
-
 def insert_values(guid: str, event: str, body: bytes) -> dict[str, Any]:
     """The row the webhook view stores; the worker fills ``action`` and ``installation_id`` later."""
     return {
@@ -257,7 +82,10 @@ def insert_values(guid: str, event: str, body: bytes) -> dict[str, Any]:
 
 
 def store(conn: Connection, guid: str, event: str, body: bytes) -> bool:
-    """Store one delivery unless its GUID is already there; True when a new row was written."""
+    """Store one delivery unless its GUID is already there; True when a new row was written.
+
+    The one way a delivery is stored: one statement, whatever the database.
+    """
     result = conn.execute(insert_statement(conn.dialect.name), insert_values(guid, event, body))
     return result.first() is not None
 

@@ -17,17 +17,19 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ghapp.config import merge_strategy_for
+from ghapp.github import repo_config
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
 from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
+from ghapp.store import repo_names
 from ghapp.store.engine import reading
 from ghapp.store.tasks import load_log
-from ghapp.sync import executor, observations, state, sweep
+from ghapp.sync import executor, observations, repo_policy, state, sweep
 from ghapp.sync.desired import desired_workstreams
 from ghapp.sync.model import (
     BootstrapCommit,
@@ -73,6 +75,24 @@ def policy_from(runtime: Runtime, repo: str = "") -> Policy:
     )
 
 
+def _repo_policy(runtime: Runtime, client: Any, ws: DesiredWorkstream, base: Policy) -> Policy:
+    """``base`` with the repository's ``.github/ghapp.yml`` over it; an invalid file is reported to the pod
+    (``config_invalid``, once per version of the file) and leaves the defaults."""
+    try:
+        config = repo_policy.load(runtime.redis, client.client, ws.repo)
+    except (NotFound, Forbidden) as exc:
+        log.warning("could not read %s of %s (%s); the defaults apply", repo_config.PATH, ws.repo, exc)
+        return base
+    if not config.valid:
+        key = f"{ws.workstream_id}/config_invalid:{config.sha or 'unreadable'}"
+        data = {"workstream_id": ws.workstream_id, "repo": ws.repo, "path": repo_config.PATH,
+                "errors": list(config.errors)}  # fmt: skip
+        with runtime.engine.begin() as conn:
+            notice_id = append_notice(conn, ws.task_id, "config_invalid", key, data)
+        publish(runtime, [notice_id] if notice_id else [])
+    return repo_policy.apply(base, config)
+
+
 def _rules(client: Any, ws: DesiredWorkstream, doc: observations.Doc) -> BranchRules | None:
     """The base's rules, only once there is an open PR for them to govern (None before).
 
@@ -93,6 +113,8 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
     with reading(runtime.engine) as conn:
         entries = load_log(conn, task_id)
         desired_all = desired_workstreams(task_id, entries)
+        # The pod may still name a repository as it was before a rename or transfer.
+        desired_all = {k: replace(d, repo=repo_names.current_name(conn, d.repo)) for k, d in desired_all.items()}
         ws = desired_all.get(workstream_id)
         doc = state.load_observed(conn, task_id, workstream_id)
         if ws is None or doc is None:
@@ -152,7 +174,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
     """Converge one workstream. ``client_for(repo)`` gives the pull-request client for a repo."""
 
     outcome = SyncOutcome()
-    policy = policy_from(runtime)
+    base_policy = policy = policy_from(runtime)
     before_state: str | None = None
     rules: BranchRules | None = None
     for round_no in range(MAX_ROUNDS):
@@ -166,6 +188,8 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         client = client_for(ws.repo)
         policy = policy_from(runtime, ws.repo)
         active = ws.execution_started and not ws.paused
+        if active and round_no == 0:
+            policy = _repo_policy(runtime, client, ws, base_policy)
         try:
             if active and rules is None:
                 rules = _rules(client, ws, doc)

@@ -28,7 +28,10 @@ def _desired(state: TaskState, ws: Workstream) -> DesiredWorkstream:
         reviewers=ws.reviewers,
         pod_approval=ws.pod_approval,  # type: ignore[arg-type]
         pod_approval_sha=ws.pod_approval_sha,
-        comment_requests=tuple(CommentRequest(request_id=rid, body=body) for rid, body in ws.comments.items()),
+        comment_requests=tuple(
+            CommentRequest(request_id=rid, body=body, **ws.comment_threads.get(rid, {}))
+            for rid, body in ws.comments.items()
+        ),
         paused=ws.paused,
         task_url=state.url,
     )

@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Any, Protocol
 
+from ghapp.github.conversation import Conversation
 from ghapp.github.errors import (
     DraftsUnsupported,
     GitHubError,
@@ -51,8 +52,9 @@ from ghapp.sync.refusals import classify_merge_refusal
 
 log = logging.getLogger(__name__)
 
-COMMENT_MARKER = "<!-- ghapp:comment request={request_id} -->"
-CLOSE_MARKER = "<!-- ghapp:close -->"
+# ``ghapp.github.pulls.marker_comment`` turns these into ``<!-- ghapp:... -->``.
+COMMENT_MARKER_NAME = "comment request={request_id}"
+CLOSE_MARKER_NAME = "close"
 
 
 class PullRequestClient(Protocol):
@@ -63,10 +65,11 @@ class PullRequestClient(Protocol):
     def open_draft(self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True) -> Any: ...
     def update_pr(self, repo: str, number: int, **fields: Any) -> Any: ...
     def mark_ready(self, repo: str, node_id: str) -> Any: ...
-    def request_reviewers(self, repo: str, number: int, reviewers: list[str]) -> Any: ...
+    def request_reviewers(self, repo: str, number: int, reviewers: list[str], teams: list[str] = ...) -> Any: ...
     def merge(self, repo: str, number: int, sha: str, method: str, commit_title: str | None = None) -> Any: ...
     def close(self, repo: str, number: int) -> Any: ...
-    def comment(self, repo: str, number: int, body: str) -> Any: ...
+    def comment(self, repo: str, number: int, body: str, marker: str | None = None) -> Any: ...
+    def delete_branch(self, repo: str, branch: str) -> Any: ...
     def update_branch(self, repo: str, number: int, expected_head_sha: str) -> Any: ...
     def pr_state(self, repo: str, number: int) -> dict[str, Any]: ...
     def get_pr(self, repo: str, number: int) -> Any: ...
@@ -122,9 +125,12 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
         case MarkReady(repo=repo, node_id=node_id):
             client.mark_ready(repo, node_id)
             doc["pr"]["draft"] = False
-        case RequestReviewers(repo=repo, number=number, reviewers=reviewers):
+        case RequestReviewers(repo=repo, number=number, reviewers=reviewers, teams=teams):
             try:
-                client.request_reviewers(repo, number, list(reviewers))
+                if teams:
+                    client.request_reviewers(repo, number, list(reviewers), teams=list(teams))
+                else:
+                    client.request_reviewers(repo, number, list(reviewers))
             except ValidationFailed as exc:
                 # GitHub docs, "Request reviewers for a pull request": 422 when a reviewer cannot be asked
                 # ("Reviews may only be requested from collaborators. ..."; the simulator's world uses the same
@@ -132,9 +138,12 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
                 refusal = {"reviewers": list(reviewers), "message": exc.message}
                 doc["reviewer_refusals"] = [*doc.get("reviewer_refusals", []), refusal]
                 log.info("reviewers %s refused on %s#%s: %s", reviewers, repo, number, exc.message)
-            doc["requested_reviewers"] = sorted(set(doc["requested_reviewers"]) | set(reviewers))
-        case Merge(repo=repo, number=number, sha=sha, method=method):
+            asked = {*reviewers, *(f"team:{t.lower()}" for t in teams)}
+            doc["requested_reviewers"] = sorted(set(doc["requested_reviewers"]) | asked)
+        case Merge(repo=repo, number=number, sha=sha, method=method, delete_branch=branch):
             _merge(client, repo, number, sha, method, doc, clock)
+            if branch and doc["pr"].get("merged"):
+                client.delete_branch(repo, branch)
         case UpdateBranch(repo=repo, number=number, expected_head_sha=sha):
             _update_branch(client, repo, number, sha, doc, clock)
         case ReadPR(repo=repo, number=number, decision=True):
@@ -143,12 +152,20 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             doc["pr_read_at"] = clock
             _read_rest(client, repo, number, doc)
         case ClosePR(repo=repo, number=number, comment=comment):
-            client.comment(repo, number, f"{comment}\n\n{CLOSE_MARKER}")
+            # Looked up by its marker first: a close whose comment was posted but whose close failed
+            # (or whose answer was lost) does not comment twice.
+            client.comment(repo, number, comment, marker=CLOSE_MARKER_NAME)
             client.close(repo, number)
             doc["pr"]["state"] = "closed"
             doc["pr"]["closed_by_ghapp"] = True
-        case PostComment(repo=repo, number=number, body=body, request_id=request_id):
-            client.comment(repo, number, f"{body}\n\n{COMMENT_MARKER.format(request_id=request_id)}")
+        case PostComment(
+            repo=repo, number=number, body=body, request_id=request_id, in_reply_to=reply_to, resolve_thread=resolve
+        ):
+            marker = COMMENT_MARKER_NAME.format(request_id=request_id)
+            if reply_to is None:
+                client.comment(repo, number, body, marker=marker)
+            else:
+                _reply(client, repo, number, reply_to, body, marker, resolve)
             doc["posted_comment_requests"] = sorted(set(doc["posted_comment_requests"]) | {request_id})
         case PublishCheck() | Enqueue() | EnableAutoMerge() | DisableAutoMerge():
             _gate_action(client.gating, action, doc, clock)
@@ -203,6 +220,16 @@ def _gate_action(gating: Any, action: GitHubAction, doc: dict[str, Any], now: fl
         case DisableAutoMerge(repo=repo, node_id=node_id):
             gating.disable_auto_merge(repo, node_id)
             gate_observations.record_auto_merge(doc, None, False)
+def _reply(
+    client: PullRequestClient, repo: str, number: int, reply_to: int, body: str, marker: str, resolve: bool
+) -> None:
+    """A reply in a review thread (once, by marker), and the thread resolved when the pod asked."""
+    talk = Conversation(client.client)  # type: ignore[attr-defined]
+    talk.reply(repo, number, reply_to, body, marker)
+    if resolve:
+        thread = talk.thread_of(repo, number, reply_to)
+        if thread is not None:
+            talk.resolve_thread(repo, thread)
 
 
 def _merge(

@@ -22,6 +22,7 @@ from rq import get_current_job
 
 from ghapp.github import payload_shapes
 from ghapp.github.client import GitHubClient
+from ghapp.github.conversation import Conversation
 from ghapp.github.errors import GitHubError, RetryAt
 from ghapp.github.http import GitHubHttp
 from ghapp.github.installations import forget_installation, forget_repo
@@ -154,7 +155,12 @@ def _apply_delivery(runtime: Runtime, guid: str) -> str:
         if not callbacks:
             inbox.mark(conn, guid, "ignored", **facts)
             return "ignored"
-        ctx = DeliveryContext(runtime=runtime, conn=conn, user_can_write=_writer_check(runtime))
+        ctx = DeliveryContext(
+            runtime=runtime,
+            conn=conn,
+            user_can_write=_writer_check(runtime),
+            conversation=lambda: Conversation(github_client(runtime).client),
+        )
         for callback in callbacks:
             callback(event, ctx)
         inbox.mark(conn, guid, "processed", **facts)
@@ -189,3 +195,4 @@ def _after_commit(runtime: Runtime, ctx: DeliveryContext) -> None:
         forget_installation(runtime.redis, installation_id)
     for ref in ctx.touched:
         jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id)
+    publish(runtime, ctx.notice_ids)

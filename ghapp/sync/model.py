@@ -56,6 +56,8 @@ class CommentRequest:
 
     request_id: str
     body: str
+    in_reply_to: int | None = None  # an inline review comment: reply in its thread
+    resolve_thread: bool = False  # and resolve the thread once replied
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,8 @@ class ObservedPR:
     mergeable: bool | None = None
     mergeable_state: str = "unknown"
     closed_by_ghapp: bool = False
+    labels: tuple[str, ...] = ()
+    reopened_by_person: bool = False  # a person reopened it: ghapp never closes it again on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class Review:
     commit_id: str
     user_can_write: bool
     body: str = ""
+    comments: tuple[dict[str, Any], ...] = ()  # its inline comments (ghapp.github.conversation.inline_comment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,9 @@ class Policy:
     publish_check: bool = False  # ghapp's own check run (settings turn it on; the bare planner's tables leave it off)
     status_url: str = ""  # ghapp's status page: the check run's details_url
     own_app_id: int | None = None  # ghapp's app id: its own check suite is never counted as CI
+    hold_labels: tuple[str, ...] = ("ghapp:hold",)  # a PR carrying one is not merged
+    team_reviewers: tuple[str, ...] = ()
+    delete_branch_on_merge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +298,7 @@ class RequestReviewers:
     repo: str
     number: int
     reviewers: tuple[str, ...]
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +309,7 @@ class Merge:
     number: int
     sha: str
     method: MergeMethod
+    delete_branch: str | None = None  # the head branch to delete once merged (``delete_branch_on_merge``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +394,8 @@ class PostComment:
     number: int
     body: str
     request_id: str
+    in_reply_to: int | None = None
+    resolve_thread: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ def pr_from_api(pull: Mapping[str, Any], *, closed_by_ghapp: bool = False) -> Do
         "mergeable_state": pull.get("mergeable_state") or "unknown",
         "closed_by_ghapp": closed_by_ghapp,
         "updated_at": pull.get("updated_at") or "",
+        "labels": sorted(str(label.get("name")) for label in pull.get("labels") or [] if isinstance(label, Mapping)),
     }
 
 
@@ -137,9 +138,24 @@ def record_review(
         "commit_id": commit_id,
         "user_can_write": user_can_write,
         "body": body,
+        "comments": (doc["reviews"].get(str(review_id)) or {}).get("comments", []),
     }
     new_information(doc)  # GitHub's reviewDecision may have changed: read it again before deciding
     doc["review_decision"] = None
+    return doc
+
+
+def record_review_comments(doc: Doc, review_id: int, comments: list[dict[str, Any]]) -> Doc:
+    """A review's inline comments, fetched because its delivery does not carry them."""
+    entry = doc["reviews"].get(str(review_id))
+    if entry is not None:
+        entry["comments"] = [dict(c) for c in comments]
+    return doc
+
+
+def record_reopened(doc: Doc, number: int) -> Doc:
+    """A person reopened PR ``number``: ghapp does not close it again on its own."""
+    doc["reopened_by_person"] = sorted({*doc.get("reopened_by_person", []), int(number)})
     return doc
 
 
@@ -303,9 +319,12 @@ def to_observed(
             mergeable=pr_doc.get("mergeable"),
             mergeable_state=pr_doc.get("mergeable_state") or "unknown",
             closed_by_ghapp=bool(pr_doc.get("closed_by_ghapp")),
+            labels=tuple(pr_doc.get("labels") or ()),
+            reopened_by_person=pr_doc["number"] in doc.get("reopened_by_person", []),
         )
     reviews = tuple(
-        Review(**r) for r in sorted(doc["reviews"].values(), key=lambda r: r["review_id"])
+        Review(**{**r, "comments": tuple(r.get("comments") or ())})
+        for r in sorted(doc["reviews"].values(), key=lambda r: r["review_id"])
     )
     comments = tuple(
         Comment(**c) for c in sorted(doc["comments"].values(), key=lambda c: c["comment_id"])

@@ -90,7 +90,8 @@ The rules, in the order they are checked
         ``either`` - pod or github (the pod is asked unless GitHub approved).
         ``none`` - always approved.
     11. GitHub activity is passed on once per item: ``review_submitted``
-        (``review:<id>``), ``review_dismissed`` for a dismissed review
+        (``review:<id>``, with the review's inline ``comments``),
+        ``review_dismissed`` for a dismissed review
         (``review_dismissed:<id>``), ``pr_comment`` for a comment not written
         by ghapp (``comment:<id>``; ghapp's own are never echoed), and
         ``checks_completed`` per head sha and conclusion
@@ -99,6 +100,9 @@ The rules, in the order they are checked
         head after a merge (deliveries are not ordered) is still news.
     12. Merge, when the PR is ready, not held, its base exists, every
         dependency is merged and it does not conflict, in this order:
+        0. A label of ``policy.hold_labels`` on the PR (``/ghapp hold``)
+           holds it: ``merge_held`` once per label and head sha
+           (``merge_held:<label>:<sha>``), and nothing else until it goes.
         a. *Behind* a base that requires up-to-date branches (state
            ``behind`` and ``rules.strict``, or a refusal classified
            ``behind``), with checks not failed: ``UpdateBranch`` once per
@@ -132,7 +136,13 @@ The rules, in the order they are checked
         Then ``Merge(sha=head_sha, method)``. Waiting for dependencies,
         checks or approval is silent.
     13. Comment requests not yet in ``posted_comment_requests`` are posted
-        (``PostComment``) whenever a PR exists, open or closed.
+        (``PostComment``) whenever a PR exists, open or closed; one naming
+        ``in_reply_to`` is a reply in that review comment's thread (and may
+        resolve it). Every comment ghapp posts carries its hidden marker and
+        is looked up before posting, so a lost answer never posts it twice.
+    14. A PR a person reopened (``observed.pr.reopened_by_person``) is never
+        closed by ghapp again, not even for a cancelled workstream: the
+        lifecycle resumes from its state.
 
 Time
     The planner reads no clock: ``observed.now`` and ``observed.head_since``
@@ -480,6 +490,7 @@ def _activity_notices(observed: Observed, pr: ObservedPR, notices: _Notices) -> 
             "commit_id": review.commit_id,
             "user_can_write": review.user_can_write,
             "body": review.body,
+            "comments": [dict(c) for c in review.comments],
         }
         if review.state == "DISMISSED":
             notices.add("review_dismissed", f"review_dismissed:{review.review_id}", **details)
@@ -505,7 +516,14 @@ def _activity_notices(observed: Observed, pr: ObservedPR, notices: _Notices) -> 
 
 def _comment_requests(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR) -> list[PostComment]:
     return [
-        PostComment(repo=desired.repo, number=pr.number, body=request.body, request_id=request.request_id)
+        PostComment(
+            repo=desired.repo,
+            number=pr.number,
+            body=request.body,
+            request_id=request.request_id,
+            in_reply_to=request.in_reply_to,
+            resolve_thread=request.resolve_thread,
+        )
         for request in desired.comment_requests
         if request.request_id not in observed.posted_comment_requests
     ]
@@ -639,8 +657,9 @@ def _plan_open_lifecycle(
 
     requested = {login.lower() for login in observed.requested_reviewers}
     missing = tuple(login for login in desired_reviewers(desired, policy) if login.lower() not in requested)
-    if missing:
-        writes.append(RequestReviewers(repo=desired.repo, number=pr.number, reviewers=missing))
+    teams = tuple(t for t in policy.team_reviewers if f"team:{t.lower()}" not in requested)
+    if missing or teams:
+        writes.append(RequestReviewers(repo=desired.repo, number=pr.number, reviewers=missing, teams=teams))
     _reviewer_notices(observed, notices)
 
     approved = approval_satisfied(desired, observed, policy)
@@ -652,6 +671,12 @@ def _plan_open_lifecycle(
             title=pr.title,
         )
     return writes, _merge_if_ready(desired, observed, policy, pr, approved, gate, notices)
+
+
+def _hold_label(pr: ObservedPR, policy: Policy) -> str | None:
+    """The first label on the PR that holds merging (compared case-insensitively), if any."""
+    holds = {label.lower() for label in policy.hold_labels}
+    return next((label for label in pr.labels if label.lower() in holds), None)
 
 
 def choose_method(policy: Policy, observed: Observed) -> MergeMethod | None:
@@ -725,6 +750,10 @@ def _merge_if_ready(
 ) -> GitHubAction | None:
     if not (observed.base_exists and _dependencies_merged(desired, observed)) or _conflicting(pr):
         return None
+    hold = _hold_label(pr, policy)
+    if hold is not None:
+        notices.add("merge_held", f"merge_held:{hold}:{pr.head_sha}", label=hold, head_sha=pr.head_sha)
+        return None
     block = observed.merge_block if observed.merge_block and observed.merge_block.head_sha == pr.head_sha else None
     if _behind(observed, pr, block) and gate.state != "fail":
         if policy.update_branch == "notify":
@@ -766,7 +795,8 @@ def _merge_if_ready(
         return _enqueue(desired, observed, pr, notices)
     if block is not None and not _retry_allowed(observed, policy, pr, block, notices):
         return None
-    return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=method)
+    delete = desired.head if policy.delete_branch_on_merge else None
+    return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=method, delete_branch=delete)
 
 
 def _enqueue(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR, notices: _Notices) -> Enqueue | None:
@@ -863,7 +893,7 @@ def _plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> tup
             extra["base_branch_missing"] = True
         notices.add("pr_closed", f"pr_closed:{pr.number}", **extra)
     elif desired.cancelled:
-        if pr is not None:
+        if pr is not None and not pr.reopened_by_person:
             finish = ClosePR(repo=desired.repo, number=pr.number, comment=_close_comment(desired))
     else:
         for dep in _cancelled_dependencies(desired, observed):

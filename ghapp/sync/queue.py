@@ -24,22 +24,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import pickle
 import random
 import uuid
-import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
-from rq.utils import get_call_string
 
 from ghapp.config import get_settings
 from ghapp.job_ids import safe_job_id
-from ghapp.sync import delivery_enqueue
 
 APPLY_DELIVERY = "ghapp.sync.jobs.apply_delivery"
 SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
@@ -82,95 +77,25 @@ def queued_key(ws_key: str) -> str:
 
 DELIVERY_FAILURE_TTL_S = 7 * 24 * 3600
 
-def delivery_job_fields(
-    guid: str, queue_name: str, enqueued_at: datetime, retry: Retry, timeout: int = Queue.DEFAULT_TIMEOUT
-) -> dict[str, Any]:
-    """The job hash RQ 3 writes for ``apply_delivery(guid)`` as ``enqueue_delivery`` queues it.
 
-    Built by hand because RQ's ``Job`` costs the webhook view more than the
-    Redis call itself; ``tests/bench_smoke`` compares it with RQ's own hash.
-    """
-    varying = varying_job_fields(guid, enqueued_at, retry)
-    return {
-        "created_at": varying["created_at"],
-        "data": varying["data"],
-        "success_callback_name": "",
-        "failure_callback_name": "",
-        "stopped_callback_name": "",
-        "started_at": "",
-        "ended_at": "",
-        "last_heartbeat": "",
-        "worker_name": "",
-        "group_id": "",
-        "retries_left": retry.max,
-        "retry_intervals": varying["retry_intervals"],
-        "origin": queue_name,
-        "description": varying["description"],
-        "enqueued_at": varying["created_at"],
-        "timeout": timeout,
-        "result_ttl": 0,
-        "failure_ttl": DELIVERY_FAILURE_TTL_S,
-        "status": "queued",
-    }
-
-
-def varying_job_fields(guid: str, enqueued_at: datetime, retry: Retry | list[int]) -> dict[str, Any]:
-    """The fields of ``delivery_job_fields`` that differ from one delivery to the next (the hot path's share).
-
-    Each is written as RQ writes it: ``created_at`` in RQ's UTC format,
-    ``data`` the zlib-compressed pickle of the call, ``retry_intervals`` as
-    JSON and ``description`` as ``get_call_string`` spells the call.
-    """
-    intervals = retry.intervals if isinstance(retry, Retry) else retry
-    return {
-        "created_at": enqueued_at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z",
-        "data": zlib.compress(pickle.dumps((APPLY_DELIVERY, None, (guid,), {}), protocol=pickle.HIGHEST_PROTOCOL)),
-        "retry_intervals": "[" + ", ".join(str(int(step)) for step in intervals) + "]",  # as json.dumps spells it
-        "description": _call_description(guid),
-    }
-
-
-def _call_description(guid: str) -> str:
-    """``get_call_string(APPLY_DELIVERY, (guid,))``; a GUID's repr is short enough never to be truncated."""
-    text = repr(guid)
-    if len(text) > _DESCRIPTION_ARG_MAX:
-        return get_call_string(APPLY_DELIVERY, (guid,), {}, max_length=_DESCRIPTION_ARG_MAX) or ""
-    return f"{APPLY_DELIVERY}({text})"
-
-
-_DESCRIPTION_ARG_MAX = 75
-
-
-def enqueue_delivery(queue: Queue, guid: str, *, pipeline=None, wait: bool = True) -> None:  # type: ignore[no-untyped-def]
+def enqueue_delivery(queue: Queue, guid: str, *, new: bool = False) -> None:
     """Queue the processing of one stored delivery (idempotent per GUID).
 
-    This is the webhook view's hot path, so it costs one Redis round trip
-    (see ``ghapp.sync.delivery_enqueue``), or none with ``wait=False``: the
-    command is sent (under a burst, held a few milliseconds and sent with
-    others) and Redis's answer read on a later call. Inside a caller's
-    pipeline it goes through RQ.
+    The job id is the GUID's. ``new``: the caller has just stored the GUID
+    for the first time, so no job can exist for it yet, and RQ's enqueue
+    goes out in one pipeline (one round trip: the webhook view's case).
+    Otherwise (a redelivery of a pending GUID, recovery) RQ's ``unique``
+    enqueue leaves a job already queued, scheduled or running alone.
     """
-    job_id = safe_job_id("delivery", guid)
-    if pipeline is not None or not queue.is_async:
-        with contextlib.suppress(DuplicateJobError):
-            queue.enqueue_call(
-                APPLY_DELIVERY, args=(guid,), job_id=job_id, unique=True, result_ttl=0,
-                failure_ttl=DELIVERY_FAILURE_TTL_S, retry=backoff_retry(), pipeline=pipeline,
-            )
+    options = {"args": (guid,), "job_id": safe_job_id("delivery", guid), "result_ttl": 0,
+               "failure_ttl": DELIVERY_FAILURE_TTL_S, "retry": backoff_retry()}
+    if new:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_call(APPLY_DELIVERY, pipeline=pipe, **options)
+            pipe.execute()
         return
-    base = _retry_base()
-    script = delivery_enqueue.for_queue(queue, len(base))
-    fields = varying_job_fields(guid, datetime.now(UTC), jittered(base))
-    if wait:
-        script.run(queue.connection, script.packed(job_id, fields))
-    else:
-        delivery_enqueue.sender_for(queue.connection).send(script.packed(job_id, fields, with_script=True))
-
-
-def prepare_delivery_enqueue(queue: Queue) -> None:
-    """Build what ``enqueue_delivery`` sends and connect its sender, so the first delivery pays for neither."""
-    delivery_enqueue.for_queue(queue, len(_retry_base()))
-    delivery_enqueue.sender_for(queue.connection).connect()
+    with contextlib.suppress(DuplicateJobError):
+        queue.enqueue_call(APPLY_DELIVERY, unique=True, **options)
 
 
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:

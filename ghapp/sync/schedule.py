@@ -1,4 +1,5 @@
-"""The periodic jobs (the reconciliation sweep and the redelivery pass), one chain of each per cluster.
+"""The periodic jobs (the reconciliation sweep, the redelivery pass and delivery recovery), one chain of each
+per cluster.
 
 Why not RQ 3's ``CronScheduler``: it runs as its own process, every instance
 enqueues its registered jobs independently (two of them would double every
@@ -38,9 +39,11 @@ log = logging.getLogger(__name__)
 
 SWEEP = "sweep"
 REDELIVERY = "redelivery"
+RECOVERY = "recovery"
 JOB_FUNCTIONS = {
     SWEEP: "ghapp.sync.sweep.run_sweep",
     REDELIVERY: "ghapp.sync.redelivery.run_redelivery",
+    RECOVERY: "ghapp.sync.recovery.run_recovery",
 }
 STARTUP_REDELIVERY_JOB_ID = "redelivery-startup"
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -112,7 +115,7 @@ def schedule_next(runtime: Runtime, name: str, at: datetime, *, replacing: str |
 
 
 def ensure_periodic_jobs(runtime: Runtime, *, redeliver_now: bool = True) -> dict[str, Scheduled]:
-    """Make sure one sweep and one redelivery run are scheduled cluster-wide (idempotent).
+    """Make sure one sweep, one redelivery and one recovery run are scheduled cluster-wide (idempotent).
 
     With ``redeliver_now`` a one-off redelivery pass is also queued (one per
     cluster while it waits: a fixed, unique job id), so deliveries that
@@ -125,6 +128,7 @@ def ensure_periodic_jobs(runtime: Runtime, *, redeliver_now: bool = True) -> dic
         REDELIVERY: schedule_next(
             runtime, REDELIVERY, now() + timedelta(seconds=runtime.settings.redelivery_interval_s)
         ),
+        RECOVERY: schedule_next(runtime, RECOVERY, now() + timedelta(seconds=REPAIR_DELAY_S)),
     }
     if redeliver_now:
         with contextlib.suppress(DuplicateJobError):

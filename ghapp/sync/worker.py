@@ -8,11 +8,6 @@ for operators who want each job isolated. A job's timeout is enforced the
 same way in both (a SIGALRM in the process running it), and a worker killed
 mid-job is healed by local recovery (``ghapp.sync.recovery``).
 
-The worker lowers its own CPU priority (Linux's batch policy, and
-``WORKER_NICENESS``, 10 by default) so that on a host it shares with the web
-process, acknowledging GitHub's deliveries within their 10 s comes before
-draining the queue; on a host of its own this changes nothing.
-
 The worker's maintenance round (RQ's registry cleaning, plus the repair of
 the periodic chains, ``HealingWorkerMixin``) runs every
 ``MAINTENANCE_INTERVAL_S``, and an idle worker wakes from its blocking
@@ -27,7 +22,6 @@ scheduler over.
 from __future__ import annotations
 
 import logging
-import os
 
 from rq import SimpleWorker, Worker
 
@@ -52,13 +46,13 @@ def preload() -> None:
     """Import what jobs use before the first job (and, when forking, once in the parent for every child)."""
     import ghapp.pod.notices
     import ghapp.sync.jobs
+    import ghapp.sync.recovery
     import ghapp.sync.redelivery
     import ghapp.sync.sweep  # noqa: F401
 
 
 def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, name: str | None = None) -> bool:
     """Run a worker on ghapp's queue until stopped (or until empty with ``burst``)."""
-    yield_cpu(runtime.settings.worker_niceness)
     preload()
     from ghapp.sync.recovery import recover_local_work
     from ghapp.sync.schedule import ensure_periodic_jobs
@@ -81,22 +75,3 @@ def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, nam
     )
     return worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
 
-
-def yield_cpu(niceness: int) -> None:
-    """Let the web process go first on a shared host: Linux's batch policy, and ``niceness`` (0 leaves both).
-
-    The batch policy keeps a worker from preempting the web process when it
-    wakes, without starving it: a niced worker alone was often preempted
-    while it held SQLite's write turn, and the web process then waited for
-    it (the burst benchmark's figures with and without: ``bench/README.md``).
-    """
-    if niceness <= 0:
-        return
-    try:
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: niceness alone
-        log.info("the batch scheduling policy is not available here: %s", exc)
-    try:
-        os.nice(niceness)
-    except OSError as exc:  # not permitted here: run at normal priority
-        log.warning("could not lower the worker's CPU priority by %d: %s", niceness, exc)

@@ -42,8 +42,8 @@ def _base(world: World, repo: Repo, action: str | None, sender: Account) -> dict
     return out
 
 
-def base(world: World, repo: Repo, sender: Account) -> dict[str, Any]:
-    """``repository`` and ``sender``, which every repository event carries."""
+def base_payload(world: World, repo: Repo, sender: Account) -> dict[str, Any]:
+    """``repository`` and ``sender``, as every repository event carries them."""
     return _base(world, repo, None, sender)
 
 
@@ -142,10 +142,22 @@ def _push_commit(world: World, repo: Repo, commit: Commit, author: str | None = 
         "url": f"{world.base_url}/{repo.full_name}/commit/{commit.sha}",
         "author": person,
         "committer": person,
-        "added": [],
-        "removed": [],
-        "modified": [],
+        **_changes(repo, commit),
     }
+
+
+def _changes(repo: Repo, commit: Commit) -> dict[str, list[str]]:
+    """The commit's ``added``, ``removed`` and ``modified`` paths against its first parent (GitHub docs,
+    "Webhook events and payloads", push: the commit's ``added``/``removed``/``modified`` arrays)."""
+    out: dict[str, list[str]] = {"added": [], "removed": [], "modified": []}
+    parent = commit.parents[0] if commit.parents else None
+    if parent is None:
+        return out
+    for path in repo.git.changed_paths(parent, commit.sha):
+        before, after = repo.git.read(parent, path), repo.git.read(commit.sha, path)
+        kind = "added" if before is None else "removed" if after is None else "modified"
+        out[kind].append(path)
+    return out
 
 
 def push(

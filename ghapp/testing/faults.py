@@ -23,6 +23,9 @@ class Faults:
     webhook_duplicate_rate: float = 0.0
     webhook_reorder: bool = False
     stalled_check_apps: list[str] = field(default_factory=list)  # CI apps whose checks stay queued for ever
+    # Route names ("POST /repos/<owner>/<repo>/issues/<int:number>/comments"), each entry one request that
+    # GitHub carries out and whose answer is then lost (the connection drops): the caller cannot know.
+    lost_answers: list[str] = field(default_factory=list)
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -55,6 +58,14 @@ class Faults:
         with self._lock:
             if self.secondary_burst > 0:
                 object.__setattr__(self, "secondary_burst", self.secondary_burst - 1)
+                return True
+            return False
+
+    def take_lost_answer(self, route_name: str) -> bool:
+        """Consume one lost answer for this route, if one is planned."""
+        with self._lock:
+            if route_name in self.lost_answers:
+                self.lost_answers.remove(route_name)
                 return True
             return False
 

@@ -208,6 +208,22 @@ def _drop_connection() -> None:
         sock.close()
 
 
+class Moved(ApiError):
+    """301 for a renamed or transferred repository's old name (GitHub docs, "Best practices for using the
+    REST API", Follow redirects): ``Location`` and ``url`` name ``/repositories/{id}`` plus the rest of the path."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(301, "Moved Permanently", headers={"Location": url})
+        self.url = url
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "url": self.url, "documentation_url": self.documentation_url}
+
+
+REPO_RULE = "/repos/<owner>/<repo>"
+BY_ID_RULE = "/repositories/<int:repository_id>"
+
+
 class Gateway:
     def __init__(self, sim: GitHubSimulator) -> None:
         self.sim = sim
@@ -216,6 +232,9 @@ class Gateway:
         by_rule: dict[str, dict[str, Route]] = {}
         for route in routes:
             by_rule.setdefault(route.rule, {})[route.method] = route
+            if route.rule.startswith(REPO_RULE):  # what a moved repository's redirect points at
+                by_id = BY_ID_RULE + route.rule[len(REPO_RULE) :]
+                by_rule.setdefault(by_id, {})[route.method] = route
         for rule, methods in by_rule.items():
             app.add_url_rule(
                 rule,
@@ -330,6 +349,10 @@ class Gateway:
         except ApiError as exc:
             extra = spent[1].headers() if spent else {}
             return _json_response(exc.status, exc.body(), {**headers, **extra, **exc.headers})
+        if self.sim.faults.take_lost_answer(route.name):  # done on GitHub's side, but the answer never arrives
+            self.sim.counters.add("dropped_connections")
+            _drop_connection()
+            return Response(b"", status=500)
         all_headers = {**headers, **(spent[1].headers() if spent is not None else {}), **reply.headers}
         if request.method == "GET" and reply.status == 200:
             data = json.dumps(reply.body, separators=(",", ":")).encode()
@@ -400,10 +423,21 @@ class Gateway:
         """Resolve ``owner/repo`` for installation tokens: 404 outside the token's reach, 403 without permission."""
         params = call.params
         world = self.sim.world
+        if "repository_id" in params:
+            by_id = world.repos_by_id.get(params.pop("repository_id"))
+            if by_id is None:
+                raise not_found()
+            params["owner"], params["repo"] = by_id.owner.login, by_id.name
         if "owner" in params and "repo" in params:
             repo = world.repo(f"{params['owner']}/{params['repo']}")
             if repo is None:
-                raise not_found()
+                moved = world.moved_repo(f"{params['owner']}/{params['repo']}")
+                if moved is None:
+                    raise not_found()
+                rest = request.path.split("/", 4)[4:]  # after /repos/<owner>/<repo>
+                tail = "/" + rest[0] if rest else ""
+                query = "?" + request.query_string.decode() if request.query_string else ""
+                raise Moved(f"{self.sim.world.base_url}/repositories/{moved.id}{tail}{query}")
             if call.auth == "token":
                 assert call.installation is not None and call.token is not None
                 with world.lock:

@@ -423,7 +423,7 @@ class Gating:
             },
         }
         payload = {"action": action, **extra, "merge_group": group}
-        payload.update(events.base(self.world, repo, sender))
+        payload.update(events.base_payload(self.world, repo, sender))
         self.world.emit_repo("merge_group", repo, payload)
 
     def head_pushed(self, pull: PullRequest, sender: Account) -> None:

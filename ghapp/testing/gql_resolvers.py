@@ -20,6 +20,7 @@ from graphql import (
     GraphQLUnionType,
 )
 
+from ghapp.testing.conversation import ReviewComment, ReviewThread
 from ghapp.testing.errors import ApiError
 from ghapp.testing.gateway import Call
 from ghapp.testing.gating import QueueEntry
@@ -216,6 +217,18 @@ def _gate(write: Callable[[Context, PullRequest, dict[str, Any]], Any], key: str
         except ApiError as exc:
             raise _refused(exc) from exc
         return {"clientMutationId": input.get("clientMutationId"), key: value}
+def _resolve_thread(resolved: bool) -> Callable[..., dict[str, Any]]:
+    """GraphQL ``resolveReviewThread``/``unresolveReviewThread`` (GitHub's GraphQL reference, Mutations):
+    the thread by its node id; ``pull_request_review_thread`` resolved/unresolved follows."""
+
+    def mutate(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+        context = _context(info)
+        thread = context.world.conversation.threads_by_node.get(input["threadId"])
+        if thread is None or not _reachable(context, thread.pull.repo):
+            raise _node_not_found(input["threadId"])
+        _require(context, "pull_requests", "write")
+        context.world.conversation.set_resolved(thread, resolved, context.call.actor)
+        return {"clientMutationId": input.get("clientMutationId"), "thread": thread}
 
     return mutate
 
@@ -253,6 +266,13 @@ def _auto_merge_request(pull: PullRequest, *_: Any) -> dict[str, Any] | None:
         "mergeMethod": found.merge_method.upper(),
         "pullRequest": pull,
     }
+def _threads(pull: PullRequest, info: GraphQLResolveInfo, **page: Any) -> dict[str, Any]:
+    threads = sorted(_context(info).world.conversation.threads_of(pull), key=lambda t: t.id)
+    return connection(threads, **{k: page.get(k) for k in ("first", "last", "after", "before")})
+
+
+def _thread_comments(thread: Any, info: GraphQLResolveInfo, **page: Any) -> dict[str, Any]:
+    return connection(list(thread.comments), **{k: page.get(k) for k in ("first", "last", "after", "before")})
 
 
 # ----- repository and pull request --------------------------------------------------------------
@@ -402,6 +422,8 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
         "dequeuePullRequest": _gate(_dequeue, "mergeQueueEntry"),
         "enablePullRequestAutoMerge": _gate(_enable_auto_merge, "pullRequest"),
         "disablePullRequestAutoMerge": _gate(_disable_auto_merge, "pullRequest"),
+        "resolveReviewThread": _resolve_thread(True),
+        "unresolveReviewThread": _resolve_thread(False),
     },
     "Repository": {
         "id": lambda r, *_: r.node_id,
@@ -438,6 +460,7 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
         "autoMergeRequest": _auto_merge_request,
         "isInMergeQueue": lambda p, info: _context(info).world.gating.entry_of(p) is not None,
         "mergeQueueEntry": lambda p, info: _context(info).world.gating.entry_of(p),
+        "reviewThreads": _threads,
     },
     "MergeQueueEntry": {
         "id": lambda e, *_: node_id("MQE", e.id),
@@ -451,6 +474,24 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
     "DequeuePullRequestPayload": _keys("clientMutationId", "mergeQueueEntry"),
     "EnablePullRequestAutoMergePayload": _keys("clientMutationId", "pullRequest"),
     "DisablePullRequestAutoMergePayload": _keys("clientMutationId", "pullRequest"),
+    "PullRequestReviewThreadConnection": _keys("nodes", "pageInfo", "totalCount"),
+    "PullRequestReviewThread": {
+        "id": lambda t, *_: t.node_id,
+        "isResolved": lambda t, *_: t.resolved_by is not None,
+        "path": lambda t, *_: t.comments[0].path,
+        "line": lambda t, *_: t.comments[0].line,
+        "resolvedBy": lambda t, *_: t.resolved_by,
+        "comments": _thread_comments,
+    },
+    "PullRequestReviewCommentConnection": _keys("nodes", "pageInfo", "totalCount"),
+    "PullRequestReviewComment": {
+        "id": lambda c, *_: node_id("PRRC", c.id),
+        "databaseId": lambda c, *_: c.id,
+        "body": lambda c, *_: c.body,
+        "author": lambda c, *_: c.user,
+    },
+    "ResolveReviewThreadPayload": _keys("clientMutationId", "thread"),
+    "UnresolveReviewThreadPayload": _keys("clientMutationId", "thread"),
     "PullRequestConnection": _keys("nodes", "pageInfo", "totalCount"),
     "PullRequestReviewConnection": _keys("nodes", "pageInfo", "totalCount"),
     "StatusCheckRollupContextConnection": _keys("nodes", "pageInfo", "totalCount"),
@@ -492,6 +533,8 @@ TYPE_OF: dict[type, str] = {
     CheckRun: "CheckRun",
     CommitStatus: "StatusContext",
     QueueEntry: "MergeQueueEntry",
+    ReviewThread: "PullRequestReviewThread",
+    ReviewComment: "PullRequestReviewComment",
 }
 
 

@@ -130,6 +130,7 @@ class PullRequest:
     # set only by the admin verb make_conflict on a head that changes no file, which git cannot make conflict
     conflict_by_decree: bool = False
     requested_reviewers: list[Account] = field(default_factory=list)
+    requested_teams: list[Team] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     comments: int = 0
     auto_merge: AutoMerge | None = None
@@ -148,6 +149,20 @@ class AutoMerge:
     enabled_at: float
     commit_title: str | None = None
     commit_message: str | None = None
+
+
+@dataclass
+class Team:
+    """A team of an organisation, with its members and its permission on some repositories."""
+
+    id: int
+    org: Account
+    slug: str
+    members: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.slug.replace("-", " ").title()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from ghapp.testing.models import (
     PullRequest,
     Repo,
     Review,
+    Team,
     iso,
     node_id,
 )
@@ -421,7 +422,7 @@ def pull_request(
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [user(base, r) for r in pull.requested_reviewers],
-        "requested_teams": [],
+        "requested_teams": [team(base, t) for t in pull.requested_teams],
         "labels": [label(base, repo, item) for item in pull.labels],
         "milestone": None,
         "draft": pull.draft,
@@ -484,6 +485,46 @@ def association(repo: Repo, login: str) -> str:
     if login == repo.owner.login:
         return "OWNER"
     return "COLLABORATOR" if login in repo.collaborators else "NONE"
+
+
+def organization(base: str, account: Account) -> dict[str, Any]:
+    """GitHub's ``organization-simple``."""
+    api = f"{base}/orgs/{account.login}"
+    return {
+        "login": account.login,
+        "id": account.id,
+        "node_id": account.node_id,
+        "url": api,
+        "repos_url": api + "/repos",
+        "events_url": api + "/events",
+        "hooks_url": api + "/hooks",
+        "issues_url": api + "/issues",
+        "members_url": api + "/members{/member}",
+        "public_members_url": api + "/public_members{/member}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{account.id}?v=4",
+        "description": None,
+    }
+
+
+def team(base: str, item: Team) -> dict[str, Any]:
+    """GitHub's ``team`` (GitHub docs, "REST API endpoints for teams")."""
+    api = f"{base}/orgs/{item.org.login}/teams/{item.slug}"
+    return {
+        "id": item.id,
+        "node_id": node_id("T", item.id),
+        "url": api,
+        "html_url": f"{base}/orgs/{item.org.login}/teams/{item.slug}",
+        "name": item.name,
+        "slug": item.slug,
+        "description": None,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "push",
+        "members_url": api + "/members{/member}",
+        "repositories_url": api + "/repos",
+        "parent": None,
+        "type": "organization",
+    }
 
 
 def review(base: str, item: Review) -> dict[str, Any]:

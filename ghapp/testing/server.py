@@ -425,14 +425,22 @@ class GitHubSimulator:
             self.world.start_check(self._repo(repo), sha, name, app, queued=queued)
 
     def submit_review(
-        self, repo: str, number: int, user: str, state: str = "APPROVED", body: str = ""
+        self,
+        repo: str,
+        number: int,
+        user: str,
+        state: str = "APPROVED",
+        body: str = "",
+        comments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """A person's review; ``comments`` are inline ones (``path``, ``line``, ``body``, ``side``...)."""
         event = {"APPROVED": "APPROVE", "CHANGES_REQUESTED": "REQUEST_CHANGES", "COMMENTED": "COMMENT"}.get(
             state, state
         )
         with self.world.lock:
             pull = self._pull(repo, number)
-            item = self.world.submit_review(pull, self.world.account(user), event, body or f"{state.lower()}", None)
+            text = body or ("" if comments and event == "COMMENT" else state.lower())
+            item = self.world.submit_review(pull, self.world.account(user), event, text, None, comments)
             return render.review(self.url, item)
 
     def dismiss_review(self, repo: str, number: int, review_id: int, user: str = "maintainer") -> dict[str, Any]:
@@ -445,6 +453,112 @@ class GitHubSimulator:
         with self.world.lock:
             item = self.world.add_comment(self._repo(repo), int(number), self.world.account(user), body, via_app=False)
             return render.issue_comment(self.url, item)
+
+    # ----- the conversation: inline comments, threads, edits, labels, teams, renames ----------------
+
+    def review_comment(
+        self,
+        repo: str,
+        number: int,
+        user: str,
+        body: str,
+        path: str | None = None,
+        line: int | None = None,
+        side: str = "RIGHT",
+        start_line: int | None = None,
+        in_reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """A person comments on a line of the diff, or replies in a thread (``in_reply_to``)."""
+        spec: dict[str, Any] = {"body": body, "path": path, "line": line, "side": side, "start_line": start_line}
+        if in_reply_to is not None:
+            spec = {"body": body, "in_reply_to": int(in_reply_to)}
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            item = self.world.conversation.create(pull, self.world.account(user), spec)
+            return self.world.conversation.render(item)
+
+    def edit_review_comment(self, repo: str, comment_id: int, body: str, user: str | None = None) -> dict[str, Any]:
+        with self.world.lock:
+            item = self.world.conversation.require(self._repo(repo), int(comment_id))
+            self.world.conversation.edit(item, body, self.world.account(user) if user else item.user)
+            return self.world.conversation.render(item)
+
+    def delete_review_comment(self, repo: str, comment_id: int, user: str | None = None) -> None:
+        with self.world.lock:
+            item = self.world.conversation.require(self._repo(repo), int(comment_id))
+            self.world.conversation.delete(item, self.world.account(user) if user else item.user)
+
+    def review_threads(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """Each thread's node id, whether it is resolved, and its comment ids."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            return [
+                {"node_id": t.node_id, "resolved": t.resolved_by is not None, "comments": [c.id for c in t.comments]}
+                for t in self.world.conversation.threads_of(pull)
+            ]
+
+    def resolve_thread(self, repo: str, comment_id: int, user: str = "maintainer", resolved: bool = True) -> str:
+        """A person resolves (or unresolves) the thread holding ``comment_id``; the thread's node id."""
+        with self.world.lock:
+            item = self.world.conversation.require(self._repo(repo), int(comment_id))
+            self.world.conversation.set_resolved(item.thread, bool(resolved), self.world.account(user))
+            return item.thread.node_id
+
+    def edit_comment(self, repo: str, comment_id: int, body: str, user: str | None = None) -> dict[str, Any]:
+        """A person edits an issue comment (``issue_comment`` ``edited``)."""
+        with self.world.lock:
+            item = self.world.find_comment(self._repo(repo), int(comment_id))
+            self.world.edit_comment(item, body, self.world.account(user) if user else item.user)
+            return render.issue_comment(self.url, item)
+
+    def delete_comment(self, repo: str, comment_id: int, user: str | None = None) -> None:
+        with self.world.lock:
+            item = self.world.find_comment(self._repo(repo), int(comment_id))
+            self.world.delete_comment(item, self.world.account(user) if user else item.user)
+
+    def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The pull request's issue comments, oldest first."""
+        with self.world.lock:
+            found = self._repo(repo)
+            return [render.issue_comment(self.url, c) for c in self.world.comments.get((found.id, int(number)), [])]
+
+    def reactions(self, repo: str, comment_id: int, kind: str = "issue") -> list[str]:
+        """``login:content`` of each reaction on an issue (``kind="issue"``) or review (``"pull"``) comment."""
+        with self.world.lock:
+            self._repo(repo)
+            items = self.world.conversation.reactions.get((kind, int(comment_id)), [])
+            return [f"{r.user.login}:{r.content}" for r in items]
+
+    def label_by_hand(self, repo: str, number: int, name: str, user: str = "maintainer") -> None:
+        with self.world.lock:
+            self.world.add_labels(self._pull(repo, number), [name], self.world.account(user))
+
+    def unlabel_by_hand(self, repo: str, number: int, name: str, user: str = "maintainer") -> None:
+        with self.world.lock:
+            self.world.remove_label(self._pull(repo, number), name, self.world.account(user))
+
+    def add_team(self, org: str, slug: str, members: list[str] | None = None) -> dict[str, Any]:
+        """A team of ``org`` whose ``members`` get write access to the org's repositories as collaborators."""
+        from ghapp.testing.models import Team
+
+        with self.world.lock:
+            owner = self.world.account(org, "Organization")
+            team = Team(id=self.world.new_id(), org=owner, slug=slug, members=list(members or []))
+            self.world.teams[(org.lower(), slug.lower())] = team
+            return render.team(self.url, team)
+
+    def rename_repo(self, repo: str, new_name: str, user: str = "org-admin") -> None:
+        """The repository's settings page: rename (``repository`` ``renamed``; the old name redirects)."""
+        with self.world.lock:
+            found = self._repo(repo)
+            self.world.move_repo(found, found.owner.login, new_name, self.world.account(user))
+
+    def transfer_repo(self, repo: str, new_owner: str, user: str = "org-admin") -> None:
+        """Transfer to another account (``repository`` ``transferred``, sent to the installation that had
+        the repository; the old name redirects). Afterwards only an installation on the new owner reaches it."""
+        with self.world.lock:
+            found = self._repo(repo)
+            self.world.move_repo(found, new_owner, found.name, self.world.account(user))
 
     def complete_checks(
         self, repo: str, sha: str, conclusion: str = "success", name: str = "ci", app: str = "github-actions"

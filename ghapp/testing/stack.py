@@ -24,7 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ghapp.config import Settings
 from ghapp.pod.client import PodClient
-from ghapp.pod.signing import verify
+from ghapp.pod.notice_signing import notice_problem
 from ghapp.runtime import Runtime
 
 
@@ -54,10 +54,11 @@ class ServerThread:
 
 
 class PodReceiver:
-    """The pod's side of notices: verifies each push and records it once per notice id."""
+    """The pod's side of notices: verifies each push (under ``scheme``) and records it once per notice id."""
 
-    def __init__(self, secret: str, fail_first: int = 0) -> None:
+    def __init__(self, secret: str, fail_first: int = 0, scheme: str = "standard") -> None:
         self.secret = secret
+        self.scheme = scheme
         self.notices: dict[str, dict[str, Any]] = {}
         self.pushes = 0
         self.rejected = 0
@@ -68,7 +69,7 @@ class PodReceiver:
         @app.post("/notices")
         def receive():  # type: ignore[no-untyped-def]
             body = request.get_data()
-            if not verify(self.secret, body, request.headers):
+            if notice_problem(self.scheme, self.secret, body, request.headers) is not None:
                 with self._lock:
                     self.rejected += 1
                 return {"error": "bad signature"}, 401
@@ -112,7 +113,8 @@ class GhappStack:
     log_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        self.receiver = PodReceiver(self.pod_secret, fail_first=self.receiver_fail_first)
+        scheme = self.settings_overrides.get("notice_signature", "standard")
+        self.receiver = PodReceiver(self.pod_secret, fail_first=self.receiver_fail_first, scheme=scheme)
         self.web: ServerThread | None = None
         self.worker_procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[Any] = []
@@ -145,6 +147,7 @@ class GhappStack:
                 "DATABASE_URL": s.database_url,
                 "POD_SECRET": s.pod_secret or "",
                 "POD_CALLBACK_URL": s.pod_callback_url or "",
+                "NOTICE_SIGNATURE": s.notice_signature,
                 "APPROVAL_POLICY": s.approval_policy,
                 "MERGE_METHOD": s.merge_method,
                 "CHECKS_REQUIRED": "true" if s.checks_required else "false",

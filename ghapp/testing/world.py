@@ -14,6 +14,7 @@ from typing import Any
 from ghapp.testing import events, render, rules
 from ghapp.testing.auth import installation_token
 from ghapp.testing.config import SimulatorConfig
+from ghapp.testing.conversation import Conversation
 from ghapp.testing.errors import ApiError, missing_field, not_found, validation_failed
 from ghapp.testing.gating import MUST_QUEUE, Gating, SettlingLock
 from ghapp.testing.gitdata import FileChanges, GitStore, MergeConflict
@@ -43,6 +44,7 @@ from ghapp.testing.models import (
     PullRequest,
     Repo,
     Review,
+    Team,
     grants,
 )
 from ghapp.testing.webhooks import WebhookSender
@@ -76,6 +78,9 @@ class World:
         self.manifest_codes: dict[str, tuple[dict[str, Any], float]] = {}
         self.bot = Account(f"{config.app_slug}[bot]", 41_000_000 + config.app_id % 1_000_000, "Bot")
         self.base_modified_once: set[tuple[int, int]] = set()  # (repo id, number): next merge races
+        self.conversation = Conversation(self)  # review comments, threads, reactions
+        self.teams: dict[tuple[str, str], Team] = {}  # (org login lowered, slug)
+        self.moved: dict[str, int] = {}  # an old full name (lowered) -> the id of the repository it became
 
     def remove_git(self) -> None:
         """Remove the git repositories from disk."""
@@ -749,9 +754,23 @@ class World:
                 raise ApiError(422, "merge conflict between base and head") from exc
             self.set_branch(repo, pull.head_ref, result, sender)
 
-    def request_reviewers(self, pull: PullRequest, logins: list[str], sender: Account) -> None:
+    def request_reviewers(
+        self, pull: PullRequest, logins: list[str], sender: Account, teams: list[str] | None = None
+    ) -> None:
+        """Users and teams (``team_reviewers``: slugs of the owner's teams; GitHub docs, "Request reviewers
+        for a pull request"); each sends ``review_requested`` with ``requested_reviewer`` or ``requested_team``."""
         with self.lock:
             repo = pull.repo
+            found_teams = []
+            for slug in teams or []:
+                team = self.teams.get((repo.owner.login.lower(), slug.lower()))
+                if team is None:
+                    raise ApiError(
+                        422,
+                        "Reviews may only be requested from collaborators. One or more of the users or teams "
+                        f"you specified is not a collaborator of the {repo.full_name} repository.",
+                    )
+                found_teams.append(team)
             for login in logins:
                 if login.lower() == pull.user.login.lower():
                     raise ApiError(422, "Review cannot be requested from pull request author.")
@@ -767,6 +786,13 @@ class World:
                     pull.requested_reviewers.append(reviewer)
                     pull.updated_at = self.now()
                     self._emit_pull("review_requested", pull, sender, requested_reviewer=reviewer)
+            for team in found_teams:
+                if team not in pull.requested_teams:
+                    pull.requested_teams.append(team)
+                    pull.updated_at = self.now()
+                    self._emit_pull(
+                        "review_requested", pull, sender, requested_team=render.team(self.base_url, team)
+                    )
 
     def remove_reviewers(self, pull: PullRequest, logins: list[str], sender: Account) -> None:
         with self.lock:
@@ -775,14 +801,30 @@ class World:
                 pull.requested_reviewers.remove(reviewer)
                 self._emit_pull("review_request_removed", pull, sender, requested_reviewer=reviewer)
 
-    def submit_review(self, pull: PullRequest, user: Account, event: str, body: str, commit_id: str | None) -> Review:
+    def submit_review(
+        self,
+        pull: PullRequest,
+        user: Account,
+        event: str,
+        body: str,
+        commit_id: str | None,
+        comments: list[dict[str, Any]] | None = None,
+    ) -> Review:
+        """A review, with inline ``comments`` (GitHub docs, "Create a review for a pull request"): its
+        ``pull_request_review`` delivery does not list them; each sends ``pull_request_review_comment``."""
         with self.lock:
+            inline = list(comments or [])
+            for spec in inline:  # every comment is checked before anything is stored
+                if not isinstance(spec, dict) or not spec.get("body"):
+                    raise missing_field("PullRequestReviewComment", "body")
+                self.conversation.locate(pull, {"commit_id": commit_id, **spec})
             if event not in REVIEW_STATES:
                 raise validation_failed({"resource": "PullRequestReview", "field": "event", "code": "invalid"})
             if event in ("APPROVE", "REQUEST_CHANGES") and user.id == pull.user.id:
                 verb = "approve" if event == "APPROVE" else "request changes on"
                 raise ApiError(422, "Unprocessable Entity", errors=[f"Can not {verb} your own pull request"])  # type: ignore[list-item]
-            if event in ("REQUEST_CHANGES", "COMMENT") and not body:
+            # A COMMENT review may be inline comments alone (GitHub docs, "Create a review for a pull request").
+            if event in ("REQUEST_CHANGES", "COMMENT") and not body and not (event == "COMMENT" and inline):
                 raise ApiError(422, "Unprocessable Entity", errors=[f"Body is required for event {event}"])  # type: ignore[list-item]
             if commit_id is not None and commit_id not in pull.repo.commits:
                 raise validation_failed({"resource": "PullRequestReview", "field": "commit_id", "code": "invalid"})
@@ -797,7 +839,13 @@ class World:
             )
             self.reviews.setdefault((pull.repo.id, pull.number), []).append(item)
             pull.requested_reviewers = [r for r in pull.requested_reviewers if r.id != user.id]
+            made = [
+                self.conversation.create(pull, user, {"commit_id": commit_id, **spec}, review_id=item.id, emit=False)
+                for spec in inline
+            ]
             self._emit_repo("pull_request_review", pull.repo, events.review_event(self, item, "submitted", user))
+            for comment in made:
+                self.conversation.emit_comment("created", comment, user)
             return item
 
     def dismiss_review(self, pull: PullRequest, review_id: int, message: str, sender: Account) -> Review:
@@ -833,6 +881,44 @@ class World:
             pull.comments += 1
             self._emit_repo("issue_comment", repo, events.issue_comment(self, pull, item, "created", user))
             return item
+
+    def edit_comment(self, item: IssueComment, body: str, sender: Account) -> IssueComment:
+        """GitHub docs, "Webhook events and payloads", issue_comment edited: ``changes.body.from``."""
+        with self.lock:
+            before = item.body
+            item.body = body
+            item.updated_at = self.now()
+            pull = self.require_pull(item.repo, item.number)
+            payload = events.issue_comment(self, pull, item, "edited", sender)
+            payload["changes"] = {"body": {"from": before}}
+            self._emit_repo("issue_comment", item.repo, payload)
+            return item
+
+    def delete_comment(self, item: IssueComment, sender: Account) -> None:
+        with self.lock:
+            self.comments[(item.repo.id, item.number)].remove(item)
+            pull = self.require_pull(item.repo, item.number)
+            pull.comments -= 1
+            self._emit_repo("issue_comment", item.repo, events.issue_comment(self, pull, item, "deleted", sender))
+
+    def find_comment(self, repo: Repo, comment_id: int) -> IssueComment:
+        """The repository's issue comment ``comment_id``, or GitHub's 404."""
+        for items in self.comments.values():
+            for item in items:
+                if item.id == int(comment_id) and item.repo.id == repo.id:
+                    return item
+        raise not_found()
+
+    def remove_label(self, pull: PullRequest, name: str, sender: Account) -> list[Label]:
+        """GitHub docs, "Remove a label from an issue": 404 "Label does not exist" when it is not on it."""
+        with self.lock:
+            for item in pull.labels:
+                if item.name.lower() == name.lower():
+                    pull.labels.remove(item)
+                    pull.updated_at = self.now()
+                    self._emit_pull("unlabeled", pull, sender, label=render.label(self.base_url, pull.repo, item))
+                    return list(pull.labels)
+            raise ApiError(404, "Label does not exist")
 
     def add_labels(self, pull: PullRequest, names: list[str], sender: Account) -> list[Label]:
         with self.lock:
@@ -1106,6 +1192,46 @@ class World:
                 raise not_found()
             return found[0]
 
+    # ----- renames and transfers ------------------------------------------------------------------
+
+    def move_repo(self, repo: Repo, new_owner: str, new_name: str, sender: Account) -> None:
+        """Rename or transfer: the old name answers 301 to ``/repositories/{id}`` from then on (GitHub docs,
+        "Best practices for using the REST API", Follow redirects; "Renaming a repository"), and the
+        ``repository`` webhook says ``renamed`` (``changes.repository.name.from``) or ``transferred``
+        (``changes.owner.from``), as "Webhook events and payloads" documents."""
+        with self.lock:
+            new_full = f"{new_owner}/{new_name}"
+            if self.repo(new_full) is not None:
+                raise validation_failed({"resource": "Repository", "code": "custom", "field": "name",
+                                         "message": "name already exists on this account"})  # fmt: skip
+            old_full, old_owner, old_name = repo.full_name, repo.owner, repo.name
+            # The installation that had the repository hears of the move; whether GitHub also tells an
+            # installation on the new owner is not documented, so the simulator does not.
+            had = self.installation_for(repo)
+            del self.repos[old_full.lower()]
+            self.moved[old_full.lower()] = repo.id
+            self.moved.pop(new_full.lower(), None)
+            repo.owner = self.account(new_owner, old_owner.type if new_owner == old_owner.login else "Organization")
+            repo.name = new_name
+            self.repos[new_full.lower()] = repo
+            if repo.owner.id != old_owner.id:
+                if old_owner.type == "Organization":
+                    was = {"organization": render.organization(self.base_url, old_owner)}
+                else:
+                    was = {"user": render.user(self.base_url, old_owner)}
+                changes: dict[str, Any] = {"owner": {"from": was}}
+                action = "transferred"
+            else:
+                changes = {"repository": {"name": {"from": old_name}}}
+                action = "renamed"
+            payload = {"action": action, "changes": changes, **events.base_payload(self, repo, sender)}
+            self._emit_repo("repository", repo, payload, had)
+
+    def moved_repo(self, full_name: str) -> Repo | None:
+        """The repository an old name now stands for, if it was renamed or transferred."""
+        repo_id = self.moved.get(full_name.lower())
+        return self.repos_by_id.get(repo_id) if repo_id is not None else None
+
     # ----- webhooks -----------------------------------------------------------------------------
 
     def emit_pull(self, action: str, pull: PullRequest, sender: Account, **extra: Any) -> None:
@@ -1117,9 +1243,11 @@ class World:
     def _emit_pull(self, action: str, pull: PullRequest, sender: Account, **extra: Any) -> None:
         self._emit_repo("pull_request", pull.repo, events.pull_request(self, pull, action, sender, **extra))
 
-    def _emit_repo(self, event: str, repo: Repo, payload: dict[str, Any]) -> None:
+    def _emit_repo(
+        self, event: str, repo: Repo, payload: dict[str, Any], installation: Installation | None = None
+    ) -> None:
         self.gating.touched(repo)
-        item = self.installation_for(repo)
+        item = installation or self.installation_for(repo)
         if item is None or item.suspended_at is not None:
             return
         if event not in ALWAYS_SENT and event not in item.events:

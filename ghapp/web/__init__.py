@@ -6,8 +6,6 @@ The web process never calls GitHub, except the setup page's one manifest-code ex
 
 from __future__ import annotations
 
-import gc
-
 from flask import Flask
 
 from ghapp import logs
@@ -18,16 +16,7 @@ from ghapp.web.current import current_runtime
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
-    """Build the web app; ``settings`` default to the environment's.
-
-    Called with no arguments (gunicorn, once in each worker) it also readies
-    the worker for traffic: the webhook view's connections are opened now
-    (``webhooks.prepare``), and everything loaded so far is moved out of the
-    garbage collector's sight (``gc.freeze``). Those hundred thousand objects
-    live as long as the worker; scanning them made each full collection a
-    pause in the middle of a request (its length: ``bench/README.md``).
-    """
-    serving = settings is None and runtime is None
+    """Build the web app; ``settings`` default to the environment's (gunicorn calls it with none)."""
     if runtime is None:
         if settings is None:
             runtime = get_runtime()
@@ -47,9 +36,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(setup.blueprint)
     status_page.mount_rq_dashboard(app, runtime)
-    if serving:
-        webhooks.prepare(runtime)
-        gc.freeze()
     return app
 
 

@@ -1,10 +1,11 @@
 """GitHub webhook ingest: verify, store in the inbox, enqueue the GUID, answer 202.
 
 The view never parses the JSON body (except a rare ``ping``) and never
-calls GitHub: the worker does both. Its whole cost
-is one HMAC per configured secret, one INSERT and one enqueue, which is sent
-to Redis without waiting for its answer (the row is already stored; see
-``ghapp.sync.delivery_enqueue``).
+calls GitHub: the worker does both (docs/architecture.md). Its whole cost
+is one HMAC per configured secret, one INSERT (committed before anything
+else happens) and one RQ enqueue, and only then the answer: a 202 means the
+delivery is stored and its job is in Redis. A job lost after that (Redis
+lost its data) is queued again by recovery (``ghapp.sync.recovery``).
 
 Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
 
@@ -20,7 +21,8 @@ Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
   processed once; a GUID still ``pending`` is queued again, which is
   harmless because the job id is unique per GUID and heals a lost enqueue);
 * 503 when the database or Redis does not answer, so the delivery shows as
-  failed on GitHub and the redelivery job sends it again.
+  failed on GitHub and the redelivery job sends it again; a delivery stored
+  whose enqueue failed stays ``pending``, and recovery queues it.
 """
 
 from __future__ import annotations
@@ -28,21 +30,19 @@ from __future__ import annotations
 import logging
 import re
 from types import SimpleNamespace
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ghapp.config import ConfigError, Settings
-from ghapp.runtime import Runtime
 from ghapp.store import inbox
-from ghapp.store.engine import reading
-from ghapp.sync.queue import enqueue_delivery, prepare_delivery_enqueue
+from ghapp.store.engine import storing
+from ghapp.sync.queue import enqueue_delivery
 from ghapp.web.refusals import error
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,6 @@ def make_blueprint(settings: Settings) -> Blueprint:
     blueprint = Blueprint("webhooks", __name__)
     secrets = tuple(settings.webhook_secrets)
     max_bytes = settings.max_body_bytes
-    statements: dict[str, Any] = {}
 
     @blueprint.post(settings.webhook_path)
     def receive():  # type: ignore[no-untyped-def]
@@ -128,29 +127,14 @@ def make_blueprint(settings: Settings) -> Blueprint:
 
         runtime = current_runtime()
         try:
-            engine = runtime.engine
-            store = runtime.webhook_store
-            if store is not None:
-                inserted = store.store(guid, event, body)
-                if inserted:
-                    status = "pending"
-                else:
-                    with reading(engine) as conn:
-                        status = inbox.status_of(conn, guid)
-            else:
-                statement = statements.get(engine.dialect.name)
-                if statement is None:
-                    statement = statements[engine.dialect.name] = inbox.insert_statement(engine.dialect.name)
-                with engine.begin() as conn:
-                    inserted = conn.execute(statement, inbox.insert_values(guid, event, body)).first() is not None
-                    status = "pending" if inserted else inbox.status_of(conn, guid)
+            inserted, status = _store(runtime.engine, guid, event, body)
         except DBAPIError as exc:
             log.error("webhook %s not stored, the database is unavailable: %s", guid, exc.orig or exc)
             return error(503, "the database is unavailable; the delivery was not stored, please retry later")
         try:
             if status == "pending":
-                enqueue_delivery(runtime.queue, guid, wait=False)
-        except (RedisConnectionError, RedisTimeoutError, ConfigError) as exc:
+                enqueue_delivery(runtime.queue, guid, new=inserted)
+        except (RedisError, ConfigError) as exc:
             log.error("webhook %s stored but not queued, Redis is unavailable: %s", guid, exc)
             return error(503, "the queue (Redis) is unavailable; please retry later")
         return _accepted(guid, duplicate=not inserted)
@@ -158,23 +142,26 @@ def make_blueprint(settings: Settings) -> Blueprint:
     return blueprint
 
 
-def prepare(runtime: Runtime) -> None:
-    """Open the connections the view uses for every delivery before the first one arrives.
+def _store(engine: Engine, guid: str, event: str, body: bytes) -> tuple[bool, str | None]:
+    """Store the delivery; whether this request stored it, and the row's status.
 
-    Called once in each web worker (``create_app``). Without it the first
-    delivery of each worker paid for opening the database and Redis
-    connections and building the enqueue command, and every delivery queued
-    behind it waited as long. Best effort: when the
-    database or Redis is down at start, the worker starts all the same and
-    each delivery tries again (and is answered 503 until they are back).
+    The pool does not ping a connection before handing it out (a round trip
+    on every delivery); a connection the server has closed (a restart, a
+    failover) fails instead, SQLAlchemy then discards the pool's
+    connections, and the delivery is stored again on a new one.
     """
     try:
-        store = runtime.webhook_store
-        if store is not None:
-            store.open()
-        prepare_delivery_enqueue(runtime.queue)
-    except Exception as exc:  # whatever the cause, the worker must still start
-        log.warning("the webhook view could not open its connections at start; each delivery will try: %s", exc)
+        return _store_once(engine, guid, event, body)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _store_once(engine, guid, event, body)
+
+
+def _store_once(engine: Engine, guid: str, event: str, body: bytes) -> tuple[bool, str | None]:
+    with storing(engine) as conn:
+        inserted = inbox.store(conn, guid, event, body)
+        return inserted, "pending" if inserted else inbox.status_of(conn, guid)
 
 
 def _accepted(guid: str, *, duplicate: bool) -> Response:

@@ -22,12 +22,12 @@ pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_quick(name: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
+def run_quick(name: str, tmp_path: Path, *extra: str, timeout: float = 220) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env["BENCH_RESULTS_DIR"] = str(tmp_path)
     completed = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", "--quick", *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=220, check=False,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )
     records = sorted(tmp_path.glob(f"{name}-*-quick.json"))
     assert records, f"bench.{name} recorded nothing (exit {completed.returncode}):\n{completed.stdout[-3000:]}\n" \
@@ -41,16 +41,20 @@ def run_quick(name: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
 
 
 def test_ingest(tmp_path):
-    figures = run_quick("ingest", tmp_path, "--no-postgres")["figures"]
-    sqlite = figures["sqlite"]
-    assert sqlite["ghapp_rps_median"] > 0 and sqlite["bare_rps_median"] > 0
-    for round_ in sqlite["accounted"]:
-        assert round_["stored"] >= round_["answered"] > 0
-    assert sqlite["unaccounted"] == 0
+    """PostgreSQL (a server of the benchmark's own, with default durability) and SQLite, each 202 accounted for."""
+    figures = run_quick("ingest", tmp_path)["figures"]
+    assert figures["postgresql_settings"] == {"fsync": "on", "synchronous_commit": "on"}
+    for kind in ("postgresql_w2", "sqlite_w2"):
+        run = figures[kind]
+        assert run["ghapp_rps_median"] > 0 and run["bare_rps_median"] > 0
+        for round_ in run["accounted"]:
+            assert round_["stored"] >= round_["answered"] > 0
+        assert run["unaccounted"] == 0 and run["unprocessed"] == 0
 
 
 def test_burst(tmp_path):
-    figures = run_quick("burst", tmp_path)["figures"]
+    figures = run_quick("burst", tmp_path, "--database", "sqlite")["figures"]["sqlite"]
+    assert figures["worker_killed_mid_burst"] == {"requested": False, "killed": False}
     assert figures["acknowledged_2xx"] == figures["deliveries"] == figures["stored"] == figures["processed"]
     assert figures["github_patches"] >= figures["workstreams"]
     assert figures["ack_p99_ms"] > 0 and figures["drain_s_from_first_post"] > 0

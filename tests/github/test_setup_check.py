@@ -35,6 +35,9 @@ EVENTS = [
     "repository_ruleset",
     "branch_protection_rule",
     "merge_group",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+    "repository",
 ]
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from ghapp.store import inbox, installations
 from ghapp.store.engine import make_engine
@@ -113,42 +113,15 @@ def test_a_body_in_an_unknown_encoding_is_an_error_not_a_guess():
         inbox.raw_body(SimpleNamespace(body=b"...", body_encoding="br"))
 
 
-def test_the_views_direct_store_writes_the_same_row_as_store(engine):
-    """The webhook view's one-statement INSERT (``DirectStore``) and the SQLAlchemy one write identical rows."""
+def test_a_redelivery_keeps_the_first_row(engine):
+    """The one INSERT reports whether it stored the delivery; a GUID already there keeps its first body."""
     body = b'{"action":"edited","number":7}'
-    direct = inbox.DirectStore.for_engine(engine)
-    assert direct is not None
-    assert direct.store("direct", "pull_request", body) is True
-    assert direct.store("direct", "pull_request", b"{}") is False  # a redelivery: the first row is kept
     with engine.begin() as conn:
-        assert inbox.store(conn, "pooled", "pull_request", body) is True
+        assert inbox.store(conn, "first", "pull_request", body) is True
+        assert inbox.store(conn, "first", "pull_request", b"{}") is False
     with engine.connect() as conn:
-        rows = {guid: inbox.load(conn, guid) for guid in ("direct", "pooled")}
-    skip = {"guid", "received_at"}
-    mapped = {guid: {k: v for k, v in row._mapping.items() if k not in skip} for guid, row in rows.items()}
-    assert mapped["direct"] == mapped["pooled"]
-    assert inbox.raw_body(rows["direct"]) == body
-    assert rows["direct"].received_at.tzinfo is not None or engine.dialect.name == "sqlite"
-
-
-def test_sqlite_in_memory_has_no_direct_store():
-    assert inbox.DirectStore.for_engine(make_engine("sqlite://")) is None
-
-
-def test_the_postgres_store_opens_a_new_connection_when_the_server_dropped_its_own(engine):
-    """A restart or failover closes the idle connection: the next delivery is stored on a new one, once."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
-    store = inbox.DirectStore.for_engine(engine)
-    assert isinstance(store, inbox.PostgresStore)
-    assert store.store("before", "push", b"{}") is True
-    backend = store._connection.info.backend_pid
-    with engine.begin() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar() is True
-    assert store.store("after", "push", b"{}") is True
-    assert store._connection.info.backend_pid != backend
-    with engine.connect() as conn:
-        assert [inbox.status_of(conn, g) for g in ("before", "after")] == ["pending", "pending"]
+        row = inbox.load(conn, "first")
+    assert inbox.raw_body(row) == body and row.status == "pending" and row.attempts == 0
 
 
 def test_prune_deletes_only_finished_deliveries_received_before_the_cutoff(engine):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask, request
 from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import select
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from ghapp.pod import notice_queue, notices
+from ghapp.pod.notice_signing import sign_notice
 from ghapp.pod.signing import verify
 from ghapp.runtime import Runtime, set_runtime
 from ghapp.store import outbox
@@ -24,10 +27,20 @@ from inbound.helpers import POD_SECRET, ServerThread, post_event, queued_ids, wo
 TASK = "task-n"
 
 
+def standard_verified(body: bytes, headers) -> bool:  # type: ignore[no-untyped-def]
+    """What a pod does with the Standard Webhooks library: the key is base64(POD_SECRET)."""
+    try:
+        Webhook(base64.b64encode(POD_SECRET.encode()).decode()).verify(body, dict(headers))
+    except WebhookVerificationError:
+        return False
+    return True
+
+
 class Receiver:
     """The pod's notice endpoint: answers 503 to the first ``fail_first`` pushes, then 200."""
 
-    def __init__(self, fail_first: int) -> None:
+    def __init__(self, fail_first: int, scheme: str = "standard") -> None:
+        self.scheme = scheme
         self.fail_left = fail_first
         self.pushes: list[dict] = []
         self.lock = threading.Lock()
@@ -39,7 +52,12 @@ class Receiver:
             with self.lock:
                 self.pushes.append(
                     {
-                        "verified": verify(POD_SECRET, body, request.headers),
+                        "verified": (
+                            verify(POD_SECRET, body, request.headers)
+                            if self.scheme == "legacy"
+                            else standard_verified(body, request.headers)
+                        ),
+                        "headers": dict(request.headers),
                         "notice_id_header": request.headers.get("X-Ghapp-Notice-Id"),
                         "document": json.loads(body),
                         "at": time.time(),
@@ -55,9 +73,11 @@ class Receiver:
 
 @pytest.fixture
 def receiver_runtime(make_settings):  # type: ignore[no-untyped-def]
-    def build(fail_first: int) -> tuple[Receiver, Runtime]:
-        receiver = Receiver(fail_first)
-        runtime = Runtime(make_settings(pod_callback_url=receiver.server.url + "/notices"))
+    def build(fail_first: int, scheme: str = "standard") -> tuple[Receiver, Runtime]:
+        receiver = Receiver(fail_first, scheme)
+        runtime = Runtime(
+            make_settings(pod_callback_url=receiver.server.url + "/notices", notice_signature=scheme)
+        )
         set_runtime(runtime)
         return receiver, runtime
 
@@ -219,3 +239,45 @@ def test_retry_delays_follow_the_schedule_with_jitter():
     for attempt, base in enumerate(notices.RETRY_DELAYS_S, start=1):
         for _ in range(20):
             assert base * 0.5 <= notices.retry_delay(attempt, rand) <= base
+
+
+def test_a_notice_is_signed_as_standard_webhooks_and_verified_by_the_library(receiver_runtime):
+    receiver, runtime = receiver_runtime(fail_first=0)
+    with receiver.server:
+        notice_id = _append(runtime)
+        assert notices.deliver_notice(notice_id) == "delivered"
+    (pushed,) = receiver.pushes
+    assert pushed["verified"]
+    assert pushed["headers"]["Webhook-Id"] == notice_id
+    assert pushed["headers"]["Webhook-Signature"].startswith("v1,")
+    assert "X-Pod-Signature-256" not in pushed["headers"]
+
+
+def test_a_tampered_or_stale_standard_notice_is_refused():
+    body = b'{"notice_id":"n1","type":"pr_opened"}'
+    headers = sign_notice("standard", POD_SECRET, "n1", body)
+    assert standard_verified(body, headers)
+    assert not standard_verified(body.replace(b"pr_opened", b"pr_merged"), headers)
+    assert not standard_verified(body, {**headers, "webhook-id": "n2"})
+    stale = sign_notice("standard", POD_SECRET, "n1", body, now=datetime.now(UTC) - timedelta(minutes=10))
+    assert not standard_verified(body, stale)
+    other_key = sign_notice("standard", "another-secret", "n1", body)
+    assert not standard_verified(body, other_key)
+
+
+def test_the_legacy_setting_still_signs_with_the_pod_api_scheme(receiver_runtime):
+    receiver, runtime = receiver_runtime(fail_first=0, scheme="legacy")
+    with receiver.server:
+        notice_id = _append(runtime)
+        assert notices.deliver_notice(notice_id) == "delivered"
+    (pushed,) = receiver.pushes
+    assert pushed["verified"]
+    assert "Webhook-Signature" not in pushed["headers"]
+    assert not standard_verified(json.dumps(pushed["document"]).encode(), pushed["headers"])
+
+
+def test_an_unknown_notice_signature_setting_is_refused_with_a_sentence():
+    from ghapp.config import ConfigError, from_env
+
+    with pytest.raises(ConfigError, match="NOTICE_SIGNATURE must be one of standard, legacy"):
+        from_env({"NOTICE_SIGNATURE": "hmac"})

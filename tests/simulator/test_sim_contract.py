@@ -14,7 +14,7 @@ import requests
 from sim_helpers import Setup
 
 from ghapp.testing import GitHubSimulator, SimulatorConfig
-from ghapp.testing.models import DEFAULT_PERMISSIONS
+from ghapp.testing.models import DEFAULT_EVENTS, DEFAULT_PERMISSIONS
 from ghapp.testing.schemas import component_validator, load_subset, response_validator, webhook_validator
 
 
@@ -380,3 +380,168 @@ def test_rule_and_branch_responses_match_github_schemas(sim: Any) -> None:
     check(mismatch, "put", "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", 422)
     updated = setup.api("PUT", path, json={"expected_head_sha": pull["head"]["sha"]})
     check(updated, "put", "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", 202)
+
+
+# ----- the conversation: review comments, threads, reactions, edits, labels, teams, renames -----------
+
+CONVERSATION_WEBHOOKS = [
+    "issue-comment-edited",
+    "issue-comment-deleted",
+    "pull-request-review-comment-created",
+    "pull-request-review-comment-edited",
+    "pull-request-review-comment-deleted",
+    "pull-request-review-thread-resolved",
+    "pull-request-review-thread-unresolved",
+    "pull-request-labeled",
+    "pull-request-unlabeled",
+    "pull-request-reopened",
+    "pull-request-review-requested",
+    "repository-renamed",
+    "repository-transferred",
+]
+RESOLVE = "mutation($id: ID!) { %s(input: {threadId: $id}) { thread { id isResolved } } }"
+
+
+@pytest.fixture(scope="module")
+def conversation() -> Iterator[tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]]:
+    """Drive one simulator through the conversation over REST, GraphQL and people's actions."""
+    with GitHubSimulator(SimulatorConfig(seed=5)) as sim:
+        extra = ["pull_request_review_comment", "pull_request_review_thread", "repository"]
+        installation = sim.install("acme", ["app"], events=[*DEFAULT_EVENTS, *extra])
+        setup = Setup(sim, installation, {})
+        setup.headers = setup.token_headers()
+        sim.add_collaborator("acme/app", "alice", "write")
+        sim.add_team("acme", "reviewers", ["alice"])
+        repo = setup.repo
+        sim.push_commit(repo, "feature", files={"app.py": "one\ntwo\nthree\n"})
+        pull = setup.api(
+            "POST", f"/repos/{repo}/pulls", json={"title": "Work", "head": "feature", "base": "main"}
+        ).json()
+        number = pull["number"]
+        answers: dict[str, Any] = {}
+        answers["team"] = setup.api(
+            "POST", f"/repos/{repo}/pulls/{number}/requested_reviewers", json={"team_reviewers": ["reviewers"]}
+        )
+        answers["requested"] = setup.api("GET", f"/repos/{repo}/pulls/{number}/requested_reviewers")
+        review = sim.submit_review(
+            repo, number, "alice", "COMMENTED", comments=[{"path": "app.py", "line": 2, "body": "why two?"}]
+        )
+        answers["review_comments"] = setup.api("GET", f"/repos/{repo}/pulls/{number}/reviews/{review['id']}/comments")
+        first = answers["review_comments"].json()[0]
+        answers["reply"] = setup.api(
+            "POST", f"/repos/{repo}/pulls/{number}/comments/{first['id']}/replies", json={"body": "because"}
+        )
+        answers["created"] = setup.api(
+            "POST", f"/repos/{repo}/pulls/{number}/comments",
+            json={"body": "and three", "path": "app.py", "line": 3, "commit_id": pull["head"]["sha"]},
+        )  # fmt: skip
+        answers["outside"] = setup.api(
+            "POST", f"/repos/{repo}/pulls/{number}/comments", json={"body": "x", "path": "README.md", "line": 1}
+        )
+        own = answers["created"].json()["id"]
+        answers["patched"] = setup.api("PATCH", f"/repos/{repo}/pulls/comments/{own}", json={"body": "and 3"})
+        answers["got"] = setup.api("GET", f"/repos/{repo}/pulls/comments/{own}")
+        answers["listed"] = setup.api("GET", f"/repos/{repo}/pulls/{number}/comments")
+        answers["react_pull"] = setup.api(
+            "POST", f"/repos/{repo}/pulls/comments/{first['id']}/reactions", json={"content": "eyes"}
+        )
+        answers["pull_reactions"] = setup.api("GET", f"/repos/{repo}/pulls/comments/{first['id']}/reactions")
+        answers["deleted"] = setup.api("DELETE", f"/repos/{repo}/pulls/comments/{own}")
+        threads = sim.review_threads(repo, number)
+        mutation = {"query": RESOLVE % "resolveReviewThread", "variables": {"id": threads[0]["node_id"]}}
+        answers["resolve"] = setup.api("POST", "/graphql", json=mutation)
+        mutation["query"] = RESOLVE % "unresolveReviewThread"
+        answers["unresolve"] = setup.api("POST", "/graphql", json=mutation)
+        query = (
+            "query($n: Int!) { repository(owner: \"acme\", name: \"app\") { pullRequest(number: $n) {"
+            " reviewThreads(first: 10) { totalCount nodes { id isResolved path line"
+            " comments(first: 10) { nodes { databaseId body author { login } } } } } } } }"
+        )
+        answers["threads"] = setup.api("POST", "/graphql", json={"query": query, "variables": {"n": number}})
+        said = sim.comment(repo, number, "alice", "/ghapp status")
+        answers["react_issue"] = setup.api(
+            "POST", f"/repos/{repo}/issues/comments/{said['id']}/reactions", json={"content": "eyes"}
+        )
+        answers["react_again"] = setup.api(
+            "POST", f"/repos/{repo}/issues/comments/{said['id']}/reactions", json={"content": "eyes"}
+        )
+        answers["reactions"] = setup.api("GET", f"/repos/{repo}/issues/comments/{said['id']}/reactions")
+        sim.edit_comment(repo, said["id"], "/ghapp hold")
+        sim.delete_comment(repo, said["id"])
+        mine = setup.api("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": "noted"}).json()
+        answers["edited_comment"] = setup.api(
+            "PATCH", f"/repos/{repo}/issues/comments/{mine['id']}", json={"body": "noted twice"}
+        )
+        sim.label_by_hand(repo, number, "hold")
+        answers["unlabel"] = setup.api("DELETE", f"/repos/{repo}/issues/{number}/labels/hold")
+        answers["unlabel_missing"] = setup.api("DELETE", f"/repos/{repo}/issues/{number}/labels/hold")
+        sim.close_by_hand(repo, number)
+        sim.reopen_by_hand(repo, number)
+        sim.rename_repo(repo, "application")
+        answers["moved"] = setup.api("GET", f"/repos/{repo}/pulls/{number}", allow_redirects=False)
+        answers["followed"] = setup.api("GET", f"/repos/{repo}/pulls/{number}")
+        answers["moved_repo"] = setup.api("GET", f"/repos/{repo}", allow_redirects=False)
+        sim.transfer_repo("acme/application", "acme-two")
+        yield _payloads(sim), answers
+
+
+def test_conversation_answers_match_github_schemas(conversation: Any) -> None:
+    _, a = conversation
+    pulls = "/repos/{owner}/{repo}/pulls"
+    team = check(a["team"], "post", pulls + "/{pull_number}/requested_reviewers", 201)
+    assert [t["slug"] for t in team["requested_teams"]] == ["reviewers"]
+    assert check(a["requested"], "get", pulls + "/{pull_number}/requested_reviewers", 200)["teams"]
+    (inline,) = check(a["review_comments"], "get", pulls + "/{pull_number}/reviews/{review_id}/comments", 200)
+    assert (inline["path"], inline["line"], inline["side"]) == ("app.py", 2, "RIGHT")
+    assert inline["diff_hunk"].startswith("@@ ") and inline["diff_hunk"].endswith("+two")
+    reply = check(a["reply"], "post", pulls + "/{pull_number}/comments/{comment_id}/replies", 201)
+    assert reply["in_reply_to_id"] == inline["id"]
+    check(a["created"], "post", pulls + "/{pull_number}/comments", 201)
+    outside = a["outside"]
+    assert outside.status_code == 422 and "must be part of the diff" in outside.text
+    assert check(a["patched"], "patch", pulls + "/comments/{comment_id}", 200)["body"] == "and 3"
+    check(a["got"], "get", pulls + "/comments/{comment_id}", 200)
+    assert len(check(a["listed"], "get", pulls + "/{pull_number}/comments", 200)) == 3
+    check(a["react_pull"], "post", pulls + "/comments/{comment_id}/reactions", 201)
+    assert len(check(a["pull_reactions"], "get", pulls + "/comments/{comment_id}/reactions", 200)) == 1
+    assert a["deleted"].status_code == 204
+    resolved = a["resolve"].json()["data"]["resolveReviewThread"]["thread"]
+    assert resolved["isResolved"] is True
+    assert a["unresolve"].json()["data"]["unresolveReviewThread"]["thread"]["isResolved"] is False
+    threads = a["threads"].json()["data"]["repository"]["pullRequest"]["reviewThreads"]
+    assert threads["totalCount"] == 1
+    assert [c["body"] for c in threads["nodes"][0]["comments"]["nodes"]] == ["why two?", "because"]
+    issues = "/repos/{owner}/{repo}/issues"
+    check(a["react_issue"], "post", issues + "/comments/{comment_id}/reactions", 201)
+    check(a["react_again"], "post", issues + "/comments/{comment_id}/reactions", 200)
+    assert len(check(a["reactions"], "get", issues + "/comments/{comment_id}/reactions", 200)) == 1
+    check(a["edited_comment"], "patch", issues + "/comments/{comment_id}", 200)
+    assert check(a["unlabel"], "delete", issues + "/{issue_number}/labels/{name}", 200) == []
+    assert a["unlabel_missing"].status_code == 404
+    moved = a["moved"]
+    assert moved.status_code == 301
+    assert moved.headers["Location"].endswith(f"/repositories/{a['followed'].json()['base']['repo']['id']}/pulls/1")
+    assert moved.json()["url"] == moved.headers["Location"]
+    assert a["followed"].status_code == 200 and a["followed"].json()["base"]["repo"]["name"] == "application"
+    check(a["moved_repo"], "get", "/repos/{owner}/{repo}", 301)
+
+
+@pytest.mark.parametrize("name", CONVERSATION_WEBHOOKS)
+def test_conversation_webhooks_match_github_schemas(conversation: Any, name: str) -> None:
+    payloads = conversation[0].get(name)
+    assert payloads, f"no {name} delivery was recorded (got {sorted(conversation[0])})"
+    validator = webhook_validator(name)
+    for payload in payloads:
+        assert_valid(validator, payload, f"webhook {name}")
+
+
+def test_a_review_delivery_does_not_carry_its_inline_comments(conversation: Any) -> None:
+    payloads, _ = conversation
+    (review,) = payloads["pull-request-review-submitted"]
+    assert "comments" not in review and "comments" not in review["review"]
+    created = payloads["pull-request-review-comment-created"]
+    assert created[0]["comment"]["pull_request_review_id"] == review["review"]["id"]
+    edited = payloads["issue-comment-edited"]
+    assert edited[0]["changes"] == {"body": {"from": "/ghapp status"}}
+    assert payloads["repository-renamed"][0]["changes"] == {"repository": {"name": {"from": "app"}}}
+    assert payloads["repository-transferred"][0]["changes"]["owner"]["from"]["organization"]["login"] == "acme"

@@ -38,8 +38,6 @@ EC_PEM = (
         ({"PRIVATE_KEY": RSA_PEM, "PRIVATE_KEY_PATH": "x"}, "set PRIVATE_KEY or PRIVATE_KEY_PATH, not both"),
         ({"PORT": "eighty"}, "PORT must be a whole number"),
         ({"PORT": "0"}, "PORT must be at least 1"),
-        ({"WORKER_NICENESS": "-5"}, "WORKER_NICENESS must be at least 0"),
-        ({"WORKER_NICENESS": "low"}, "WORKER_NICENESS must be a whole number"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of pretty, json"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL must start with redis://"),

@@ -115,15 +115,22 @@ def test_a_burst_of_100_pod_events_costs_a_few_syncs_and_ends_in_step(sim, redis
         wait_until(lambda: sim.pulls("acme/api"), 30, message="draft PR")
         wait_until(lambda: stack.receiver.of_task("t"), 30, message="pr_opened")
         redis = Redis.from_url(redis_url)
+        wait_quiet(queue_of(redis_url), sim)
+        # The burst arrives while no worker is free (here: none runs), so what it costs does not depend on
+        # how fast this machine posts events compared with how fast a worker syncs.
+        worker = stack.worker_procs[0]
+        worker.terminate()
+        worker.wait(timeout=30)
         before = _sync_count(redis)
         for n in range(1, 101):
             stack.pod.post_event("t", "workstream_updated", {"workstream_id": "ws", "spec": f"Spec v{n}"})
+        stack.start_worker(1)
         wait_until(lambda: sim.pulls("acme/api")[0]["title"] == "Spec v100", 60, message="last spec wins")
         wait_quiet(queue_of(redis_url), sim)  # every sync those events asked for has run
         syncs = _sync_count(redis) - before
         patches = sim.counters.per_endpoint.get("PATCH /repos/<owner>/<repo>/pulls/<int:number>", 0)
-        assert syncs <= 15, f"100 events cost {syncs} syncs"
-        assert 1 <= patches <= 15, f"100 events cost {patches} PR updates"
+        assert syncs <= 3, f"100 events cost {syncs} syncs"
+        assert patches == 1, f"100 events cost {patches} PR updates"
 
 
 def test_two_workers_never_open_two_prs_for_one_workstream(sim, redis_url, database_url, tmp_path):

@@ -12,11 +12,16 @@ from gidgethub.routing import Router
 from ghapp.sync.handlers import (
     base_push,
     checks,
+    commands,
     comments,
     drafts,
     gating,
     installations,
+    people,
     pull_requests,
+    repo_config,
+    repositories,
+    review_comments,
     reviews,
     rules,
 )
@@ -31,6 +36,12 @@ router = Router(
     rules.router,
     base_push.router,
     gating.router,
+    # what people say and do on managed PRs, relayed to the pod
+    review_comments.router,
+    people.router,
+    commands.router,
+    repositories.router,
+    repo_config.router,
 )
 
 __all__ = ["router"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ghapp.pod.notices import append_notice
 from ghapp.runtime import Runtime
 from ghapp.sync import observations, state
 from ghapp.sync.state import WorkstreamRef
@@ -25,6 +26,20 @@ class DeliveryContext:
     forget_repos: set[str] = field(default_factory=set)
     forget_installations: set[int] = field(default_factory=set)
     user_can_write: Callable[[str, str], bool] | None = None
+    conversation: Callable[[], Any] | None = None  # ghapp.github.conversation.Conversation, made on first use
+    notice_ids: list[str] = field(default_factory=list)  # appended in this transaction, pushed after commit
+
+    def notify(self, refs: list[WorkstreamRef], type_: str, key: str, data: dict[str, Any]) -> None:
+        """Tell the pod of each workstream, once per ``key`` (``<workstream>/<key>`` in the task's log).
+
+        For what GitHub reports of people (comments, threads, labels, commands): a relay, not a plan, so
+        it is written with the delivery in one transaction instead of waiting for a sync.
+        """
+        for ref in refs:
+            body = {"workstream_id": ref.workstream_id, **data}
+            notice_id = append_notice(self.conn, ref.task_id, type_, f"{ref.workstream_id}/{key}", body)
+            if notice_id is not None:
+                self.notice_ids.append(notice_id)
 
     def observe(self, refs: list[WorkstreamRef], change: Callable[[observations.Doc], Any]) -> None:
         """Apply ``change`` to each workstream's observation and mark it for a sync."""

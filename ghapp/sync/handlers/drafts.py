@@ -11,7 +11,9 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
+from ghapp.store.tasks import load_log
 from ghapp.sync import observations
+from ghapp.sync.desired import desired_workstreams
 from ghapp.sync.handlers.context import DeliveryContext
 from ghapp.sync.state import WorkstreamRef
 
@@ -20,9 +22,6 @@ router = Router()
 
 def _completed_version(ctx: DeliveryContext, ref: WorkstreamRef) -> int:
     """The log version of the pod's latest ``workstream_completed`` for the workstream (0: none)."""
-    from ghapp.pod.projection import desired_workstreams
-    from ghapp.store.tasks import load_log
-
     desired = desired_workstreams(ref.task_id, load_log(ctx.conn, ref.task_id)).get(ref.workstream_id)
     return desired.completed_version if desired is not None else 0
 

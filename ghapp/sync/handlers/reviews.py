@@ -34,3 +34,8 @@ def _on_review(event: sansio.Event, ctx: DeliveryContext) -> None:
     ctx.observe(
         refs, lambda doc: observations.record_review(doc, **fields, user_can_write=can_write, dismissed=dismissed)
     )
+    if event.data.get("action") == "submitted" and ctx.conversation is not None:
+        # The delivery does not carry the review's inline comments; the pod hears them with the review.
+        inline = ctx.conversation().review_comments(repo, pull["number"], review["id"])
+        if inline:
+            ctx.observe(refs, lambda doc: observations.record_review_comments(doc, review["id"], inline))

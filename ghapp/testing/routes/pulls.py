@@ -146,7 +146,12 @@ def create_review(call: Call, owner: str, repo: str, number: int) -> Reply:
         raise missing_field("PullRequestReview", "event")
     with world.lock:
         pull = world.require_pull(call.repo, number)
-        item = world.submit_review(pull, call.actor, str(event), body.get("body") or "", body.get("commit_id"))
+        comments = body.get("comments")
+        if comments is not None and not isinstance(comments, list):
+            raise ApiError(422, "Invalid request.\n\nFor 'properties/comments', is not an array.")
+        item = world.submit_review(
+            pull, call.actor, str(event), body.get("body") or "", body.get("commit_id"), comments
+        )
         return Reply(render.review(call.base, item))
 
 
@@ -154,7 +159,8 @@ def list_requested(call: Call, owner: str, repo: str, number: int) -> Reply:
     world = call.world
     with world.lock:
         pull = world.require_pull(call.repo, number)
-        return Reply({"users": [render.user(call.base, r) for r in pull.requested_reviewers], "teams": []})
+        users = [render.user(call.base, r) for r in pull.requested_reviewers]
+        return Reply({"users": users, "teams": [render.team(call.base, t) for t in pull.requested_teams]})
 
 
 def request_reviewers(call: Call, owner: str, repo: str, number: int) -> Reply:
@@ -165,7 +171,8 @@ def request_reviewers(call: Call, owner: str, repo: str, number: int) -> Reply:
     world = call.world
     with world.lock:
         pull = world.require_pull(call.repo, number)
-        world.request_reviewers(pull, [str(r) for r in reviewers or []], call.actor)
+        teams = [str(t) for t in body.get("team_reviewers") or []]
+        world.request_reviewers(pull, [str(r) for r in reviewers or []], call.actor, teams)
         return Reply(world.pull_json(pull, simple=True), status=201)
 
 
@@ -219,8 +226,7 @@ def update_comment(call: Call, owner: str, repo: str, comment_id: int) -> Reply:
         item = _find_comment(call, comment_id)
         if item.user.id != call.actor.id:
             raise ApiError(403, "Resource not accessible by integration")
-        item.body = str(body["body"])
-        item.updated_at = world.now()
+        world.edit_comment(item, str(body["body"]), call.actor)
         return Reply(render.issue_comment(call.base, item))
 
 

@@ -4,11 +4,10 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24 08:30:00
 
-The webhook view stores bodies already compressed (Zstandard, about 2.5 KB
-for a typical 25 KB delivery). PostgreSQL's default is to squeeze any row
-over about 2 KB: it tried pglz on bytes that do not compress, then moved
-them to the TOAST table, an extra heap and index insert for every delivery
-(its cost: ``bench/README.md``). Rows up to a
+The webhook view stores bodies already compressed (Zstandard, about a tenth
+of a typical delivery). PostgreSQL's default is to squeeze any row over
+about 2 KB: it tried pglz on bytes that do not compress, then moved them to
+the TOAST table, an extra heap and index insert for every delivery. Rows up to a
 page's worth now stay inline, and a larger body goes out of line without
 the pointless compression attempt. SQLite has no such machinery: a no-op there.
 """
