@@ -212,7 +212,6 @@ def _gate_action(gating: Any, action: GitHubAction, doc: dict[str, Any], now: fl
                 # GitHub refuses a PR with nothing left to wait for ("Pull request Pull request is in clean
                 # status": peter-evans/enable-pull-request-automerge#343, #1118), or for another reason: ghapp
                 # merges through REST then, whose refusals are classified as usual
-
                 log.info("auto-merge of %s#%s refused: %s", repo, number, exc.message)
                 doc["auto_merge_refused"] = sha
                 return
@@ -220,6 +219,8 @@ def _gate_action(gating: Any, action: GitHubAction, doc: dict[str, Any], now: fl
         case DisableAutoMerge(repo=repo, node_id=node_id):
             gating.disable_auto_merge(repo, node_id)
             gate_observations.record_auto_merge(doc, None, False)
+
+
 def _reply(
     client: PullRequestClient, repo: str, number: int, reply_to: int, body: str, marker: str, resolve: bool
 ) -> None:

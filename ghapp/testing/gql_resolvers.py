@@ -217,6 +217,10 @@ def _gate(write: Callable[[Context, PullRequest, dict[str, Any]], Any], key: str
         except ApiError as exc:
             raise _refused(exc) from exc
         return {"clientMutationId": input.get("clientMutationId"), key: value}
+
+    return mutate
+
+
 def _resolve_thread(resolved: bool) -> Callable[..., dict[str, Any]]:
     """GraphQL ``resolveReviewThread``/``unresolveReviewThread`` (GitHub's GraphQL reference, Mutations):
     the thread by its node id; ``pull_request_review_thread`` resolved/unresolved follows."""
