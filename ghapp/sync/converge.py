@@ -186,8 +186,9 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         if round_no == 0:
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
-        policy = policy_from(runtime, ws.repo)
         active = ws.execution_started and not ws.paused
+        if round_no == 0:
+            base_policy = policy = policy_from(runtime, ws.repo)  # MERGE_STRATEGY_BY_REPO is per repository
         if active and round_no == 0:
             policy = _repo_policy(runtime, client, ws, base_policy)
         try:
