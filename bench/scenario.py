@@ -28,6 +28,9 @@ from ghapp.testing.stack import GhappStack, wait_until
 # Pacing loose enough that GitHub's secondary limits never shape a benchmark that is not about them.
 UNPACED = {"content_per_minute": 1_000_000, "content_per_hour": 10_000_000, "write_spacing_s": 0.0}
 PERIODIC_PREFIXES = ("sweep-", "redelivery-", "recovery-", "startup-")
+# A planner's wake-up (``ghapp.sync.queue.schedule_wake``: the end of a wait it named, such as a checks
+# timeout) is a timer, not work in progress: it takes no claim, and events keep syncing the workstream.
+TIMER_PREFIXES = ("wake-",)
 UNPACED_SIM = {
     "content_limit_per_minute": 1_000_000,
     "content_limit_per_hour": 10_000_000,
@@ -112,8 +115,8 @@ def queue_idle(redis_url: str) -> bool:
         if StartedJobRegistry(queue=queue).count:
             return False
         scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
-        if any(not job_id.startswith(PERIODIC_PREFIXES) for job_id in scheduled):
-            return False  # the periodic chains are always scheduled: they do not count
+        if any(not job_id.startswith(PERIODIC_PREFIXES + TIMER_PREFIXES) for job_id in scheduled):
+            return False  # the periodic chains are always scheduled, and timers wait: they do not count
         return not any(True for _ in client.scan_iter("ghapp:queued:*", count=1000))
     finally:
         client.close()

@@ -289,9 +289,22 @@ class GitHubClient:
             url = response.next_url
         return items, unchanged
 
-    def graphql(self, repo: str, access: Access, query: str, variables: Mapping[str, Any] | None = None) -> Any:
-        """A GraphQL call; mutations are paced like REST writes. Raises on ``errors``."""
-        installation_id = self.installation_for(repo)
+    def graphql(
+        self,
+        repo: str,
+        access: Access,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        installation_id: int | None = None,
+    ) -> Any:
+        """A GraphQL call; mutations are paced like REST writes. Raises on ``errors``.
+
+        ``repo`` may be ``ALL_REPOSITORIES`` when ``installation_id`` is given (a query over several
+        repositories of one installation).
+        """
+        if installation_id is None:
+            installation_id = self.installation_for(repo)
         body = {"query": query, "variables": dict(variables or {})}
         response = self.installation_request(
             installation_id, repo, access, "POST", self.graphql_url, json=body, content=is_mutation(query)

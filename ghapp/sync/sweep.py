@@ -3,8 +3,10 @@
 Webhooks drive ghapp, but GitHub drops some and never redelivers them by
 itself. Each sweep therefore
 
-1. reads every open PR of each repository with open workstreams in one
-   GraphQL query per 100 PRs and compares it with the observation document
+1. reads every open PR of the repositories with open workstreams in GraphQL
+   (one query per installation and 50 repositories, each repository's first
+   100 PRs; a further query per further 100) and compares it with the
+   observation document
    (``ghapp.sync.verify``); only the workstreams whose PR differs, or that
    have no PR yet, are marked ``stale``, so an idle PR costs no REST read
    (ETags are bound to tokens, which are renewed hourly, so conditional
@@ -42,8 +44,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ghapp.github.budgets import RateBudget, all_rate_budgets
-from ghapp.github.errors import GitHubError
-from ghapp.github.open_pulls import PullSummary, open_pulls
+from ghapp.github.open_pulls import open_pulls
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store.engine import reading
 from ghapp.store.installations import get_state, set_state
@@ -194,6 +195,8 @@ class SweepResult:
     last_run: datetime
     next_run: datetime
     unchanged: int = 0  # open PRs the GraphQL comparison found as observed (no sync queued for them)
+    graphql_queries: int = 0  # the comparison's queries
+    graphql_points: int = 0  # what GitHub reported they cost (``rateLimit.cost``)
 
     def as_state(self, recovered: dict[str, int], inbox_pruned: int) -> dict[str, Any]:
         return {
@@ -204,6 +207,7 @@ class SweepResult:
             "workstreams": self.workstreams,
             "syncs_queued": self.syncs_queued,
             "unchanged": self.unchanged,
+            "graphql_points": self.graphql_points,
             "drift": self.drift,
             "recovered": recovered,
             "inbox_pruned": inbox_pruned,
@@ -234,7 +238,8 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     with reading(runtime.engine) as conn:
         candidates = verify.load_candidates(conn)
         previous = sweep_state(conn)
-    chosen, unchanged = verify.to_verify(candidates, _open_pulls_reader(runtime))
+    tally = {"queries": 0, "points": 0}
+    chosen, unchanged = verify.to_verify(candidates, _open_pulls_reader(runtime, tally))
     refs = [state.WorkstreamRef(c.task_id, c.workstream_id) for c in chosen]
     # Stale first, so every sync queued from here on (recovery's included) verifies.
     mark_stale(runtime, refs)
@@ -261,6 +266,8 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
         workstreams=len(candidates),
         syncs_queued=queued,
         unchanged=unchanged,
+        graphql_queries=tally["queries"],
+        graphql_points=tally["points"],
         drift=drift,
         last_run=started,
         next_run=started + timedelta(seconds=interval),
@@ -273,27 +280,31 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
     with runtime.engine.begin() as conn:
         set_state(conn, STATE_KEY, result.as_state(recovered_counts, pruned))
     log.info(
-        "sweep: %d open workstreams (%d unchanged on GitHub), %d syncs queued, drift %d; next in %d s (%s)",
-        len(candidates), unchanged, queued, drift, interval, reason,
+        "sweep: %d open workstreams (%d unchanged on GitHub, compared in %d GraphQL queries costing %d points), "
+        "%d syncs queued, drift %d; next in %d s (%s)",
+        len(candidates), unchanged, tally["queries"], tally["points"], queued, drift, interval, reason,
     )
     return result
 
 
-def _open_pulls_reader(runtime: Runtime) -> Callable[[str, int], dict[int, PullSummary] | None]:
-    """``repo -> open PRs`` through the process's GitHub client; None when GitHub cannot say (the
-    repository's workstreams are then verified through REST, as a sweep always did)."""
+def _open_pulls_reader(runtime: Runtime, tally: dict[str, int]) -> Callable[[Sequence[str]], dict[str, Any]]:
+    """``repos -> {repo: open PRs}`` through the process's GitHub client; a repository is None when GitHub
+    cannot say (its workstreams are then verified through REST, as a sweep always did). ``tally`` gets
+    the queries made and the points GitHub reported for them."""
     if not runtime.settings.github_configured:
-        return lambda repo, expected: None
+        return lambda repos: dict.fromkeys(repos)
     from ghapp.sync.jobs import github_client
 
     client = github_client(runtime).client
 
-    def read(repo: str, expected: int) -> dict[int, PullSummary] | None:
-        try:
-            return open_pulls(client, repo, expected)
-        except GitHubError as exc:
-            log.warning("sweep: reading the open PRs of %s failed, verifying them through REST: %s", repo, exc)
-            return None
+    def read(repos: Sequence[str]) -> dict[str, Any]:
+        found = open_pulls(client, repos)
+        tally["queries"] += found.queries
+        tally["points"] += found.points
+        failed = sorted(repo for repo, pulls in found.by_repo.items() if pulls is None)
+        if failed:
+            log.warning("sweep: GitHub could not list the open PRs of %s; verifying them through REST", failed)
+        return found.by_repo
 
     return read
 

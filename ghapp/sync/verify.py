@@ -2,9 +2,19 @@
 
 ETags are bound to the token that got them (eclipse-csi/otterdog#201), and ghapp's tokens are renewed
 every hour, so a conditional REST read of an idle PR costs a request after each renewal. The sweep
-therefore reads every open PR of a repository in one GraphQL query (``ghapp.github.open_pulls``) and
-compares it with the observation document; only the workstreams whose PR differs, or that have no PR
-yet, are marked stale and synced, and those syncs read through REST as before.
+therefore reads every open PR of an installation's repositories in GraphQL (``ghapp.github.open_pulls``)
+and compares it with the observation document; only the workstreams whose PR differs, or that have no
+PR yet, are marked stale and synced, and those syncs read through REST as before.
+
+Reviews and comments are compared through ``updatedAt``: GitHub bumps a PR's ``updated_at`` when a
+review is submitted or a comment is created. Its own recorded payloads show it (@octokit/webhooks-examples,
+``pull_request_review.submitted``: the PR's ``updated_at`` is the review's ``submitted_at``, later than the
+review comment it carries; ``issue_comment.created``: the issue's ``updated_at`` is the comment's
+``created_at``), and databricks/spark-pr-dashboard#62 reports the pulls endpoint's ``updated_at`` moving
+with review comments. GitHub's timestamps are whole seconds, so a review or comment made within the same
+second as the change ghapp last observed, whose webhook is then lost, is not seen here; counting them
+instead would cost a nested connection per PR. A dismissal is not known to bump ``updated_at`` (no
+payload shows it either way): it changes no count either, so the counts would not have caught it.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from sqlalchemy import Connection, or_, select
 from ghapp.github.open_pulls import PullSummary
 from ghapp.store.schema import workstreams
 from ghapp.sync import observations
+
+PullsByNumber = Mapping[int, PullSummary]
 
 # The check rollup's states, in the words of ``observations.checks_for``.
 ROLLUP = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure", "PENDING": "pending", "EXPECTED": "pending"}
@@ -53,21 +65,17 @@ def difference(doc: Mapping[str, Any] | None, summary: PullSummary | None) -> st
     observed_checks = observations.checks_for(observations.normalise(doc), summary.head_sha)
     if observed_checks != ROLLUP.get(summary.checks or "", "none"):
         return "checks differ"
-    if len((doc or {}).get("reviews") or {}) != summary.reviews:
-        return "reviews differ"
-    if len((doc or {}).get("comments") or {}) != summary.comments:
-        return "comments differ"
     return None
 
 
 def to_verify(
-    candidates: Sequence[Candidate], read_open_pulls: Callable[[str, int], dict[int, PullSummary] | None]
+    candidates: Sequence[Candidate], read_open_pulls: Callable[[Sequence[str]], Mapping[str, PullsByNumber | None]]
 ) -> tuple[list[Candidate], int]:
     """The candidates to verify, and how many were found unchanged.
 
-    ``read_open_pulls(repo, expected)`` is called once per repository with PRs to compare (``expected``:
-    how many, to size the query's pages); None (the read failed) sends every workstream of that
-    repository to verification, as before this comparison existed.
+    ``read_open_pulls(repos)`` is called once, with every repository that has PRs to compare; a
+    repository it answers None for (the read failed) has every workstream verified, as before this
+    comparison existed.
     """
     by_repo: dict[str, list[Candidate]] = defaultdict(list)
     chosen: list[Candidate] = []
@@ -77,8 +85,9 @@ def to_verify(
         else:
             by_repo[candidate.repo].append(candidate)
     unchanged = 0
+    read = read_open_pulls(list(by_repo)) if by_repo else {}
     for repo, group in by_repo.items():
-        pulls = read_open_pulls(repo, len(group))
+        pulls = read.get(repo)
         for candidate in group:
             if pulls is None or difference(candidate.doc, pulls.get(int(candidate.pr_number or 0))) is not None:
                 chosen.append(candidate)

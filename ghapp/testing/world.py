@@ -839,6 +839,9 @@ class World:
             )
             self.reviews.setdefault((pull.repo.id, pull.number), []).append(item)
             pull.requested_reviewers = [r for r in pull.requested_reviewers if r.id != user.id]
+            # A submitted review bumps the PR's updated_at: in @octokit/webhooks-examples'
+            # pull_request_review.submitted payloads the PR's updated_at is the review's submitted_at.
+            pull.updated_at = item.submitted_at
             made = [
                 self.conversation.create(pull, user, {"commit_id": commit_id, **spec}, review_id=item.id, emit=False)
                 for spec in inline
@@ -879,6 +882,9 @@ class World:
             )
             self.comments.setdefault((repo.id, number), []).append(item)
             pull.comments += 1
+            # A new comment bumps the issue's (so the PR's) updated_at: in @octokit/webhooks-examples'
+            # issue_comment.created payloads the issue's updated_at is the comment's created_at.
+            pull.updated_at = now
             self._emit_repo("issue_comment", repo, events.issue_comment(self, pull, item, "created", user))
             return item
 

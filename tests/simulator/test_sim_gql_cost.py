@@ -92,3 +92,19 @@ CASES = [
 @pytest.mark.parametrize(("what", "query", "variables", "cost", "nodes", "errors"), CASES, ids=[c[0] for c in CASES])
 def test_score(what: str, query: str, variables: Any, cost: int, nodes: int, errors: list[str]) -> None:
     assert _score(query, variables) == (cost, nodes, errors)
+
+
+@pytest.mark.parametrize(("repos", "cost"), [(1, 1), (20, 1), (50, 1)])
+def test_the_sweeps_query_costs_one_point_whatever_the_prs(repos: int, cost: int) -> None:
+    """One ``pullRequests`` connection per repository and none nested per PR: ``repos`` requests."""
+    from ghapp.github.open_pulls import PAGE, batch_query
+
+    variables = {f"{k}{i}": v for i in range(repos) for k, v in (("o", "acme"), ("n", f"r{i}"), ("a", None))}
+    assert _score(batch_query(repos), variables) == (cost, repos * PAGE, [])
+
+
+def test_counting_reviews_and_comments_per_pr_would_cost_two_points_a_page() -> None:
+    """The design the sweep left: a page of 100 PRs with two nested counts is 1 + 2 * 100 requests."""
+    counted = f"{{ {REPO} {{ pullRequests(first: 100) {{ nodes {{ reviews(first: 1) {{ totalCount }} "
+    counted += "comments(first: 1) { totalCount } } } } }"
+    assert _score(counted)[0] == 2

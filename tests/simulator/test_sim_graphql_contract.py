@@ -69,3 +69,21 @@ def test_a_document_with_an_unknown_field_is_not_valid() -> None:
     assert [e.message for e in errors] == [
         "Cannot query field 'isDraftt' on type 'PullRequest'. Did you mean 'isDraft'?"
     ]
+
+
+@pytest.mark.parametrize("repos", [1, 7, 50])
+def test_the_sweeps_built_query_is_valid_against_githubs_schema(repos: int) -> None:
+    """The sweep's query is built for the number of repositories it reads, so it is checked here."""
+    from ghapp.github.open_pulls import batch_query
+
+    errors = validate(build_schema(SUBSET.read_text()), parse(batch_query(repos)))
+    assert not errors, "; ".join(e.message for e in errors)
+
+
+def test_the_sweeps_query_reads_at_most_fifty_repositories() -> None:
+    from ghapp.github.open_pulls import REPOS_PER_QUERY, batch_query
+
+    with pytest.raises(ValueError, match="1 to 50"):
+        batch_query(REPOS_PER_QUERY + 1)
+    with pytest.raises(ValueError):
+        batch_query(0)

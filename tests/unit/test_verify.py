@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -17,7 +18,6 @@ def summary(**changes: Any) -> PullSummary:
     values: dict[str, Any] = {
         "number": 7, "head_sha": SHA, "state": "OPEN", "draft": False, "mergeable": "MERGEABLE",
         "merge_state": "CLEAN", "review_decision": None, "updated_at": STAMP, "checks": "SUCCESS",
-        "reviews": 1, "comments": 0,
     }
     values.update(changes)
     return PullSummary(**values)
@@ -48,28 +48,40 @@ def doc(**pr_changes: Any) -> dict[str, Any]:
         (doc(), summary(checks="FAILURE"), "checks differ"),
         (doc(), summary(checks="PENDING"), "checks differ"),
         (doc(), summary(checks=None), "checks differ"),
-        (doc(), summary(reviews=2), "reviews differ"),
-        (doc(), summary(comments=1), "comments differ"),
+        # A review or a comment whose webhook was lost shows as GitHub's bump of updatedAt.
+        (doc(), summary(updated_at="2026-12-01T10:03:00Z", review_decision="APPROVED"), "updated on GitHub since"),
+        (doc(updated_at=""), summary(), "updated on GitHub since"),
     ],
 )
 def test_difference(observed: dict[str, Any], seen: PullSummary | None, reason: str | None) -> None:
     assert difference(observed, seen) == reason
 
 
-def test_to_verify_reads_each_repository_once_and_keeps_what_it_cannot_compare() -> None:
+def test_to_verify_reads_every_repository_in_one_call_and_keeps_what_it_cannot_compare() -> None:
     same = Candidate("t", "a", "o/one", 7, doc())
     moved = Candidate("t", "b", "o/one", 8, doc(number=8))
     no_pr = Candidate("t", "c", "o/one", None, {"pr": None})
     elsewhere = Candidate("t", "d", "o/two", 7, doc())
-    reads: list[str] = []
+    closed = Candidate("t", "e", "o/three", 9, doc(number=9))
+    reads: list[list[str]] = []
 
-    def read(repo: str, expected: int) -> dict[int, PullSummary] | None:
-        reads.append((repo, expected))
-        if repo == "o/two":
-            return None  # the read failed: verify through REST as before
-        return {7: summary(), 8: summary(number=8, head_sha="c" * 40)}
+    def read(repos: Sequence[str]) -> dict[str, dict[int, PullSummary] | None]:
+        reads.append(list(repos))
+        return {
+            "o/one": {7: summary(), 8: summary(number=8, head_sha="c" * 40)},
+            "o/two": None,  # the read failed: verify through REST as before
+            "o/three": {},  # no open PR any more
+        }
 
-    chosen, unchanged = to_verify([same, moved, no_pr, elsewhere], read)
-    assert sorted(reads) == [("o/one", 2), ("o/two", 1)]  # each repository once, sized to its PRs
-    assert {c.workstream_id for c in chosen} == {"b", "c", "d"}
+    chosen, unchanged = to_verify([same, moved, no_pr, elsewhere, closed], read)
+    assert reads == [["o/one", "o/two", "o/three"]]  # once, every repository with a PR to compare
+    assert {c.workstream_id for c in chosen} == {"b", "c", "d", "e"}
     assert unchanged == 1
+
+
+def test_to_verify_asks_nothing_when_no_workstream_has_a_pr() -> None:
+    def read(repos: Sequence[str]) -> dict[str, dict[int, PullSummary] | None]:
+        raise AssertionError(f"read {repos}")
+
+    chosen, unchanged = to_verify([Candidate("t", "a", "o/one", None, {"pr": None})], read)
+    assert [c.workstream_id for c in chosen] == ["a"] and unchanged == 0
