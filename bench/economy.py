@@ -45,7 +45,16 @@ import time
 from typing import Any
 
 from bench.common import Check, arguments, finish
-from bench.scenario import UNPACED, UNPACED_SIM, find_pull, open_task, running_stack, wait_drafts, wait_idle
+from bench.scenario import (
+    UNPACED,
+    UNPACED_SIM,
+    find_pull,
+    open_task,
+    report_ci,
+    running_stack,
+    wait_drafts,
+    wait_idle,
+)
 from ghapp.runtime import Runtime, get_runtime, set_runtime
 from ghapp.testing.models import iso
 from ghapp.testing.stack import GhappStack, wait_until
@@ -144,8 +153,7 @@ def whole_life(sim: Any, stack: GhappStack, redis_url: str) -> dict[str, Any]:
         stack.pod.post_event(task, "workstream_updated", {"workstream_id": ws, "spec": spec})
         title = spec.splitlines()[0]
         wait_until(lambda t=title: find_pull(sim, repo, task, ws)["title"] == t, 60, message=f"spec update {number}")
-    pull = find_pull(sim, repo, task, ws)
-    sim.complete_checks(repo, pull["head"]["sha"], conclusion="success", name="ci")
+    report_ci(sim, stack, redis_url, task, [(ws, repo)], timeout=60)  # the required "ci", as the CI app would
     stack.pod.post_event(task, "workstream_completed", {"workstream_id": ws})
     wait_until(lambda: not find_pull(sim, repo, task, ws)["draft"], 60, message="ready for review")
     wait_until(lambda: "approval_requested" in _notice_types(stack, task, ws), 60, message="approval requested")

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from bench.common import Check, arguments, finish, summary_ms
-from bench.scenario import open_task, running_stack, wait_drafts, wait_idle
+from bench.scenario import open_task, report_ci, running_stack, wait_drafts, wait_idle
 from ghapp.testing.stack import GhappStack, wait_until
 
 P50_TARGET_MS = 300.0
@@ -75,10 +75,8 @@ def approval_to_merge(sim: Any, stack: GhappStack, redis_url: str, runs: int) ->
     pairs = [(f"ws{i:03d}", repo) for i in range(runs)]
     open_task(stack, task, pairs)
     wait_drafts(sim, task, pairs, timeout=300)
-    numbers = {}
-    for pull in sim.pulls(repo):
-        sim.complete_checks(repo, pull["head"]["sha"], conclusion="success", name="ci")
-        numbers[pull["head"]["ref"].rsplit("/", 1)[-1]] = pull["number"]
+    report_ci(sim, stack, redis_url, task, pairs, timeout=300)  # the required "ci" on every head, as CI would
+    numbers = {pull["head"]["ref"].rsplit("/", 1)[-1]: pull["number"] for pull in sim.pulls(repo)}
     for ws, _ in pairs:
         stack.pod.post_event(task, "workstream_completed", {"workstream_id": ws})
     wait_until(lambda: all(not p["draft"] for p in sim.pulls(repo)), 300, interval=0.2, message="all ready")

@@ -18,10 +18,13 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import select
 
 from bench.common import postgres_database, postgres_server, redis_server, sqlite_database
 from ghapp.branches import head_branch
 from ghapp.runtime import QUEUE_NAME
+from ghapp.store.engine import make_engine, reading
+from ghapp.store.schema import workstreams
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack, wait_until
 
@@ -103,6 +106,45 @@ def wait_drafts(sim: GitHubSimulator, task: str, workstreams: Sequence[tuple[str
         return not missing
 
     wait_until(done, timeout, interval=0.2, message=f"draft PRs of {task}")
+
+
+def report_ci(sim: GitHubSimulator, stack: GhappStack, redis_url: str, task: str,
+              workstreams_: Sequence[tuple[str, str]], timeout: float, name: str = "ci") -> None:
+    """As a CI app: report ``name`` green on each workstream's current head, and wait until ghapp holds it.
+
+    The repositories here require ``name`` on the base, as a realistic one does. ghapp's checks gate waits
+    for a required check on the head it merges (a head with no check at all counts as green only
+    ``CHECKS_SETTLE_SECONDS``, 120 by default, after its push), so a check ghapp never recorded would hold
+    the merge for minutes. The check is reported once the queue is idle, and the benchmark goes on only
+    once ghapp's stored observation of every head is green: a check recorded while a sync of the same
+    workstream was writing its own copy of the observation could otherwise be lost (a sync saves the
+    document it loaded before its GitHub writes).
+    """
+    wait_idle(redis_url, timeout=timeout)
+    heads = {}
+    for ws, repo in workstreams_:
+        pull = find_pull(sim, repo, task, ws)
+        if pull is None:
+            raise AssertionError(f"{task}/{ws} has no PR to report CI on")
+        sim.complete_checks(repo, pull["head"]["sha"], conclusion="success", name=name)
+        heads[ws] = pull["head"]["sha"]
+    engine = make_engine(stack.database_url, pool_size=1)
+
+    def recorded() -> bool:
+        with reading(engine) as conn:
+            rows = conn.execute(
+                select(workstreams.c.workstream_id, workstreams.c.head_sha, workstreams.c.checks).where(
+                    workstreams.c.task_id == task, workstreams.c.workstream_id.in_(list(heads))
+                )
+            ).all()
+        return sorted((r.workstream_id, r.head_sha, r.checks) for r in rows) == sorted(
+            (ws, sha, "success") for ws, sha in heads.items()
+        )
+
+    try:
+        wait_until(recorded, timeout, interval=0.1, message=f"ghapp to record {name} green on the heads of {task}")
+    finally:
+        engine.dispose()
 
 
 def queue_idle(redis_url: str) -> bool:

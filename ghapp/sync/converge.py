@@ -194,6 +194,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             log.info("workstream %s/%s is unknown; nothing to sync", task_id, workstream_id)
             return outcome
         ws, desired_all, doc, deps, keys = loaded
+        as_loaded = copy.deepcopy(doc)
         if round_no == 0:
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
@@ -223,6 +224,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         if not actions:
             outcome.wake_at = next_wake(ws, observed, policy)
             with runtime.engine.begin() as conn:
+                _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)
                 state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc), last_error=None)
             break
         notices = [a for a in actions if isinstance(a, EmitNotice)]
@@ -247,7 +249,9 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
                 break
             outcome.actions.append(type(action).__name__)
             with runtime.engine.begin() as conn:
+                _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)
                 state.save_observed(conn, task_id, workstream_id, doc, status=_status(ws, doc))
+            as_loaded = copy.deepcopy(doc)
         published: list[str] = []
         with runtime.engine.begin() as conn:
             if failure is None:
@@ -256,6 +260,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
                     if notice_id is not None:
                         published.append(notice_id)
                         outcome.notices.append(notice.type)
+            _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)
             state.save_observed(
                 conn, task_id, workstream_id, doc, status=_status(ws, doc),
                 last_error=str(failure) if failure else None,
@@ -273,6 +278,33 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             outcome.changed_pr = True
             outcome.dependents = state.dependents_of(desired_all, workstream_id)
     return outcome
+
+
+def _keep_concurrent(conn: Any, task_id: str, workstream_id: str, as_loaded: Any, doc: Any) -> None:
+    """Fold into ``doc`` what webhooks stored while this sync ran (inside the saving transaction).
+
+    A sync holds the document it loaded across its GitHub calls; a delivery handled meanwhile (a check
+    completing) changes the stored one. Saving ``doc`` as it is would undo that change, so every part
+    this sync left as loaded takes the stored value (dictionaries part by part), and this sync's own
+    changes win where both changed.
+    """
+    stored = state.load_observed(conn, task_id, workstream_id)
+    if stored is not None and stored != as_loaded:
+        _merge_into(doc, as_loaded, stored)
+
+
+def _merge_into(ours: dict[str, Any], base: dict[str, Any], theirs: dict[str, Any]) -> None:
+    for key, value in theirs.items():
+        if key not in ours:
+            if key not in base:
+                ours[key] = value  # added by them
+        elif ours[key] == base.get(key, _ABSENT):
+            ours[key] = value  # changed by them only
+        elif isinstance(ours[key], dict) and isinstance(base.get(key), dict) and isinstance(value, dict):
+            _merge_into(ours[key], base[key], value)  # both changed: part by part, ours wins a conflict
+
+
+_ABSENT = object()
 
 
 def _coalesce(writes: list[Any]) -> list[Any]:

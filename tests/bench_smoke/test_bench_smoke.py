@@ -63,9 +63,18 @@ def test_burst(tmp_path):
 def test_economy(tmp_path):
     figures = run_quick("economy", tmp_path)["figures"]
     life = figures["whole_life"]
+    assert life["completed"], life.get("stalled")
     assert life["per_endpoint"].get("PUT /repos/<owner>/<repo>/pulls/<int:number>/merge") == 1
     assert life["rate_limited_requests"] >= 4  # at least commit, ref, PR and merge were counted
-    assert figures["idle"]["syncs_queued"] >= figures["idle"]["open_prs"] * figures["idle"]["sweeps"]
+    assert life["installation_calls"] == life["rate_limited_requests"] - life["of_which_app_jwt_calls"]
+    idle = figures["idle"]
+    assert idle["sweeps"] >= 1 and idle["simulated_hours"] >= 1.0  # --quick sweeps one simulated hour
+    # Each sweep compares every open PR with its observation once: none is counted twice, none skipped.
+    assert idle["found_unchanged"] == idle["open_prs"] * idle["sweeps"]
+    assert idle["graphql_queries"] >= idle["sweeps"] and idle["graphql_points_reported"] >= idle["sweeps"]
+    lost = figures["lost_webhooks_after_the_idle_day"]
+    assert lost["webhooks_dropped"] >= lost["prs_changed"] == 3
+    assert lost["verified"] + lost["found_unchanged"] == idle["open_prs"]
 
 
 def test_pace(tmp_path):
