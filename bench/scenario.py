@@ -116,9 +116,8 @@ def report_ci(sim: GitHubSimulator, stack: GhappStack, redis_url: str, task: str
     for a required check on the head it merges (a head with no check at all counts as green only
     ``CHECKS_SETTLE_SECONDS``, 120 by default, after its push), so a check ghapp never recorded would hold
     the merge for minutes. The check is reported once the queue is idle, and the benchmark goes on only
-    once ghapp's stored observation of every head is green: a check recorded while a sync of the same
-    workstream was writing its own copy of the observation could otherwise be lost (a sync saves the
-    document it loaded before its GitHub writes).
+    once ghapp's stored observation of every head is green, so a lost check fails here, by name, rather
+    than as a stalled merge later.
     """
     wait_idle(redis_url, timeout=timeout)
     heads = {}
