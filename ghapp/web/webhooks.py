@@ -43,6 +43,7 @@ from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
 from ghapp.store.engine import storing
 from ghapp.sync.queue import enqueue_delivery
+from ghapp.web.current import current_runtime
 from ghapp.web.refusals import error
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,6 @@ def make_blueprint(settings: Settings) -> Blueprint:
 
     @blueprint.post(settings.webhook_path)
     def receive():  # type: ignore[no-untyped-def]
-        from ghapp.web import current_runtime
-
         body = read_body(max_bytes)
         if body is None:
             return _too_large(max_bytes)
