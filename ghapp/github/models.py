@@ -51,6 +51,8 @@ class PullRequest:
     mergeable_state: str | None
     user: str | None
     merge_commit_sha: str | None = None
+    updated_at: str = ""
+    labels: tuple[str, ...] = ()
     from_cache: bool = field(default=False, compare=False)
 
     @property
@@ -77,6 +79,10 @@ class PullRequest:
             mergeable_state=data.get("mergeable_state"),
             user=_login(data.get("user")),
             merge_commit_sha=data.get("merge_commit_sha") if merged else None,
+            updated_at=str(data.get("updated_at") or ""),
+            labels=tuple(
+                sorted(str(label.get("name")) for label in data.get("labels") or () if isinstance(label, Mapping))
+            ),
             from_cache=from_cache,
         )
 

@@ -209,6 +209,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             if active and doc.get("stale"):
                 before = copy.deepcopy(doc)
                 refresh(client, ws, doc, policy, rules)
+                doc["refreshed_at"] = time.time()  # the sweep's comparison needs to know when (``sync.verify``)
                 doc["repo_accessible"] = True
                 if sweep.observation_drifted(before, doc):
                     sweep.note_drift(runtime.redis)  # a webhook was missed or is late: sweep sooner

@@ -87,6 +87,8 @@ def pr_doc(pull: Any, *, closed_by_ghapp: bool = False) -> dict[str, Any]:
         "mergeable": pull.mergeable,
         "mergeable_state": pull.mergeable_state or "unknown",
         "closed_by_ghapp": closed_by_ghapp,
+        "updated_at": pull.updated_at,
+        "labels": list(pull.labels),
     }
 
 

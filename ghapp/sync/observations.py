@@ -51,6 +51,7 @@ def empty() -> Doc:
         "stale": False,
         "review_decision": None,
         "pr_read_at": None,
+        "refreshed_at": None,
         "person_draft_version": None,
         "update_requested_sha": None,
         "reviewer_refusals": [],

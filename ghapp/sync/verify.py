@@ -12,9 +12,12 @@ review is submitted or a comment is created. Its own recorded payloads show it (
 review comment it carries; ``issue_comment.created``: the issue's ``updated_at`` is the comment's
 ``created_at``), and databricks/spark-pr-dashboard#62 reports the pulls endpoint's ``updated_at`` moving
 with review comments. GitHub's timestamps are whole seconds, so a review or comment made within the same
-second as the change ghapp last observed, whose webhook is then lost, is not seen here; counting them
-instead would cost a nested connection per PR. A dismissal is not known to bump ``updated_at`` (no
-payload shows it either way): it changes no count either, so the counts would not have caught it.
+second as the change ghapp last observed leaves ``updatedAt`` as it was. ghapp therefore also keeps
+when it last read the PR through REST (``refreshed_at``, its own clock): a PR whose ``updatedAt`` is
+not at least ``SETTLED_AFTER_S`` older than that read may have changed after it, and is verified once
+more. Counting reviews and comments instead would cost a nested connection per PR. A dismissal is not
+known to bump ``updated_at`` (no payload shows it either way): it changes no count either, so the
+counts would not have caught it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from ghapp.store.schema import workstreams
 from ghapp.sync import observations
 
 PullsByNumber = Mapping[int, PullSummary]
+
+# How much later than GitHub's last ``updatedAt`` a REST read must have been for the comparison to trust it:
+# the one-second truncation of GitHub's timestamps, plus room for the two clocks to disagree.
+SETTLED_AFTER_S = 5.0
 
 # The check rollup's states, in the words of ``observations.checks_for``.
 ROLLUP = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure", "PENDING": "pending", "EXPECTED": "pending"}
@@ -62,6 +69,10 @@ def difference(doc: Mapping[str, Any] | None, summary: PullSummary | None) -> st
         return "draft flag changed"
     if (pr.get("updated_at") or "") < summary.updated_at:
         return "updated on GitHub since"
+    updated = observations.epoch(summary.updated_at)
+    read_at = (doc or {}).get("refreshed_at")
+    if updated is None or read_at is None or read_at < updated + SETTLED_AFTER_S:
+        return "read too soon after GitHub's last update"
     observed_checks = observations.checks_for(observations.normalise(doc), summary.head_sha)
     if observed_checks != ROLLUP.get(summary.checks or "", "none"):
         return "checks differ"

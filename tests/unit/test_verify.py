@@ -12,6 +12,7 @@ from ghapp.sync.verify import Candidate, difference, to_verify
 
 SHA = "a" * 40
 STAMP = "2026-12-01T10:00:00Z"
+STAMP_EPOCH = 1796119200.0  # STAMP in epoch seconds
 
 
 def summary(**changes: Any) -> PullSummary:
@@ -23,7 +24,7 @@ def summary(**changes: Any) -> PullSummary:
     return PullSummary(**values)
 
 
-def doc(**pr_changes: Any) -> dict[str, Any]:
+def doc(refreshed_at: float | None = STAMP_EPOCH + 60, **pr_changes: Any) -> dict[str, Any]:
     pr = {"number": 7, "state": "open", "draft": False, "head_sha": SHA, "updated_at": STAMP}
     pr.update(pr_changes)
     return {
@@ -31,6 +32,7 @@ def doc(**pr_changes: Any) -> dict[str, Any]:
         "reviews": {"1": {"review_id": 1}},
         "comments": {},
         "checks": {SHA: {"suites": {"ci": "success"}, "statuses": {}}},
+        "refreshed_at": refreshed_at,
     }
 
 
@@ -51,6 +53,12 @@ def doc(**pr_changes: Any) -> dict[str, Any]:
         # A review or a comment whose webhook was lost shows as GitHub's bump of updatedAt.
         (doc(), summary(updated_at="2026-12-01T10:03:00Z", review_decision="APPROVED"), "updated on GitHub since"),
         (doc(updated_at=""), summary(), "updated on GitHub since"),
+        # Same updatedAt, but ghapp's last REST read was within the second GitHub last wrote (or unknown):
+        # a comment made later in that second leaves updatedAt as it was.
+        (doc(refreshed_at=STAMP_EPOCH + 0.4), summary(), "read too soon after GitHub's last update"),
+        (doc(refreshed_at=STAMP_EPOCH + 4.9), summary(), "read too soon after GitHub's last update"),
+        (doc(refreshed_at=None), summary(), "read too soon after GitHub's last update"),
+        (doc(refreshed_at=STAMP_EPOCH + 5.0), summary(), None),
     ],
 )
 def test_difference(observed: dict[str, Any], seen: PullSummary | None, reason: str | None) -> None:
