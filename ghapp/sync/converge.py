@@ -291,21 +291,7 @@ def _keep_concurrent(conn: Any, task_id: str, workstream_id: str, as_loaded: Any
     """
     stored = state.load_observed(conn, task_id, workstream_id)
     if stored is not None and stored != as_loaded:
-        _merge_into(doc, as_loaded, stored)
-
-
-def _merge_into(ours: dict[str, Any], base: dict[str, Any], theirs: dict[str, Any]) -> None:
-    for key, value in theirs.items():
-        if key not in ours:
-            if key not in base:
-                ours[key] = value  # added by them
-        elif ours[key] == base.get(key, _ABSENT):
-            ours[key] = value  # changed by them only
-        elif isinstance(ours[key], dict) and isinstance(base.get(key), dict) and isinstance(value, dict):
-            _merge_into(ours[key], base[key], value)  # both changed: part by part, ours wins a conflict
-
-
-_ABSENT = object()
+        observations.merge_concurrent(doc, as_loaded, stored)
 
 
 def _coalesce(writes: list[Any]) -> list[Any]:

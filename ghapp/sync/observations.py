@@ -68,6 +68,30 @@ def normalise(doc: Mapping[str, Any] | None) -> Doc:
     return result
 
 
+def merge_concurrent(ours: Doc, base: Mapping[str, Any], theirs: Mapping[str, Any]) -> None:
+    """Fold into ``ours`` what changed from ``base`` to ``theirs`` meanwhile (a three-way merge, in place).
+
+    ``base`` is the document a sync loaded, ``ours`` what the sync made of it, ``theirs`` what is stored
+    now (webhooks handled while the sync ran). A part only they changed, added or removed takes their
+    version; where both changed a dictionary, it is merged part by part; any other conflict keeps ours,
+    the sync having read GitHub itself.
+    """
+    for key in {*base, *theirs}:
+        mine, old, new = ours.get(key, _ABSENT), base.get(key, _ABSENT), theirs.get(key, _ABSENT)
+        if new == old or mine == new:
+            continue
+        if mine == old:
+            if new is _ABSENT:
+                del ours[key]
+            else:
+                ours[key] = copy.deepcopy(new)
+        elif isinstance(mine, dict) and isinstance(old, dict) and isinstance(new, dict):
+            merge_concurrent(mine, old, new)
+
+
+_ABSENT: Any = object()
+
+
 def pr_from_api(pull: Mapping[str, Any], *, closed_by_ghapp: bool = False) -> Doc:
     """The fields ghapp keeps from a GitHub pull-request object (REST or webhook)."""
     return {
