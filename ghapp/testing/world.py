@@ -96,9 +96,14 @@ class World:
         return next(self._ids)
 
     def account(self, login: str, kind: str = "User") -> Account:
+        """The account named ``login``, made on first use; ``<slug>[bot]`` is an app's bot user (type ``Bot``,
+        as ``sender`` shows ``dependabot[bot]`` in GitHub's payloads)."""
         with self.lock:
+            if login.lower() == self.bot.login.lower():
+                return self.bot
             found = self.accounts.get(login.lower())
             if found is None:
+                kind = "Bot" if login.endswith("[bot]") else kind
                 found = Account(login, self.new_id(), kind)
                 self.accounts[login.lower()] = found
             return found

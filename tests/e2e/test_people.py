@@ -3,7 +3,8 @@ PostgreSQL, against the GitHub simulator.
 
 Inline comments, their edits and thread resolutions reach the pod; ``/ghapp`` commands from people
 with write access are heard (an ``eyes`` reaction, a ``command`` notice) and ignored from others;
-pushes, labels and reopening by people are reported; a renamed repository keeps its workstreams.
+pushes by anyone but ghapp (people and other apps' bots), labels and reopening are reported; a renamed
+or transferred repository keeps its workstreams.
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ def test_an_inline_comment_its_edit_and_a_thread_resolution_reach_the_pod(sim, s
 
     sim.delete_review_comment("acme/api", said["id"])
     wait_until(lambda: heard(stack, "api", "review_comment_deleted"), TIMEOUT, message="the deletion")
+
+
+def test_another_bots_push_is_reported_with_its_login_and_ghapps_own_is_not(sim, stack):  # type: ignore[no-untyped-def]
+    opened(sim, stack)
+    branch = head_branch(TASK, "api")
+    own = sim.push_commit("acme/api", branch, "ghapp's own", author=f"{sim.config.app_slug}[bot]")
+    theirs = sim.push_commit("acme/api", branch, "Bump lib", author="dependabot[bot]")
+    wait_until(lambda: heard(stack, "api", "pr_pushed"), TIMEOUT, message="the other bot's push")
+    settle(stack, sim)
+    pushes = [(d["head_sha"], d["pusher"]) for d in heard(stack, "api", "pr_pushed")]
+    assert pushes == [(theirs, "dependabot[bot]")]
+    assert own not in {sha for sha, _ in pushes}
 
 
 def test_commands_from_writers_are_heard_and_from_others_ignored(sim, stack):  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ class DeliveryContext:
     forget_installations: set[int] = field(default_factory=set)
     user_can_write: Callable[[str, str], bool] | None = None
     conversation: Callable[[], Any] | None = None  # ghapp.github.conversation.Conversation, made on first use
+    is_app: Callable[[dict[str, Any]], bool] | None = None  # whether a sender is ghapp's own bot user
     notice_ids: list[str] = field(default_factory=list)  # appended in this transaction, pushed after commit
 
     def notify(self, refs: list[WorkstreamRef], type_: str, key: str, data: dict[str, Any]) -> None:
@@ -53,6 +54,12 @@ class DeliveryContext:
         if not head.startswith(MANAGED_PREFIX):
             return []
         return state.find_by_pr(self.conn, repo, number=pull.get("number"), head=head)
+
+    def by_ghapp(self, sender: dict[str, Any]) -> bool:
+        """Whether ``sender`` is ghapp itself; only a ``Bot`` sender costs a look-up (cached for a day)."""
+        if sender.get("type") != "Bot" or self.is_app is None:
+            return False
+        return self.is_app(sender)
 
     def writer(self, repo: str, user: str) -> bool:
         """Whether ``user`` has write access to ``repo`` (only asked when the approval policy needs it)."""
