@@ -531,8 +531,10 @@ class GitHubSimulator:
             self.world.move_repo(found, found.owner.login, new_name, self.world.account(user))
 
     def transfer_repo(self, repo: str, new_owner: str, user: str = "org-admin") -> None:
-        """Transfer to another account (``repository`` ``transferred``, sent to the installation that had
-        the repository; the old name redirects). Afterwards only an installation on the new owner reaches it."""
+        """Transfer to another account; the old name redirects. The old owner's installation loses the
+        repository (``installation_repositories`` ``removed``); an installation of the new owner for all its
+        repositories gains it (``added``) and hears ``repository`` ``transferred``; one for selected
+        repositories reaches it only once ``add_repos`` adds it (see ``World.move_repo``)."""
         with self.world.lock:
             found = self._repo(repo)
             self.world.move_repo(found, new_owner, found.name, self.world.account(user))

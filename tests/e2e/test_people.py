@@ -163,6 +163,40 @@ def test_a_renamed_repository_keeps_its_workstreams(sim, stack):  # type: ignore
     )
 
 
+def minted_for(sim: GitHubSimulator, installation_id: int, repo: str) -> bool:
+    """Whether ghapp holds a token of ``installation_id`` that reaches ``repo``."""
+    with sim.world.lock:
+        repo_id = sim.world.require_repo(repo).id
+        return any(t.installation_id == installation_id and (t.repo_ids is None or repo_id in t.repo_ids)
+                   for t in sim.world.tokens.values())  # fmt: skip
+
+
+def test_a_repository_transferred_to_an_owner_with_its_own_installation_keeps_its_workstreams(sim, stack):  # type: ignore[no-untyped-def]
+    opened(sim, stack)
+    globex = sim.install("globex", [], events=APP_EVENTS, repository_selection="all")
+    sim.transfer_repo("acme/api", "globex")
+    wait_until(lambda: heard(stack, "api", "repository_renamed"), TIMEOUT, message="the transfer")
+    moved = heard(stack, "api", "repository_renamed")
+    assert [(m["old"], m["new"], m["how"]) for m in moved] == [("acme/api", "globex/api", "transferred")]
+    # The pod still names acme/api; the change lands on globex/api, with a token of globex's installation.
+    stack.pod.post_event(TASK, "workstream_updated", {"workstream_id": "api", "spec": "Do it at globex\n\nMore."})
+    wait_until(lambda: pull(sim, "globex/api", "api")["title"] == "Do it at globex", TIMEOUT, message="title")  # type: ignore[index]
+    assert minted_for(sim, globex, "globex/api")
+
+
+def test_a_repository_transferred_before_its_new_owner_grants_it_is_followed_once_granted(sim, stack):  # type: ignore[no-untyped-def]
+    opened(sim, stack)
+    globex = sim.install("globex", ["site"], events=APP_EVENTS)  # selected repositories only
+    sim.transfer_repo("acme/api", "globex")
+    wait_until(lambda: heard(stack, "api", "workstream_paused"), TIMEOUT, message="paused: no installation reaches it")
+    sim.add_repos(globex, ["globex/api"])
+    wait_until(lambda: heard(stack, "api", "workstream_resumed"), TIMEOUT, message="resumed once granted")
+    assert [(m["old"], m["new"]) for m in heard(stack, "api", "repository_renamed")] == [("acme/api", "globex/api")]
+    stack.pod.post_event(TASK, "workstream_updated", {"workstream_id": "api", "spec": "Do it at globex\n\nMore."})
+    wait_until(lambda: pull(sim, "globex/api", "api")["title"] == "Do it at globex", TIMEOUT, message="title")  # type: ignore[index]
+    assert minted_for(sim, globex, "globex/api")
+
+
 def test_a_lost_post_answer_does_not_produce_a_second_comment(sim, stack):  # type: ignore[no-untyped-def]
     number = opened(sim, stack)
     # GitHub posts the status reply but its answer is lost: the delivery's job fails and runs again.

@@ -48,6 +48,16 @@ class DeliveryContext:
             if state.mutate_observed(self.conn, ref.task_id, ref.workstream_id, change) is not None:
                 self.touched.add(ref)
 
+    def set_reachable(self, refs: list[WorkstreamRef], accessible: bool) -> None:
+        """Record whether ghapp can reach these workstreams' repository; regained access is verified."""
+
+        def change(doc: observations.Doc) -> None:
+            doc["repo_accessible"] = accessible
+            if accessible:
+                doc["stale"] = True
+
+        self.observe(refs, change)
+
     def pr_workstreams(self, repo: str, pull: dict[str, Any]) -> list[WorkstreamRef]:
         """The workstreams managing this PR; cheap, and empty for PRs ghapp does not manage."""
         head = (pull.get("head") or {}).get("ref", "")
