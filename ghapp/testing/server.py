@@ -426,6 +426,15 @@ class GitHubSimulator:
             item = self.world.dismiss_review(pull, review_id, "dismissed", self.world.account(user))
             return render.review(self.url, item)
 
+    def edit_review(self, repo: str, number: int, review_id: int, body: str, user: str | None = None) -> dict[str, Any]:
+        """The reviewer (or ``user``) changes a review's text (``pull_request_review`` ``edited``)."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            item = next((r for r in self.world.reviews.get((pull.repo.id, pull.number), []) if r.id == int(review_id)),
+                        None)  # fmt: skip
+            sender = self.world.account(user) if user else item.user if item else self.world.account("maintainer")
+            return render.review(self.url, self.world.edit_review(pull, review_id, body, sender))
+
     def comment(self, repo: str, number: int, user: str, body: str) -> dict[str, Any]:
         with self.world.lock:
             item = self.world.add_comment(self._repo(repo), int(number), self.world.account(user), body, via_app=False)

@@ -874,6 +874,22 @@ class World:
                     return item
             raise not_found()
 
+    def edit_review(self, pull: PullRequest, review_id: int, body: str, sender: Account) -> Review:
+        """The reviewer changes a review's text (GitHub docs, "Update a review for a pull request"): the
+        ``pull_request_review`` webhook says ``edited`` with ``changes.body.from``, which
+        ``@octokit/openapi-webhooks`` (pull-request-review-edited) requires."""
+        with self.lock:
+            for item in self.reviews.get((pull.repo.id, pull.number), []):
+                if item.id == int(review_id):
+                    if not body:
+                        raise missing_field("PullRequestReview", "body")
+                    previous, item.body = item.body, body
+                    payload = events.review_event(self, item, "edited", sender)
+                    payload = {"action": "edited", "changes": {"body": {"from": previous}}, **payload}
+                    self._emit_repo("pull_request_review", pull.repo, payload)
+                    return item
+            raise not_found()
+
     def add_comment(self, repo: Repo, number: int, user: Account, body: str | None, *, via_app: bool) -> IssueComment:
         with self.lock:
             if not body:

@@ -100,6 +100,32 @@ def test_an_inline_comment_its_edit_and_a_thread_resolution_reach_the_pod(sim, s
     wait_until(lambda: heard(stack, "api", "review_comment_deleted"), TIMEOUT, message="the deletion")
 
 
+def test_a_reviews_inline_comments_and_edits_of_reviews_and_comments_reach_the_pod(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    sim.push_commit("acme/api", head_branch(TASK, "api"), "work", files={"app.py": "a\nb\n"})
+    inline = [{"path": "app.py", "line": 2, "body": "Why b?"}]
+    review = sim.submit_review("acme/api", number, "alice", "COMMENTED", comments=inline)
+    # The review's delivery does not carry its inline comments: ghapp reads them for the review's notice.
+    wait_until(lambda: heard(stack, "api", "review_submitted"), TIMEOUT, message="the review")
+    (submitted,) = heard(stack, "api", "review_submitted")
+    assert [(c["path"], c["line"], c["body"]) for c in submitted["comments"]] == [("app.py", 2, "Why b?")]
+
+    sim.edit_review("acme/api", number, review["id"], "See the inline comment.")
+    wait_until(lambda: heard(stack, "api", "review_edited"), TIMEOUT, message="the review's edit")
+    edited = heard(stack, "api", "review_edited")[0]
+    assert edited["review_id"] == review["id"]
+    assert (edited["body"], edited["previous_body"]) == ("See the inline comment.", "")
+
+    said = sim.comment("acme/api", number, "alice", "Looks fine")
+    sim.edit_comment("acme/api", said["id"], "Looks fine to me")
+    sim.delete_comment("acme/api", said["id"])
+    wait_until(lambda: heard(stack, "api", "comment_deleted"), TIMEOUT, message="the comment's deletion")
+    (changed,) = heard(stack, "api", "comment_edited")
+    assert (changed["comment_id"], changed["body"], changed["previous_body"]) == (said["id"], "Looks fine to me",
+                                                                                  "Looks fine")  # fmt: skip
+    assert heard(stack, "api", "comment_deleted")[0]["comment_id"] == said["id"]
+
+
 def test_another_bots_push_is_reported_with_its_login_and_ghapps_own_is_not(sim, stack):  # type: ignore[no-untyped-def]
     opened(sim, stack)
     branch = head_branch(TASK, "api")
@@ -242,6 +268,8 @@ def test_hold_blocks_a_merge_and_unhold_releases_it(sim, stack):  # type: ignore
     number = opened(sim, stack)
     sim.comment("acme/api", number, "alice", "/ghapp hold")
     wait_until(lambda: sim.get_pull("acme/api", number)["labels"], TIMEOUT, message="the hold label")
+    settle(stack, sim)
+    assert heard(stack, "api", "pr_labeled") == []  # ghapp's own label is not a person's action
     sha = work_done(sim, stack, "acme/api", "api")
     # The pod may complete the workstream before ghapp sees the push: a hold is reported per head.
     wait_until(lambda: [h for h in heard(stack, "api", "merge_held") if h["head_sha"] == sha], TIMEOUT,

@@ -398,6 +398,7 @@ CONVERSATION_WEBHOOKS = [
     "pull-request-review-requested",
     "repository-renamed",
     "repository-transferred",
+    "pull-request-review-edited",
     "installation-repositories-removed",
     "installation-repositories-added",
 ]
@@ -429,6 +430,7 @@ def conversation() -> Iterator[tuple[dict[str, list[dict[str, Any]]], dict[str, 
             repo, number, "alice", "COMMENTED", comments=[{"path": "app.py", "line": 2, "body": "why two?"}]
         )
         answers["review_comments"] = setup.api("GET", f"/repos/{repo}/pulls/{number}/reviews/{review['id']}/comments")
+        sim.edit_review(repo, number, review["id"], "see the inline comment")
         first = answers["review_comments"].json()[0]
         answers["reply"] = setup.api(
             "POST", f"/repos/{repo}/pulls/{number}/comments/{first['id']}/replies", json={"body": "because"}
@@ -548,6 +550,9 @@ def test_a_review_delivery_does_not_carry_its_inline_comments(conversation: Any)
     edited = payloads["issue-comment-edited"]
     assert edited[0]["changes"] == {"body": {"from": "/ghapp status"}}
     assert payloads["repository-renamed"][0]["changes"] == {"repository": {"name": {"from": "app"}}}
+    (review_edit,) = payloads["pull-request-review-edited"]
+    assert review_edit["changes"] == {"body": {"from": ""}}
+    assert review_edit["review"]["body"] == "see the inline comment"
     assert payloads["repository-transferred"][0]["changes"]["owner"]["from"]["organization"]["login"] == "acme"
 
 

@@ -60,7 +60,7 @@ def _on_label(event: sansio.Event, ctx: DeliveryContext) -> None:
     pull = event.data["pull_request"]
     refs = ctx.pr_workstreams(event.data["repository"]["full_name"], pull)
     label = (event.data.get("label") or {}).get("name")
-    if refs and label:
+    if refs and label and not ctx.by_ghapp(_sender(event)):  # ghapp's own hold label is not news
         action = event.data["action"]
         data = {"pr_number": pull["number"], "label": label, "by": _sender(event).get("login", "")}
         ctx.notify(refs, f"pr_{action}", f"pr_{action}:{label}:{event.delivery_id}", data)
