@@ -483,6 +483,13 @@ class GitHubSimulator:
                 for t in self.world.conversation.threads_of(pull)
             ]
 
+    def review_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The pull request's inline review comments (replies included), oldest first."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            items = sorted(self.world.conversation.of_pull(pull), key=lambda c: c.id)
+            return [self.world.conversation.render(c) for c in items]
+
     def resolve_thread(self, repo: str, comment_id: int, user: str = "maintainer", resolved: bool = True) -> str:
         """A person resolves (or unresolves) the thread holding ``comment_id``; the thread's node id."""
         with self.world.lock:
