@@ -281,6 +281,23 @@ def test_hold_blocks_a_merge_and_unhold_releases_it(sim, stack):  # type: ignore
     wait_until(lambda: sim.get_pull("acme/api", number)["merged"], TIMEOUT, message="merged once released")
 
 
+def test_retry_verifies_against_github_what_a_lost_delivery_left_out(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    sim.label_by_hand("acme/api", number, "ghapp:hold")
+    sha = work_done(sim, stack, "acme/api", "api")
+    wait_until(lambda: [h for h in heard(stack, "api", "merge_held") if h["head_sha"] == sha], TIMEOUT,
+               message="the merge held")  # fmt: skip
+    settle(stack, sim)
+    sim.faults.webhook_drop_rate = 1.0  # the unlabeled delivery never comes
+    sim.unlabel_by_hand("acme/api", number, "ghapp:hold")
+    sim.wait_deliveries_idle()
+    sim.faults.webhook_drop_rate = 0.0
+    settle(stack, sim)
+    assert not sim.get_pull("acme/api", number)["merged"]  # ghapp still believes the label is there
+    sim.comment("acme/api", number, "alice", "/ghapp retry")
+    wait_until(lambda: sim.get_pull("acme/api", number)["merged"], TIMEOUT, message="merged after the retry")
+
+
 def test_a_reopened_pr_is_left_open(sim, stack):  # type: ignore[no-untyped-def]
     number = opened(sim, stack)
     stack.pod.post_event(TASK, "workstream_cancelled", {"workstream_id": "api", "reason": "not needed"})
