@@ -50,10 +50,16 @@ def follow_move(ctx: DeliveryContext, old: str, new: str, repository_id: int, ho
 
 def moves_by_id(ctx: DeliveryContext, items: list[dict[str, Any]]) -> None:
     """Follow the repositories that workstreams know by id under another name (an ``installation_repositories``
-    delivery names the repository as it is now; a transfer's ``repository`` event may never come)."""
+    delivery names the repository as it is now; a transfer's ``repository`` event may never come).
+
+    A late or redelivered one may name it as it was before a move ghapp already followed: a name the
+    repository has left is not followed back (the ``repository`` webhook, which says where from, is)."""
     wanted = {int(item["id"]): str(item["full_name"]) for item in items if item.get("id") and item.get("full_name")}
+    left = repo_names.moves(ctx.conn)
     for repository_id, names in state.names_by_repository_id(ctx.conn, wanted).items():
         new = wanted[repository_id]
+        if int((left.get(new.lower()) or {}).get("id", -1)) == repository_id:
+            continue
         for old in sorted(n for n in names if n.lower() != new.lower()):
             how = "renamed" if old.split("/")[0].lower() == new.split("/")[0].lower() else "transferred"
             follow_move(ctx, old, new, repository_id, how)
