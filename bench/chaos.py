@@ -18,7 +18,9 @@ the ``ci`` check must pass, one writer must approve, and a branch must be up
 to date with its base before it merges, so PRs into a busy base are updated
 (update-branch) and checked again. A CI bot reports ``ci`` on every new head
 a moment after it appears, and a reviewer approves each PR under a ruleset
-before the pod does.
+before the pod does. A reviewer comments on a line and in the conversation;
+the pod replies in the thread (resolving it) and asks for a comment, so every
+kind of comment ghapp posts is counted by its marker.
 
 It prints what was sent against what was applied, and exits non-zero unless
 nothing was lost, nothing was duplicated, every workstream ended in its
@@ -641,6 +643,12 @@ class TaskDriver:
                                                      if p["head"]["ref"] == ws.head))["number"]
             inline = self.sim.review_comment(ws.repo, number, "reviewer", "why this line?", path=path, line=1)
             said = self.sim.comment(ws.repo, number, "reviewer", "looks promising")
+            # The pod answers in the thread and in the conversation: each is posted once (counted by marker).
+            pod.post(task, "comment_requested", {"workstream_id": ws.workstream_id, "in_reply_to": inline["id"],
+                                                 "body": "The spec asks for it.", "request_id": "why-this-line",
+                                                 "resolve_thread": True})  # fmt: skip
+            pod.post(task, "comment_requested", {"workstream_id": ws.workstream_id, "body": "Thanks, noted.",
+                                                 "request_id": "noted"})  # fmt: skip
             self.expected += [("review_comment", ws.workstream_id, inline["id"]),
                               ("pr_comment", ws.workstream_id, said["id"]),
                               ("checks_completed", ws.workstream_id, None)]
@@ -974,11 +982,11 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
     lost = [e for e in expected if (e not in heard if e[3] is not None else e[:3] not in heard_types)]
     for item in lost[:20]:
         problems.append(f"{item[0]}/{item[1]}: {item[2]} {item[3] or ''} never noticed")
-    markers: Counter[str] = Counter()
+    markers: Counter[tuple[str, int, str]] = Counter()  # a marker is unique on its PR, not across PRs
     for repo in repos:
         for pull in sim.pulls(repo):
-            for comment in sim.comments(repo, pull["number"]):
-                markers.update(re.findall(r"<!-- ghapp:[^>]*-->", comment["body"]))
+            for comment in [*sim.comments(repo, pull["number"]), *sim.review_comments(repo, pull["number"])]:
+                markers.update((repo, pull["number"], m) for m in re.findall(r"<!-- ghapp:[^>]*-->", comment["body"]))
     comment_duplicates = sum(count - 1 for count in markers.values())
     if comment_duplicates:
         problems.append(f"{comment_duplicates} comments ghapp posted more than once (same marker)")

@@ -53,6 +53,7 @@ class PullRequest:
     merge_commit_sha: str | None = None
     updated_at: str = ""
     labels: tuple[str, ...] = ()
+    repository_id: int | None = None  # the base repository's id, which a rename or transfer keeps
     from_cache: bool = field(default=False, compare=False)
 
     @property
@@ -83,8 +84,16 @@ class PullRequest:
             labels=tuple(
                 sorted(str(label.get("name")) for label in data.get("labels") or () if isinstance(label, Mapping))
             ),
+            repository_id=repository_id(data),
             from_cache=from_cache,
         )
+
+
+def repository_id(pull: Mapping[str, Any]) -> int | None:
+    """The id of a pull request's base repository (REST and webhook pull objects carry ``base.repo``)."""
+    repo = (pull.get("base") or {}).get("repo")
+    value = repo.get("id") if isinstance(repo, Mapping) else None
+    return int(value) if value is not None else None
 
 
 @dataclass(frozen=True)

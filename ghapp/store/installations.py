@@ -74,15 +74,17 @@ def add_repos(conn: Connection, installation_id: int, repos: Iterable[str]) -> N
         )
 
 
-def remove_repos(conn: Connection, repos: Iterable[str]) -> None:
-    """Record that these repositories left their installation (kept, marked inaccessible)."""
+def remove_repos(conn: Connection, repos: Iterable[str], *, installation_id: int | None = None) -> None:
+    """Record that these repositories left their installation (kept, marked inaccessible).
+
+    With ``installation_id``, only while that installation is the one recorded for them: a repository
+    transferred to another installation's owner must not lose the grant the other one recorded."""
     repos = list(repos)
     if repos:
-        conn.execute(
-            update(installation_repos)
-            .where(installation_repos.c.repo.in_(repos))
-            .values(accessible=False, updated_at=_now())
-        )
+        statement = update(installation_repos).where(installation_repos.c.repo.in_(repos))
+        if installation_id is not None:
+            statement = statement.where(installation_repos.c.installation_id == installation_id)
+        conn.execute(statement.values(accessible=False, updated_at=_now()))
 
 
 def set_installation_repos_accessible(conn: Connection, installation_id: int, accessible: bool) -> list[str]:

@@ -89,6 +89,7 @@ def pr_doc(pull: Any, *, closed_by_ghapp: bool = False) -> dict[str, Any]:
         "closed_by_ghapp": closed_by_ghapp,
         "updated_at": pull.updated_at,
         "labels": list(pull.labels),
+        "repository_id": pull.repository_id,
     }
 
 

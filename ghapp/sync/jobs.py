@@ -20,7 +20,7 @@ from typing import Any
 from gidgethub import sansio
 from rq import get_current_job
 
-from ghapp.github import payload_shapes
+from ghapp.github import app_identity, payload_shapes
 from ghapp.github.client import GitHubClient
 from ghapp.github.conversation import Conversation
 from ghapp.github.errors import GitHubError, RetryAt
@@ -160,6 +160,7 @@ def _apply_delivery(runtime: Runtime, guid: str) -> str:
             conn=conn,
             user_can_write=_writer_check(runtime),
             conversation=lambda: Conversation(github_client(runtime).client),
+            is_app=lambda sender: app_identity.is_app(github_client(runtime).client, sender),
         )
         for callback in callbacks:
             callback(event, ctx)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ghapp.github.branch_rules import BranchRules
+from ghapp.github.models import repository_id
 from ghapp.sync.model import (
     CheckResult,
     ChecksState,
@@ -110,6 +111,7 @@ def pr_from_api(pull: Mapping[str, Any], *, closed_by_ghapp: bool = False) -> Do
         "closed_by_ghapp": closed_by_ghapp,
         "updated_at": pull.get("updated_at") or "",
         "labels": sorted(str(label.get("name")) for label in pull.get("labels") or [] if isinstance(label, Mapping)),
+        "repository_id": repository_id(pull),
     }
 
 
@@ -145,6 +147,7 @@ def set_pr(doc: Doc, pr: Doc) -> Doc:
             if pr.get("mergeable_state") in (None, "unknown"):
                 pr["mergeable_state"] = previous.get("mergeable_state", "unknown")
     pr = {**pr, "head_since": previous.get("head_since") if same_head else epoch(pr.get("updated_at"))}
+    pr["repository_id"] = pr.get("repository_id") or previous.get("repository_id")  # how moves find it
     doc["pr"] = pr
     doc["branch_exists"] = True
     doc["branch_has_commits"] = True

@@ -121,6 +121,29 @@ def find_by_repos(conn: Connection, repos: Iterable[str]) -> list[WorkstreamRef]
     return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
 
 
+def names_by_repository_id(conn: Connection, repository_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The names under which open workstreams know each of these repositories (by their PR's base).
+
+    Read only for ``installation_repositories`` deliveries, which are rare: a repository that was
+    transferred may come back under a name no workstream has, and only its id says which it is. A
+    workstream whose PR ghapp has not seen yet has no id to match.
+    """
+    wanted = {int(i) for i in repository_ids}
+    found: dict[int, set[str]] = {}
+    if not wanted:
+        return found
+    rows = conn.execute(
+        select(workstreams.c.repo, workstreams.c.observed).where(
+            or_(workstreams.c.pr_state.is_(None), workstreams.c.pr_state.in_(("open", "draft")))
+        )
+    )
+    for row in rows:
+        known = ((row.observed or {}).get("pr") or {}).get("repository_id")
+        if known is not None and int(known) in wanted:
+            found.setdefault(int(known), set()).add(str(row.repo))
+    return found
+
+
 def open_workstreams(conn: Connection) -> list[WorkstreamRef]:
     """Workstreams whose PR is not finished (merged or closed), which the sweep verifies."""
     rows = conn.execute(

@@ -28,6 +28,7 @@ ACTIONS = {
     "push_commit",
     "submit_review",
     "dismiss_review",
+    "edit_review",
     "comment",
     "review_comment",
     "edit_review_comment",

@@ -426,6 +426,15 @@ class GitHubSimulator:
             item = self.world.dismiss_review(pull, review_id, "dismissed", self.world.account(user))
             return render.review(self.url, item)
 
+    def edit_review(self, repo: str, number: int, review_id: int, body: str, user: str | None = None) -> dict[str, Any]:
+        """The reviewer (or ``user``) changes a review's text (``pull_request_review`` ``edited``)."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            item = next((r for r in self.world.reviews.get((pull.repo.id, pull.number), []) if r.id == int(review_id)),
+                        None)  # fmt: skip
+            sender = self.world.account(user) if user else item.user if item else self.world.account("maintainer")
+            return render.review(self.url, self.world.edit_review(pull, review_id, body, sender))
+
     def comment(self, repo: str, number: int, user: str, body: str) -> dict[str, Any]:
         with self.world.lock:
             item = self.world.add_comment(self._repo(repo), int(number), self.world.account(user), body, via_app=False)
@@ -473,6 +482,13 @@ class GitHubSimulator:
                 {"node_id": t.node_id, "resolved": t.resolved_by is not None, "comments": [c.id for c in t.comments]}
                 for t in self.world.conversation.threads_of(pull)
             ]
+
+    def review_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The pull request's inline review comments (replies included), oldest first."""
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            items = sorted(self.world.conversation.of_pull(pull), key=lambda c: c.id)
+            return [self.world.conversation.render(c) for c in items]
 
     def resolve_thread(self, repo: str, comment_id: int, user: str = "maintainer", resolved: bool = True) -> str:
         """A person resolves (or unresolves) the thread holding ``comment_id``; the thread's node id."""
@@ -531,8 +547,10 @@ class GitHubSimulator:
             self.world.move_repo(found, found.owner.login, new_name, self.world.account(user))
 
     def transfer_repo(self, repo: str, new_owner: str, user: str = "org-admin") -> None:
-        """Transfer to another account (``repository`` ``transferred``, sent to the installation that had
-        the repository; the old name redirects). Afterwards only an installation on the new owner reaches it."""
+        """Transfer to another account; the old name redirects. The old owner's installation loses the
+        repository (``installation_repositories`` ``removed``); an installation of the new owner for all its
+        repositories gains it (``added``) and hears ``repository`` ``transferred``; one for selected
+        repositories reaches it only once ``add_repos`` adds it (see ``World.move_repo``)."""
         with self.world.lock:
             found = self._repo(repo)
             self.world.move_repo(found, new_owner, found.name, self.world.account(user))

@@ -96,9 +96,14 @@ class World:
         return next(self._ids)
 
     def account(self, login: str, kind: str = "User") -> Account:
+        """The account named ``login``, made on first use; ``<slug>[bot]`` is an app's bot user (type ``Bot``,
+        as ``sender`` shows ``dependabot[bot]`` in GitHub's payloads)."""
         with self.lock:
+            if login.lower() == self.bot.login.lower():
+                return self.bot
             found = self.accounts.get(login.lower())
             if found is None:
+                kind = "Bot" if login.endswith("[bot]") else kind
                 found = Account(login, self.new_id(), kind)
                 self.accounts[login.lower()] = found
             return found
@@ -869,6 +874,22 @@ class World:
                     return item
             raise not_found()
 
+    def edit_review(self, pull: PullRequest, review_id: int, body: str, sender: Account) -> Review:
+        """The reviewer changes a review's text (GitHub docs, "Update a review for a pull request"): the
+        ``pull_request_review`` webhook says ``edited`` with ``changes.body.from``, which
+        ``@octokit/openapi-webhooks`` (pull-request-review-edited) requires."""
+        with self.lock:
+            for item in self.reviews.get((pull.repo.id, pull.number), []):
+                if item.id == int(review_id):
+                    if not body:
+                        raise missing_field("PullRequestReview", "body")
+                    previous, item.body = item.body, body
+                    payload = events.review_event(self, item, "edited", sender)
+                    payload = {"action": "edited", "changes": {"body": {"from": previous}}, **payload}
+                    self._emit_repo("pull_request_review", pull.repo, payload)
+                    return item
+            raise not_found()
+
     def add_comment(self, repo: Repo, number: int, user: Account, body: str | None, *, via_app: bool) -> IssueComment:
         with self.lock:
             if not body:
@@ -1195,15 +1216,23 @@ class World:
         """Rename or transfer: the old name answers 301 to ``/repositories/{id}`` from then on (GitHub docs,
         "Best practices for using the REST API", Follow redirects; "Renaming a repository"), and the
         ``repository`` webhook says ``renamed`` (``changes.repository.name.from``) or ``transferred``
-        (``changes.owner.from``), as "Webhook events and payloads" documents."""
+        (``changes.owner.from``), as "Webhook events and payloads" documents.
+
+        A transfer moves the repository between installations (polarsource/polar#1207: the old owner's
+        installation sends ``installation_repositories`` ``removed``, the new owner's ``added``). Only an
+        installation on the new owner for all its repositories gains it: one for selected repositories
+        does not until someone adds it (maksimyugai/odograph#200; aio-libs/propcache#17). ``transferred``
+        "is only sent to the account where the ownership is transferred", which "must have the GitHub App
+        installed" (@octokit/openapi-webhooks, repository-transferred), so it goes to the installation that
+        reaches the repository afterwards, if any. Which name GitHub puts in the ``removed`` payload is not
+        documented; the simulator sends the repository as it is after the move, so only its id matches.
+        The order of the three deliveries is not documented either."""
         with self.lock:
             new_full = f"{new_owner}/{new_name}"
             if self.repo(new_full) is not None:
                 raise validation_failed({"resource": "Repository", "code": "custom", "field": "name",
                                          "message": "name already exists on this account"})  # fmt: skip
             old_full, old_owner, old_name = repo.full_name, repo.owner, repo.name
-            # The installation that had the repository hears of the move; whether GitHub also tells an
-            # installation on the new owner is not documented, so the simulator does not.
             had = self.installation_for(repo)
             del self.repos[old_full.lower()]
             self.moved[old_full.lower()] = repo.id
@@ -1211,18 +1240,32 @@ class World:
             repo.owner = self.account(new_owner, old_owner.type if new_owner == old_owner.login else "Organization")
             repo.name = new_name
             self.repos[new_full.lower()] = repo
-            if repo.owner.id != old_owner.id:
-                if old_owner.type == "Organization":
-                    was = {"organization": render.organization(self.base_url, old_owner)}
-                else:
-                    was = {"user": render.user(self.base_url, old_owner)}
-                changes: dict[str, Any] = {"owner": {"from": was}}
-                action = "transferred"
+            if repo.owner.id == old_owner.id:
+                payload = {"action": "renamed", "changes": {"repository": {"name": {"from": old_name}}},
+                           **events.base_payload(self, repo, sender)}  # fmt: skip
+                self._emit_repo("repository", repo, payload, had)
+                return
+            if had is not None:
+                had.repo_ids.discard(repo.id)
+                had.updated_at = self.now()
+                self._emit_installation(
+                    had, "installation_repositories", events.installation_repositories(self, had, "removed", [], [repo])
+                )
+            gained = self.installation_for(repo)
+            if gained is not None:
+                gained.updated_at = self.now()
+                self._emit_installation(
+                    gained, "installation_repositories",
+                    events.installation_repositories(self, gained, "added", [repo], []),
+                )  # fmt: skip
+            if old_owner.type == "Organization":
+                was = {"organization": render.organization(self.base_url, old_owner)}
             else:
-                changes = {"repository": {"name": {"from": old_name}}}
-                action = "renamed"
-            payload = {"action": action, "changes": changes, **events.base_payload(self, repo, sender)}
-            self._emit_repo("repository", repo, payload, had)
+                was = {"user": render.user(self.base_url, old_owner)}
+            payload = {"action": "transferred", "changes": {"owner": {"from": was}},
+                       **events.base_payload(self, repo, sender)}  # fmt: skip
+            if gained is not None:
+                self._emit_repo("repository", repo, payload, gained)
 
     def moved_repo(self, full_name: str) -> Repo | None:
         """The repository an old name now stands for, if it was renamed or transferred."""

@@ -45,7 +45,7 @@ def test_nothing_lost_or_duplicated_under_chaos(tmp_path):
     assert figures["duplicate PRs"] == 0
     assert figures["PRs in the wrong final state"] == 0
     markers, comment_duplicates = figures["ghapp comments (by marker) / duplicates"].split(" / ")
-    assert int(markers) > 0 and comment_duplicates == "0"  # the cancelled workstreams' close comments
+    assert int(markers) > 0 and comment_duplicates == "0"  # close comments, requested comments, thread replies
     expected, lost = figures["review, comment and check notices expected / lost"].split(" / ")
     assert int(expected) > 0 and lost == "0"
     assert figures["notices in the logs"] == figures["notices received by the pod (unique ids)"] > 0

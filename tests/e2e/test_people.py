@@ -3,7 +3,8 @@ PostgreSQL, against the GitHub simulator.
 
 Inline comments, their edits and thread resolutions reach the pod; ``/ghapp`` commands from people
 with write access are heard (an ``eyes`` reaction, a ``command`` notice) and ignored from others;
-pushes, labels and reopening by people are reported; a renamed repository keeps its workstreams.
+pushes by anyone but ghapp (people and other apps' bots), labels and reopening are reported; a renamed
+or transferred repository keeps its workstreams.
 """
 
 from __future__ import annotations
@@ -99,6 +100,44 @@ def test_an_inline_comment_its_edit_and_a_thread_resolution_reach_the_pod(sim, s
     wait_until(lambda: heard(stack, "api", "review_comment_deleted"), TIMEOUT, message="the deletion")
 
 
+def test_a_reviews_inline_comments_and_edits_of_reviews_and_comments_reach_the_pod(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    sim.push_commit("acme/api", head_branch(TASK, "api"), "work", files={"app.py": "a\nb\n"})
+    inline = [{"path": "app.py", "line": 2, "body": "Why b?"}]
+    review = sim.submit_review("acme/api", number, "alice", "COMMENTED", comments=inline)
+    # The review's delivery does not carry its inline comments: ghapp reads them for the review's notice.
+    wait_until(lambda: heard(stack, "api", "review_submitted"), TIMEOUT, message="the review")
+    (submitted,) = heard(stack, "api", "review_submitted")
+    assert [(c["path"], c["line"], c["body"]) for c in submitted["comments"]] == [("app.py", 2, "Why b?")]
+
+    sim.edit_review("acme/api", number, review["id"], "See the inline comment.")
+    wait_until(lambda: heard(stack, "api", "review_edited"), TIMEOUT, message="the review's edit")
+    edited = heard(stack, "api", "review_edited")[0]
+    assert edited["review_id"] == review["id"]
+    assert (edited["body"], edited["previous_body"]) == ("See the inline comment.", "")
+
+    said = sim.comment("acme/api", number, "alice", "Looks fine")
+    sim.edit_comment("acme/api", said["id"], "Looks fine to me")
+    sim.delete_comment("acme/api", said["id"])
+    wait_until(lambda: heard(stack, "api", "comment_deleted"), TIMEOUT, message="the comment's deletion")
+    (changed,) = heard(stack, "api", "comment_edited")
+    assert (changed["comment_id"], changed["body"], changed["previous_body"]) == (said["id"], "Looks fine to me",
+                                                                                  "Looks fine")  # fmt: skip
+    assert heard(stack, "api", "comment_deleted")[0]["comment_id"] == said["id"]
+
+
+def test_another_bots_push_is_reported_with_its_login_and_ghapps_own_is_not(sim, stack):  # type: ignore[no-untyped-def]
+    opened(sim, stack)
+    branch = head_branch(TASK, "api")
+    own = sim.push_commit("acme/api", branch, "ghapp's own", author=f"{sim.config.app_slug}[bot]")
+    theirs = sim.push_commit("acme/api", branch, "Bump lib", author="dependabot[bot]")
+    wait_until(lambda: heard(stack, "api", "pr_pushed"), TIMEOUT, message="the other bot's push")
+    settle(stack, sim)
+    pushes = [(d["head_sha"], d["pusher"]) for d in heard(stack, "api", "pr_pushed")]
+    assert pushes == [(theirs, "dependabot[bot]")]
+    assert own not in {sha for sha, _ in pushes}
+
+
 def test_commands_from_writers_are_heard_and_from_others_ignored(sim, stack):  # type: ignore[no-untyped-def]
     number = opened(sim, stack)
     status = sim.comment("acme/api", number, "alice", "/ghapp status\nplease")
@@ -150,6 +189,40 @@ def test_a_renamed_repository_keeps_its_workstreams(sim, stack):  # type: ignore
     )
 
 
+def minted_for(sim: GitHubSimulator, installation_id: int, repo: str) -> bool:
+    """Whether ghapp holds a token of ``installation_id`` that reaches ``repo``."""
+    with sim.world.lock:
+        repo_id = sim.world.require_repo(repo).id
+        return any(t.installation_id == installation_id and (t.repo_ids is None or repo_id in t.repo_ids)
+                   for t in sim.world.tokens.values())  # fmt: skip
+
+
+def test_a_repository_transferred_to_an_owner_with_its_own_installation_keeps_its_workstreams(sim, stack):  # type: ignore[no-untyped-def]
+    opened(sim, stack)
+    globex = sim.install("globex", [], events=APP_EVENTS, repository_selection="all")
+    sim.transfer_repo("acme/api", "globex")
+    wait_until(lambda: heard(stack, "api", "repository_renamed"), TIMEOUT, message="the transfer")
+    moved = heard(stack, "api", "repository_renamed")
+    assert [(m["old"], m["new"], m["how"]) for m in moved] == [("acme/api", "globex/api", "transferred")]
+    # The pod still names acme/api; the change lands on globex/api, with a token of globex's installation.
+    stack.pod.post_event(TASK, "workstream_updated", {"workstream_id": "api", "spec": "Do it at globex\n\nMore."})
+    wait_until(lambda: pull(sim, "globex/api", "api")["title"] == "Do it at globex", TIMEOUT, message="title")  # type: ignore[index]
+    assert minted_for(sim, globex, "globex/api")
+
+
+def test_a_repository_transferred_before_its_new_owner_grants_it_is_followed_once_granted(sim, stack):  # type: ignore[no-untyped-def]
+    opened(sim, stack)
+    globex = sim.install("globex", ["site"], events=APP_EVENTS)  # selected repositories only
+    sim.transfer_repo("acme/api", "globex")
+    wait_until(lambda: heard(stack, "api", "workstream_paused"), TIMEOUT, message="paused: no installation reaches it")
+    sim.add_repos(globex, ["globex/api"])
+    wait_until(lambda: heard(stack, "api", "workstream_resumed"), TIMEOUT, message="resumed once granted")
+    assert [(m["old"], m["new"]) for m in heard(stack, "api", "repository_renamed")] == [("acme/api", "globex/api")]
+    stack.pod.post_event(TASK, "workstream_updated", {"workstream_id": "api", "spec": "Do it at globex\n\nMore."})
+    wait_until(lambda: pull(sim, "globex/api", "api")["title"] == "Do it at globex", TIMEOUT, message="title")  # type: ignore[index]
+    assert minted_for(sim, globex, "globex/api")
+
+
 def test_a_lost_post_answer_does_not_produce_a_second_comment(sim, stack):  # type: ignore[no-untyped-def]
     number = opened(sim, stack)
     # GitHub posts the status reply but its answer is lost: the delivery's job fails and runs again.
@@ -195,6 +268,8 @@ def test_hold_blocks_a_merge_and_unhold_releases_it(sim, stack):  # type: ignore
     number = opened(sim, stack)
     sim.comment("acme/api", number, "alice", "/ghapp hold")
     wait_until(lambda: sim.get_pull("acme/api", number)["labels"], TIMEOUT, message="the hold label")
+    settle(stack, sim)
+    assert heard(stack, "api", "pr_labeled") == []  # ghapp's own label is not a person's action
     sha = work_done(sim, stack, "acme/api", "api")
     # The pod may complete the workstream before ghapp sees the push: a hold is reported per head.
     wait_until(lambda: [h for h in heard(stack, "api", "merge_held") if h["head_sha"] == sha], TIMEOUT,
@@ -204,6 +279,23 @@ def test_hold_blocks_a_merge_and_unhold_releases_it(sim, stack):  # type: ignore
     assert not sim.get_pull("acme/api", number)["merged"]
     sim.comment("acme/api", number, "alice", "/ghapp unhold")
     wait_until(lambda: sim.get_pull("acme/api", number)["merged"], TIMEOUT, message="merged once released")
+
+
+def test_retry_verifies_against_github_what_a_lost_delivery_left_out(sim, stack):  # type: ignore[no-untyped-def]
+    number = opened(sim, stack)
+    sim.label_by_hand("acme/api", number, "ghapp:hold")
+    sha = work_done(sim, stack, "acme/api", "api")
+    wait_until(lambda: [h for h in heard(stack, "api", "merge_held") if h["head_sha"] == sha], TIMEOUT,
+               message="the merge held")  # fmt: skip
+    settle(stack, sim)
+    sim.faults.webhook_drop_rate = 1.0  # the unlabeled delivery never comes
+    sim.unlabel_by_hand("acme/api", number, "ghapp:hold")
+    sim.wait_deliveries_idle()
+    sim.faults.webhook_drop_rate = 0.0
+    settle(stack, sim)
+    assert not sim.get_pull("acme/api", number)["merged"]  # ghapp still believes the label is there
+    sim.comment("acme/api", number, "alice", "/ghapp retry")
+    wait_until(lambda: sim.get_pull("acme/api", number)["merged"], TIMEOUT, message="merged after the retry")
 
 
 def test_a_reopened_pr_is_left_open(sim, stack):  # type: ignore[no-untyped-def]

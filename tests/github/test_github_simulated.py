@@ -365,3 +365,15 @@ def test_an_app_not_installed_says_so(sim: GitHubSimulator, redis_conn: Redis) -
     sim.create_repo("stranger/repo")
     with pytest.raises(NotInstalled, match="not installed on stranger/repo"):
         PullRequests(make_client(sim, redis_conn)).get_branch("stranger/repo", "main")
+
+
+def test_the_apps_bot_login_is_read_once_and_tells_it_from_other_bots(sim: GitHubSimulator, redis_conn: Redis) -> None:
+    from ghapp.github import app_identity
+
+    client = make_client(sim, redis_conn)
+    own = {"login": f"{sim.config.app_slug}[bot]", "type": "Bot"}
+    assert app_identity.bot_login(client) == own["login"]
+    assert app_identity.is_app(client, own)
+    assert not app_identity.is_app(client, {"login": "dependabot[bot]", "type": "Bot"})
+    assert not app_identity.is_app(client, {"login": own["login"], "type": "User"})
+    assert endpoint(sim, "GET /app") == 1  # cached in Redis: no GitHub call per webhook

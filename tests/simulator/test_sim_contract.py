@@ -398,6 +398,9 @@ CONVERSATION_WEBHOOKS = [
     "pull-request-review-requested",
     "repository-renamed",
     "repository-transferred",
+    "pull-request-review-edited",
+    "installation-repositories-removed",
+    "installation-repositories-added",
 ]
 RESOLVE = "mutation($id: ID!) { %s(input: {threadId: $id}) { thread { id isResolved } } }"
 
@@ -427,6 +430,7 @@ def conversation() -> Iterator[tuple[dict[str, list[dict[str, Any]]], dict[str, 
             repo, number, "alice", "COMMENTED", comments=[{"path": "app.py", "line": 2, "body": "why two?"}]
         )
         answers["review_comments"] = setup.api("GET", f"/repos/{repo}/pulls/{number}/reviews/{review['id']}/comments")
+        sim.edit_review(repo, number, review["id"], "see the inline comment")
         first = answers["review_comments"].json()[0]
         answers["reply"] = setup.api(
             "POST", f"/repos/{repo}/pulls/{number}/comments/{first['id']}/replies", json={"body": "because"}
@@ -481,6 +485,8 @@ def conversation() -> Iterator[tuple[dict[str, list[dict[str, Any]]], dict[str, 
         answers["moved"] = setup.api("GET", f"/repos/{repo}/pulls/{number}", allow_redirects=False)
         answers["followed"] = setup.api("GET", f"/repos/{repo}/pulls/{number}")
         answers["moved_repo"] = setup.api("GET", f"/repos/{repo}", allow_redirects=False)
+        answers["new_owner"] = sim.install("acme-two", [], events=[*DEFAULT_EVENTS, *extra], repository_selection="all")
+        answers["old_owner"] = installation
         sim.transfer_repo("acme/application", "acme-two")
         yield _payloads(sim), answers
 
@@ -544,4 +550,18 @@ def test_a_review_delivery_does_not_carry_its_inline_comments(conversation: Any)
     edited = payloads["issue-comment-edited"]
     assert edited[0]["changes"] == {"body": {"from": "/ghapp status"}}
     assert payloads["repository-renamed"][0]["changes"] == {"repository": {"name": {"from": "app"}}}
+    (review_edit,) = payloads["pull-request-review-edited"]
+    assert review_edit["changes"] == {"body": {"from": ""}}
+    assert review_edit["review"]["body"] == "see the inline comment"
     assert payloads["repository-transferred"][0]["changes"]["owner"]["from"]["organization"]["login"] == "acme"
+
+
+def test_a_transfer_moves_the_repository_between_installations(conversation: Any) -> None:
+    payloads, a = conversation
+    (transferred,) = payloads["repository-transferred"]
+    assert transferred["installation"]["id"] == a["new_owner"]  # sent only where the ownership went
+    repo_id = transferred["repository"]["id"]
+    removed = [p for p in payloads["installation-repositories-removed"] if p["installation"]["id"] == a["old_owner"]]
+    assert [r["id"] for r in removed[-1]["repositories_removed"]] == [repo_id]
+    added = [p for p in payloads["installation-repositories-added"] if p["installation"]["id"] == a["new_owner"]]
+    assert [r["full_name"] for r in added[-1]["repositories_added"]] == ["acme-two/application"]

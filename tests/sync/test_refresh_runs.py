@@ -31,7 +31,7 @@ class Edge:
         self.calls.append("get_pr")
         return SimpleNamespace(number=number, node_id="PR_1", url="u", state="open", merged=False, draft=False,
                                head_sha=SHA, base_ref="main", title="t", body="b", mergeable=True,
-                               mergeable_state="clean")
+                               mergeable_state="clean", updated_at="", labels=(), repository_id=7)
 
     def list_reviews(self, repo: str, number: int) -> list[Any]:
         return []

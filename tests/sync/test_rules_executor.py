@@ -32,6 +32,9 @@ class Pull:
     body: str = "b"
     mergeable: bool | None = None
     mergeable_state: str = "unknown"
+    updated_at: str = ""
+    labels: tuple[str, ...] = ()
+    repository_id: int | None = 3
 
 
 @dataclass

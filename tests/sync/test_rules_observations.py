@@ -37,6 +37,13 @@ def test_a_new_head_does_not_inherit_mergeability() -> None:
     assert doc["pr"]["mergeable"] is None
 
 
+def test_the_base_repositorys_id_is_kept_for_moves_even_by_a_view_without_it() -> None:
+    doc = doc_with("sha1", base={"ref": "main", "repo": {"id": 42, "full_name": "o/r"}})
+    assert doc["pr"]["repository_id"] == 42
+    observations.set_pr(doc, observations.pr_from_api(pull("sha2", "2026-01-01T10:09:00Z")))
+    assert doc["pr"]["repository_id"] == 42
+
+
 def test_check_results_keep_kind_state_and_app() -> None:
     doc = doc_with()
     observations.record_check_suite(doc, "sha1", "run:ci/test", "completed", "success", "2026-01-01T10:01:00Z", 42)

@@ -5,7 +5,8 @@ was heard, and the pod hears a ``command`` notice. ghapp itself handles:
 
 - ``status``: a reply comment with the workstream's state (posted once per command comment);
 - ``hold`` / ``unhold``: the hold label, which the planner treats as "do not merge";
-- ``retry``: a sync now.
+- ``retry``: a sync now, which first verifies the PR against GitHub (a person asks when ghapp seems
+  stuck, most often because a delivery never came).
 
 Other commands are the pod's alone. Commands from people without write access are ignored and logged.
 """
@@ -86,4 +87,4 @@ def _on_command(event: sansio.Event, ctx: DeliveryContext) -> None:
     elif command == "unhold":
         talk.remove_label(repo, number, HOLD_LABEL)
     elif command == "retry":
-        ctx.touched.update(refs)
+        ctx.observe(refs, lambda doc: doc.update(stale=True))

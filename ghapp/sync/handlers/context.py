@@ -27,6 +27,7 @@ class DeliveryContext:
     forget_installations: set[int] = field(default_factory=set)
     user_can_write: Callable[[str, str], bool] | None = None
     conversation: Callable[[], Any] | None = None  # ghapp.github.conversation.Conversation, made on first use
+    is_app: Callable[[dict[str, Any]], bool] | None = None  # whether a sender is ghapp's own bot user
     notice_ids: list[str] = field(default_factory=list)  # appended in this transaction, pushed after commit
 
     def notify(self, refs: list[WorkstreamRef], type_: str, key: str, data: dict[str, Any]) -> None:
@@ -47,12 +48,28 @@ class DeliveryContext:
             if state.mutate_observed(self.conn, ref.task_id, ref.workstream_id, change) is not None:
                 self.touched.add(ref)
 
+    def set_reachable(self, refs: list[WorkstreamRef], accessible: bool) -> None:
+        """Record whether ghapp can reach these workstreams' repository; regained access is verified."""
+
+        def change(doc: observations.Doc) -> None:
+            doc["repo_accessible"] = accessible
+            if accessible:
+                doc["stale"] = True
+
+        self.observe(refs, change)
+
     def pr_workstreams(self, repo: str, pull: dict[str, Any]) -> list[WorkstreamRef]:
         """The workstreams managing this PR; cheap, and empty for PRs ghapp does not manage."""
         head = (pull.get("head") or {}).get("ref", "")
         if not head.startswith(MANAGED_PREFIX):
             return []
         return state.find_by_pr(self.conn, repo, number=pull.get("number"), head=head)
+
+    def by_ghapp(self, sender: dict[str, Any]) -> bool:
+        """Whether ``sender`` is ghapp itself; only a ``Bot`` sender costs a look-up (cached for a day)."""
+        if sender.get("type") != "Bot" or self.is_app is None:
+            return False
+        return self.is_app(sender)
 
     def writer(self, repo: str, user: str) -> bool:
         """Whether ``user`` has write access to ``repo`` (only asked when the approval policy needs it)."""

@@ -27,7 +27,8 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from ghapp.store import installations as store
-from ghapp.sync import observations, state
+from ghapp.sync import state
+from ghapp.sync.handlers import repositories
 from ghapp.sync.handlers.context import DeliveryContext
 
 router = Router()
@@ -45,14 +46,7 @@ def _installation(event: sansio.Event) -> tuple[int, str]:
 
 def _set_access(ctx: DeliveryContext, repos: Iterable[str], accessible: bool) -> None:
     """Record reachability on every workstream of ``repos`` (and have them synced)."""
-
-    def change(doc: observations.Doc) -> None:
-        doc["repo_accessible"] = accessible
-        if accessible:
-            doc["stale"] = True
-
-    refs = state.find_by_repos(ctx.conn, repos)
-    ctx.observe(refs, change)
+    ctx.set_reachable(state.find_by_repos(ctx.conn, repos), accessible)
 
 
 def _known_repos(ctx: DeliveryContext, installation_id: int, event: sansio.Event) -> list[str]:
@@ -117,17 +111,30 @@ def _accessible(ctx: DeliveryContext, repo: str) -> bool:
     return row is None or bool(row.accessible)
 
 
+def _granted_elsewhere(ctx: DeliveryContext, repo: str, installation_id: int) -> bool:
+    row = store.repo_access(ctx.conn, repo)
+    return row is not None and bool(row.accessible) and int(row.installation_id) != installation_id
+
+
 @router.register("installation_repositories", action="added")
 @router.register("installation_repositories", action="removed")
 def _on_repositories(event: sansio.Event, ctx: DeliveryContext) -> None:
+    """Repositories given to or taken from one installation.
+
+    A transfer takes the repository from the old owner's installation and may give it to the new
+    owner's, in either order and under its new name: workstreams are first moved by the repository's
+    id (``repositories.moves_by_id``), and a removal leaves alone a repository that another
+    installation has since been recorded as granting."""
     installation_id, account = _installation(event)
+    items = [*(event.data.get("repositories_added") or ()), *(event.data.get("repositories_removed") or ())]
+    repositories.moves_by_id(ctx, items)
     added = _repo_names(event.data.get("repositories_added"))
     removed = _repo_names(event.data.get("repositories_removed"))
     if store.get_installation(ctx.conn, installation_id) is None:
         store.save_installation(ctx.conn, installation_id, account=account, status="active")
     store.add_repos(ctx.conn, installation_id, added)
-    store.remove_repos(ctx.conn, removed)
+    store.remove_repos(ctx.conn, removed, installation_id=installation_id)
     ctx.forget_repos.update(added)
     ctx.forget_repos.update(removed)
-    _set_access(ctx, removed, False)
+    _set_access(ctx, [r for r in removed if not _granted_elsewhere(ctx, r, installation_id)], False)
     _set_access(ctx, added, True)

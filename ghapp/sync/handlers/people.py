@@ -1,9 +1,10 @@
 """What people do on a managed PR, reported to the pod: reopening, pushing, labels, edits and deletions.
 
-``pr_reopened`` (by whom), ``pr_pushed`` for a push to the head by a person (with the pusher's login;
-ghapp's own pushes come from its bot), ``pr_labeled`` / ``pr_unlabeled``, ``comment_edited`` /
-``comment_deleted`` for conversation comments and ``review_edited`` for a review's text. Each is
-keyed by the delivery or the item's revision, so a redelivery tells the pod nothing twice.
+``pr_reopened`` (by whom), ``pr_pushed`` for a push to the head by anyone but ghapp (with the
+pusher's login: a person, or another app's bot such as ``dependabot[bot]``), ``pr_labeled`` /
+``pr_unlabeled``, ``comment_edited`` / ``comment_deleted`` for conversation comments and
+``review_edited`` for a review's text. Each is keyed by the delivery or the item's revision, so a
+redelivery tells the pod nothing twice.
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ def _on_reopened(event: sansio.Event, ctx: DeliveryContext) -> None:
 
 @router.register("pull_request", action="synchronize")
 def _on_push(event: sansio.Event, ctx: DeliveryContext) -> None:
-    """A person pushed to the head branch (a bot's push, ghapp's included, is not a person's)."""
+    """Someone other than ghapp pushed to the head branch: a person, or another app's bot.
+
+    ghapp's own pushes (its bootstrap commit, updates of the branch) come from its bot user and are
+    not news to the pod; ``ctx.by_ghapp`` tells them from other bots by login."""
     sender = _sender(event)
-    if sender.get("type") == "Bot":
-        return
     pull = event.data["pull_request"]
     refs = ctx.pr_workstreams(event.data["repository"]["full_name"], pull)
-    if refs:
+    if refs and not ctx.by_ghapp(sender):
         sha = event.data.get("after") or pull["head"]["sha"]
         data = {"pr_number": pull["number"], "head_sha": sha, "pusher": sender.get("login", "")}
         ctx.notify(refs, "pr_pushed", f"pr_pushed:{sha}", data)
@@ -58,7 +60,7 @@ def _on_label(event: sansio.Event, ctx: DeliveryContext) -> None:
     pull = event.data["pull_request"]
     refs = ctx.pr_workstreams(event.data["repository"]["full_name"], pull)
     label = (event.data.get("label") or {}).get("name")
-    if refs and label:
+    if refs and label and not ctx.by_ghapp(_sender(event)):  # ghapp's own hold label is not news
         action = event.data["action"]
         data = {"pr_number": pull["number"], "label": label, "by": _sender(event).get("login", "")}
         ctx.notify(refs, f"pr_{action}", f"pr_{action}:{label}:{event.delivery_id}", data)

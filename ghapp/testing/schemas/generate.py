@@ -96,6 +96,7 @@ WEBHOOKS: list[str] = [
     "pull-request-review-requested",
     "pull-request-review-submitted",
     "pull-request-review-dismissed",
+    "pull-request-review-edited",
     "issue-comment-created",
     "issue-comment-edited",
     "issue-comment-deleted",
