@@ -683,8 +683,9 @@ class TaskDriver:
         approvals are not dismissed on push there, so it still counts after update-branch)."""
         if ws.repo not in self.ruled or number is None or (ws.repo, number) in self.reviewed:
             return
-        self.sim.submit_review(ws.repo, number, REVIEWER, state="APPROVED", body="Approved by the reviewer.")
+        review = self.sim.submit_review(ws.repo, number, REVIEWER, state="APPROVED", body="Approved by the reviewer.")
         self.reviewed.add((ws.repo, number))
+        self.expected.append(("review_submitted", ws.workstream_id, review["id"]))
 
 
 class CIBot:
@@ -975,8 +976,8 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
     outbox_status = Counter(r.status for r in rows["outbox"])
 
     # people's comments and checks reach the pod (none lost); ghapp posts each of its comments once.
-    heard = {(r.task_id, (r.data or {}).get("workstream_id"), r.type, (r.data or {}).get("comment_id"))
-             for r in notice_rows}
+    heard = {(r.task_id, (r.data or {}).get("workstream_id"), r.type,
+              (r.data or {}).get("comment_id") or (r.data or {}).get("review_id")) for r in notice_rows}
     expected = [(d.plan.task_id, ws, type_, cid) for d in drivers for type_, ws, cid in d.expected]
     heard_types = {h[:3] for h in heard}
     lost = [e for e in expected if (e not in heard if e[3] is not None else e[:3] not in heard_types)]
