@@ -83,3 +83,36 @@ def test_a_rebase_merge_writes_new_commits_on_the_base(setup: Any) -> None:
     assert result != a_head and setup.sim.branch_sha(REPO, "main") == result
     tip = setup.api("GET", f"/repos/{REPO}/git/commits/{result}").json()
     assert tip["message"] == "work on a" and [p["sha"] for p in tip["parents"]] == [moved_on]
+
+
+def test_trees_read_and_written_through_the_git_data_api(setup: Any) -> None:
+    sim = setup.sim
+    tip = sim.push_commit(REPO, "main", "files", files={"docs/a.md": "a\n", "b.md": "b\n"})
+    top = setup.api("GET", f"/repos/{REPO}/git/trees/main").json()
+    assert sorted(e["path"] for e in top["tree"]) == ["README.md", "b.md", "docs"]
+    deep = setup.api("GET", f"/repos/{REPO}/git/trees/{top['sha']}", params={"recursive": "1"}).json()
+    by_path = {e["path"]: e for e in deep["tree"]}
+    assert by_path["docs/a.md"]["type"] == "blob" and by_path["docs/a.md"]["mode"] == "100644"
+    assert by_path["docs"]["type"] == "tree"
+    made = setup.api(
+        "POST",
+        f"/repos/{REPO}/git/trees",
+        json={
+            "base_tree": top["sha"],
+            "tree": [
+                {"path": "c.md", "mode": "100644", "type": "blob", "sha": by_path["b.md"]["sha"]},
+                {"path": "docs/a.md", "mode": "100644", "type": "blob", "sha": None},
+            ],
+        },
+    )
+    assert made.status_code == 201, made.text
+    paths = {e["path"] for e in made.json()["tree"]}
+    assert "c.md" in paths and "docs/a.md" not in paths and "b.md" in paths
+    commit = setup.api(
+        "POST", f"/repos/{REPO}/git/commits", json={"message": "m", "tree": made.json()["sha"], "parents": [tip]}
+    )
+    assert commit.status_code == 201
+    assert setup.api("GET", f"/repos/{REPO}/git/trees/{'0' * 40}").status_code == 404
+    unknown_blob = [{"path": "x", "mode": "100644", "type": "blob", "sha": "1" * 40}]
+    refused = setup.api("POST", f"/repos/{REPO}/git/trees", json={"tree": unknown_blob})
+    assert refused.status_code == 422
