@@ -828,7 +828,9 @@ class World:
                 if team not in pull.requested_teams:
                     pull.requested_teams.append(team)
                     pull.updated_at = self.now()
-                    self._emit_pull("review_requested", pull, sender, requested_team=render.team(self.base_url, team))
+                    self._emit_pull(
+                        "review_requested", pull, sender, requested_team=render.team(self.base_url, team)
+                    )
 
     def remove_reviewers(self, pull: PullRequest, logins: list[str], sender: Account) -> None:
         with self.lock:
