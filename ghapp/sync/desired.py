@@ -48,5 +48,9 @@ def desired_workstreams(task_id: str, events: Sequence[LogEntry]) -> dict[str, D
 def desired_from_state(state: TaskState) -> dict[str, DesiredWorkstream]:
     """``desired_workstreams`` for a log already folded."""
     plain = {ws_id: _desired(state, ws) for ws_id, ws in state.workstreams.items()}
-    enabled = [ws_id for ws_id, ws in state.workstreams.items() if state.stack and ws.stack]
+    enabled = [
+        ws_id
+        for ws_id, ws in state.workstreams.items()
+        if state.stack and ws.stack and plain[ws_id].merge_train is None
+    ]
     return stacks.with_parents(plain, enabled)

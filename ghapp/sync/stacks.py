@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Literal
 
 from ghapp.branches import head_branch
-from ghapp.sync.model import DependencyState, DesiredWorkstream
+from ghapp.sync.model import Action, DependencyState, DesiredWorkstream, Merge, UpdateBranch, UpdatePR
 
 CatchUp = Literal["update_branch", "replay"]
 
@@ -88,9 +88,15 @@ def effective(ws: DesiredWorkstream, dependencies: Iterable[DependencyState]) ->
     return ws if base == ws.base else replace(ws, base=base)
 
 
-def catch_up(parent_merge_method: str) -> CatchUp:
-    """Rule 3: how a workstream is brought up to date once its parent merged with this method."""
-    return "update_branch" if parent_merge_method == "merge" else "replay"
+def catch_up(merge_commit: str, merge_parents: tuple[str, ...], parent_head: str) -> CatchUp:
+    """Rule 3: how a workstream is brought up to date once its parent merged into ``merge_commit``.
+
+    Read from git, not from who merged or how: a merge commit has the parent's head among its parents
+    (and a fast-forward is the head itself); a squash or a rebase merge wrote new commits instead.
+    """
+    if merge_commit == parent_head or parent_head in merge_parents:
+        return "update_branch"
+    return "replay"
 
 
 def keeps_branch(workstream_id: str, desired_all: Mapping[str, DesiredWorkstream]) -> bool:
@@ -112,3 +118,17 @@ def stack_line(ws: DesiredWorkstream, parent_pr_url: str | None) -> str:
         f"Stacked on `{ws.stack_parent}` ({where}): this PR shows only its own changes until that one merges,"
         " then it targets the base branch again."
     )
+
+
+def filter_plan(
+    actions: Iterable[Action], ws: DesiredWorkstream, desired_all: Mapping[str, DesiredWorkstream]
+) -> list[Action]:
+    """The planner's actions with the stack's rules over them: a merge keeps a branch another workstream
+    is stacked on (rule 4), and a plan that retargets the PR merges nothing in the same round, so the
+    catch-up of rule 3 comes first."""
+    out = list(actions)
+    if any(isinstance(a, UpdatePR) and a.base is not None for a in out):
+        out = [a for a in out if not isinstance(a, Merge | UpdateBranch)]
+    if keeps_branch(ws.workstream_id, desired_all):
+        out = [replace(a, delete_branch=None) if isinstance(a, Merge) else a for a in out]
+    return out

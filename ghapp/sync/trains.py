@@ -5,7 +5,8 @@ Pure decisions; ``ghapp.sync.train_run`` carries them out.
 The rules
     1. A workstream is in a train when the pod said ``merge_mode: together`` on the task (the train
        ``task``, every workstream without a group of its own) or named a ``merge_group`` on it (the train of
-       that name).
+       that name). A train member is not stacked (``ghapp.sync.stacks``): the pass merges one member
+       after another with no time to retarget the next in between.
     2. A member is *ready* when the planner would merge it now (rule 12 of ``ghapp.sync.planner``:
        approved, checks green, mergeable, dependencies merged or in the train) for its current head; the
        sync records that instead of merging (``train_ready``: the head sha and merge method).
@@ -15,13 +16,17 @@ The rules
     4. The first refusal stops the pass. The pod hears ``train_broken`` once per train and attempt, with
        the members that merged and those that did not. ``on_train_failure: hold`` (the default) leaves
        the rest open; ``revert`` also opens a revert PR for each member that merged, in reverse order.
+       The train then stays held until the refused member's head changes (a fix was pushed): the same
+       refusal is not asked for again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
+
+from ghapp.sync.model import DependencyState
 
 TASK_TRAIN = "task"
 
@@ -46,6 +51,7 @@ class Member:
     head_sha: str | None = None
     merged: bool = False
     cancelled: bool = False
+    broken_at: str | None = None  # the head this member's merge was refused at, breaking the train
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +67,10 @@ class TrainStep:
 
 @dataclass(frozen=True, slots=True)
 class TrainDecision:
-    """``wait`` (with who is not ready), ``merge`` (the pass, in order) or ``done`` (all merged)."""
+    """``wait`` (with who is not ready), ``merge`` (the pass, in order), ``held`` (broken, rule 4) or
+    ``done`` (all merged)."""
 
-    kind: Literal["wait", "merge", "done"]
+    kind: Literal["wait", "merge", "held", "done"]
     steps: tuple[TrainStep, ...] = ()
     waiting_on: tuple[str, ...] = ()
 
@@ -95,6 +102,9 @@ def decide(members: Iterable[Member]) -> TrainDecision:
     live = [m for m in members if not m.cancelled]
     if all(m.merged for m in live):
         return TrainDecision("done")
+    broken = tuple(sorted(m.workstream_id for m in live if not m.merged and m.broken_at == m.head_sha))
+    if broken:
+        return TrainDecision("held", waiting_on=broken)
     waiting = tuple(sorted(m.workstream_id for m in live if not m.merged and not _is_ready(m)))
     if waiting:
         return TrainDecision("wait", waiting_on=waiting)
@@ -136,3 +146,16 @@ def to_revert(steps: Iterable[TrainStep], merged: Iterable[str], policy: str) ->
 def members_of(train: str, trains: Mapping[str, str | None]) -> list[str]:
     """The workstreams of ``train`` (``trains``: each workstream's train), sorted."""
     return sorted(ws_id for ws_id, name in trains.items() if name == train)
+
+
+def planning_dependencies(
+    dependencies: Iterable[DependencyState], train: str | None, trains_by_ws: Mapping[str, str | None]
+) -> tuple[DependencyState, ...]:
+    """The dependencies as the planner should weigh them for a train member: one in the same train
+    counts as merged, since the pass merges it first (rule 3); waiting for it would wait for ever."""
+    if train is None:
+        return tuple(dependencies)
+    return tuple(
+        replace(d, merged=True) if trains_by_ws.get(d.workstream_id) == train and not d.cancelled else d
+        for d in dependencies
+    )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from ghapp.branches import head_branch
 from ghapp.sync import stacks
-from ghapp.sync.model import DependencyState, DesiredWorkstream
+from ghapp.sync.model import DependencyState, DesiredWorkstream, EmitNotice, Merge, UpdateBranch, UpdatePR
 
 
 def ws(ws_id: str, *deps: str, **changes: Any) -> DesiredWorkstream:
@@ -79,11 +80,17 @@ def test_stacked_base(name: str, want: DesiredWorkstream, deps: list[DependencyS
         assert made.head == want.head and made.workstream_id == want.workstream_id
 
 
-@pytest.mark.parametrize(
-    ("method", "expected"), [("merge", "update_branch"), ("squash", "replay"), ("rebase", "replay")]
-)
-def test_catch_up(method: str, expected: str) -> None:
-    assert stacks.catch_up(method) == expected
+CATCH_UP_CASES = [
+    ("merge commit", "m", ("base", "head"), "update_branch"),
+    ("fast-forward", "head", ("before",), "update_branch"),
+    ("squash", "s", ("base",), "replay"),
+    ("rebase", "r2", ("r1",), "replay"),
+]
+
+
+@pytest.mark.parametrize(("name", "commit", "parents", "expected"), CATCH_UP_CASES, ids=[c[0] for c in CATCH_UP_CASES])
+def test_catch_up(name: str, commit: str, parents: tuple[str, ...], expected: str) -> None:
+    assert stacks.catch_up(commit, parents, "head") == expected
 
 
 KEEP_CASES = [
@@ -111,3 +118,22 @@ def test_stack_line() -> None:
     line = stacks.stack_line(STACKED, "https://github.com/acme/app/pull/1")
     assert "`a`" in line and "https://github.com/acme/app/pull/1" in line
     assert "once opened" in stacks.stack_line(STACKED, None)
+
+
+MERGE = Merge(repo="acme/app", number=1, sha="s", method="squash", delete_branch=head_branch("T1", "a"))
+RETARGET = UpdatePR(repo="acme/app", number=1, title=None, body=None, base="main")
+RETITLE = UpdatePR(repo="acme/app", number=1, title="t", body=None, base=None)
+UPDATE = UpdateBranch(repo="acme/app", number=1, expected_head_sha="s")
+NOTICE = EmitNotice("pr_ready", "a/pr_ready:1")
+NOBODY_ON_A = {"a": ws("a"), "b": ws("b", "a")}
+B_ON_A = {"a": ws("a"), "b": ws("b", "a", stack_parent="a")}
+FILTER_CASES = [
+    ("nothing stacked: as planned", NOBODY_ON_A, [RETITLE, MERGE], [RETITLE, MERGE]),
+    ("stacked dependent: the merge keeps the branch", B_ON_A, [MERGE], [replace(MERGE, delete_branch=None)]),
+    ("a retarget merges nothing this round", NOBODY_ON_A, [RETARGET, UPDATE, MERGE, NOTICE], [RETARGET, NOTICE]),
+]
+
+
+@pytest.mark.parametrize(("name", "by_id", "actions", "expected"), FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
+def test_filter_plan(name: str, by_id: dict[str, DesiredWorkstream], actions: list[Any], expected: list[Any]) -> None:
+    assert stacks.filter_plan(actions, by_id["a"], by_id) == expected

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ghapp.sync import trains
+from ghapp.sync.model import DependencyState
 from ghapp.sync.trains import Member, TrainStep
 
 
@@ -52,6 +53,8 @@ DECIDE_CASES = [
     ("a cancelled member is left out", [member("a"), member("b", ready_sha=None, cancelled=True)], "merge", ["a"], ()),
     ("merged ones are not merged again", [member("a", merged=True), member("b", "a")], "merge", ["b"], ()),
     ("all merged: done", [member("a", merged=True), member("b", merged=True)], "done", [], ()),
+    ("broken at this head: held", [member("a", merged=True), member("b", broken_at="sha-b")], "held", [], ("b",)),
+    ("broken at an older head: as usual", [member("a", merged=True), member("b", broken_at="old")], "merge", ["b"], ()),
 ]
 
 
@@ -89,3 +92,15 @@ def test_to_revert(policy: str, expected: list[str]) -> None:
 
 def test_members_of() -> None:
     assert trains.members_of("g", {"a": "g", "b": None, "c": "g", "d": "h"}) == ["a", "c"]
+
+
+def test_planning_dependencies_count_train_mates_as_merged() -> None:
+    deps = (
+        DependencyState("mate", None, 1, False, False),
+        DependencyState("outside", None, 2, False, False),
+        DependencyState("cancelled-mate", None, 3, False, True),
+    )
+    by_ws = {"mate": "t", "outside": None, "cancelled-mate": "t"}
+    planned = trains.planning_dependencies(deps, "t", by_ws)
+    assert [d.merged for d in planned] == [True, False, False]
+    assert trains.planning_dependencies(deps, None, by_ws) == deps
