@@ -169,3 +169,90 @@ def test_a_conflict_in_the_middle_of_a_stack_is_reported_and_nothing_is_forced(s
         assert b["state"] == "open" and not b["merged"] and b["base"]["ref"] == "main"
         assert b["head"]["sha"] == b_head, "b's branch was rewritten despite the conflict"
         assert not pull(sim, "c")["merged"] and pull(sim, "c")["state"] == "open"
+
+
+# ----- trains ------------------------------------------------------------------------------------------
+
+TRAIN = {"w1": "acme/app", "w2": "acme/web", "w3": "acme/docs", "w4": "acme/app"}
+
+
+def _train(stack: GhappStack, sim: GitHubSimulator, members: dict[str, str], **task: Any) -> dict[str, int]:
+    post(stack, "task_created", {"title": "A train", "merge_mode": "together", **task})
+    for ws, repo in members.items():
+        create(stack, ws, repo=repo, deps=("w1",) if ws == "w4" else ())
+    post(stack, "phase_changed", {"phase": "workstream_execution"})
+    wait_until(lambda: all(pull(sim, w, r) for w, r in members.items()), TIMEOUT, message="the train's PRs")
+    heads = {}
+    for ws, repo in members.items():
+        heads[ws] = push(sim, ws, {f"{ws}.txt": f"{ws}\n"}, repo=repo)
+        post(stack, "workstream_completed", {"workstream_id": ws})
+    for ws in members:
+        wait_until(
+            lambda ws=ws: [n for n in notices(stack, "approval_requested", ws) if n["data"]["head_sha"] == heads[ws]],
+            TIMEOUT,
+            message=f"{ws} asks for approval of its head",
+        )
+    return {ws: pull(sim, ws, repo)["number"] for ws, repo in members.items()}
+
+
+def approve(stack: GhappStack, sim: GitHubSimulator, ws: str, repo: str) -> None:
+    post(stack, "approval_granted", {"workstream_id": ws, "head_sha": pull(sim, ws, repo)["head"]["sha"]})
+
+
+def test_a_train_of_four_prs_in_three_repositories_merges_together_after_the_last_approval(sim, run_ghapp):
+    with run_ghapp() as stack:
+        numbers = _train(stack, sim, TRAIN)
+        # w4 depends on w1 in the same repository: in a train it is not stacked
+        assert pull(sim, "w4")["base"]["ref"] == "main"
+        for ws in ("w1", "w2", "w3"):
+            approve(stack, sim, ws, TRAIN[ws])
+        quiet(stack, sim)
+        assert not sim.merges(), "a member merged before the whole train was approved"
+        approve(stack, sim, "w4", TRAIN["w4"])
+        wait_until(lambda: all(pull(sim, w, r)["merged"] for w, r in TRAIN.items()), TIMEOUT, message="train merged")
+        order = [(m["repo"], m["number"]) for m in sim.merges()]
+        assert sorted(order) == sorted((TRAIN[w], numbers[w]) for w in TRAIN)
+        assert order.index(("acme/app", numbers["w1"])) < order.index(("acme/app", numbers["w4"]))
+        for ws in TRAIN:
+            wait_until(lambda ws=ws: notices(stack, "pr_merged", ws), TIMEOUT, message=f"{ws} merge reported")
+        assert not notices(stack, "train_broken")
+
+
+@pytest.mark.parametrize("policy", ["hold", "revert"])
+def test_a_train_broken_by_a_refusal_stops_and_holds_or_reverts(sim, run_ghapp, policy):
+    members = {"w1": "acme/app", "w2": "acme/web", "w3": "acme/docs"}
+    with run_ghapp() as stack:
+        numbers = _train(stack, sim, members, on_train_failure=policy)
+        for ws in ("w1", "w2"):
+            approve(stack, sim, ws, members[ws])
+        quiet(stack, sim)
+        sim.race_base_modified("acme/web", numbers["w2"])  # w2's next merge loses GitHub's race: 405
+        approve(stack, sim, "w3", members["w3"])
+        broken = wait_until(lambda: notices(stack, "train_broken"), TIMEOUT, message="train_broken")
+        assert len(broken) == 1
+        data = dict(broken[0]["data"])
+        assert "Base branch was modified" in data.pop("reason")
+        assert data == {
+            "train": "task",
+            "merged": ["w1"],
+            "unmerged": ["w2", "w3"],
+            "failed": "w2",
+            "on_train_failure": policy,
+        }
+        quiet(stack, sim)
+        assert pull(sim, "w1")["merged"]
+        for ws in ("w2", "w3"):
+            assert pull(sim, ws, members[ws])["state"] == "open" and not pull(sim, ws, members[ws])["merged"], ws
+        assert len(notices(stack, "train_broken")) == 1, "the held train was tried again"
+        reverted = notices(stack, "train_reverted", "w1")
+        if policy == "hold":
+            assert not reverted
+            assert [p["number"] for p in sim.pulls("acme/app")] == [numbers["w1"]]
+            return
+        assert len(reverted) == 1 and reverted[0]["data"]["reverted"] is True
+        revert_pr = sim.get_pull("acme/app", reverted[0]["data"]["revert_pr_number"])
+        assert revert_pr["state"] == "open" and revert_pr["base"]["ref"] == "main"
+        assert revert_pr["html_url"] == reverted[0]["data"]["revert_pr_url"]
+        assert sim.read_file("acme/app", "main", "w1.txt") == "w1\n"
+        assert sim.read_file("acme/app", revert_pr["head"]["ref"], "w1.txt") is None
+        assert sim.read_file("acme/app", revert_pr["head"]["ref"], "README.md") is not None
