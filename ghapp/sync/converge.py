@@ -200,7 +200,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         if stacked is None:
             log.info("%s/%s waits for the PR of %s, which it is stacked on", task_id, workstream_id, ws.stack_parent)
             return outcome
-        ws = stacked
+        ws = stacks.carry_approval(stacked, doc.get("stack_replayed"), (doc.get("pr") or {}).get("head_sha"))
         as_loaded = copy.deepcopy(doc)
         if round_no == 0:
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))

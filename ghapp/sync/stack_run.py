@@ -7,7 +7,8 @@ commits on the base through the Git Data API, its branch then moved with ``force
 has no compare-and-swap, so a push landing between that read and the move would be overwritten; the
 window is one request wide). A conflict is reported as
 ``merge_conflict`` and nothing is forced. The parent's branch is deleted afterwards only where the
-policy asks for it and no open PR is based on it (rule 4).
+policy asks for it and no open PR is based on it (rule 5); the pod's approval of the replayed head
+carries over to the new one (rule 4).
 """
 
 from __future__ import annotations
@@ -76,25 +77,29 @@ def catch_up(
         if outcome is None:
             doc["stale"] = True  # the head moved while replaying: read it, then try again
             return []
-        if outcome:
+        if isinstance(outcome, list):
             notices.append(_conflict(ws, doc, how, outcome))
         else:
+            if outcome:
+                doc["stack_replayed"] = {"from": pr["head_sha"], "to": outcome}
             doc["stale"] = True
     doc["stack_caught_up"] = ws.stack_parent
     _delete_parent_branch(prs, git, ws, policy)
     return notices
 
 
-def _replay(prs: Any, git: GitData, ws: DesiredWorkstream, parent_number: int, pr: dict[str, Any]) -> list[str] | None:
-    """Replay the PR's own commits on the base; the conflicting paths ([] when done), ``None`` when the
-    head moved meanwhile."""
+def _replay(
+    prs: Any, git: GitData, ws: DesiredWorkstream, parent_number: int, pr: dict[str, Any]
+) -> list[str] | str | None:
+    """Replay the PR's own commits on the base: the conflicting paths, the new head's sha, ``""`` when there
+    was nothing to replay, or ``None`` when the head moved meanwhile."""
     if not ws.head.startswith(f"{HEAD_PREFIX}/"):
         raise ValueError(f"{ws.head} is not a branch ghapp owns; it is never rewritten")
     theirs = {c.sha for c in git.pull_commits(ws.repo, parent_number)}
     commits = git.pull_commits(ws.repo, pr["number"])
     own = [c for c in commits if c.sha not in theirs and len(c.parents) <= 1]
     if not commits or not own:
-        return []
+        return ""
     base = prs.get_branch(ws.repo, ws.base)
     tip, tip_tree = base.sha, base.tree_sha
     tip_files = git.blobs(ws.repo, tip_tree)
@@ -113,7 +118,7 @@ def _replay(prs: Any, git: GitData, ws: DesiredWorkstream, parent_number: int, p
     if current is None or current.sha != commits[-1].sha:
         return None
     git.move_branch(ws.repo, ws.head, tip, force=True)
-    return []
+    return tip
 
 
 def _delete_parent_branch(prs: Any, git: GitData, ws: DesiredWorkstream, policy: Policy) -> None:

@@ -14,7 +14,10 @@ The rules
        ``UpdatePR``) and is then brought up to date: after a merge commit with ``update-branch``, after a
        squash or a rebase merge by replaying its own commits on the new base, as the parent's commits
        are not in the base and would come along as duplicates (theopenco/llmgateway#3565).
-    4. A branch that is the base of an open PR is never deleted: deleting it through the REST API closes
+    4. The pod's approval of the head that was replayed carries over to the replayed head: ghapp wrote
+       it, with the same changes of the workstream's own, on the new base. A head updated with
+       ``update-branch`` or pushed by anyone else is approved afresh, as usual.
+    5. A branch that is the base of an open PR is never deleted: deleting it through the REST API closes
        that PR for good (cli/cli#14223, chdsbd/kodiak#177). The parent's merge therefore keeps its head
        branch while a workstream is stacked on it.
 """
@@ -100,12 +103,12 @@ def catch_up(merge_commit: str, merge_parents: tuple[str, ...], parent_head: str
 
 
 def keeps_branch(workstream_id: str, desired_all: Mapping[str, DesiredWorkstream]) -> bool:
-    """Rule 4: some workstream still stacked on ``workstream_id``, so its head branch must stay."""
+    """Rule 5: some workstream still stacked on ``workstream_id``, so its head branch must stay."""
     return any(d.stack_parent == workstream_id and not d.cancelled for d in desired_all.values())
 
 
 def deletable(branch: str, open_pr_bases: Iterable[str]) -> bool:
-    """Rule 4 for any branch: it may be deleted only when no open PR is based on it."""
+    """Rule 5 for any branch: it may be deleted only when no open PR is based on it."""
     return branch not in set(open_pr_bases)
 
 
@@ -124,7 +127,7 @@ def filter_plan(
     actions: Iterable[Action], ws: DesiredWorkstream, desired_all: Mapping[str, DesiredWorkstream]
 ) -> list[Action]:
     """The planner's actions with the stack's rules over them: a merge keeps a branch another workstream
-    is stacked on (rule 4), and a plan that retargets the PR merges nothing in the same round, so the
+    is stacked on (rule 5), and a plan that retargets the PR merges nothing in the same round, so the
     catch-up of rule 3 comes first."""
     out = list(actions)
     if any(isinstance(a, UpdatePR) and a.base is not None for a in out):
@@ -132,3 +135,18 @@ def filter_plan(
     if keeps_branch(ws.workstream_id, desired_all):
         out = [replace(a, delete_branch=None) if isinstance(a, Merge) else a for a in out]
     return out
+
+
+def carry_approval(
+    ws: DesiredWorkstream, replayed: Mapping[str, str] | None, head_sha: str | None
+) -> DesiredWorkstream:
+    """Rule 4: ``ws`` with the pod's approval of the replayed head moved to the head ghapp replayed it to,
+    while that is still the PR's head."""
+    if (
+        not replayed
+        or ws.pod_approval != "granted"
+        or ws.pod_approval_sha != replayed.get("from")
+        or head_sha != replayed.get("to")
+    ):
+        return ws
+    return replace(ws, pod_approval_sha=head_sha)

@@ -137,3 +137,21 @@ FILTER_CASES = [
 @pytest.mark.parametrize(("name", "by_id", "actions", "expected"), FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
 def test_filter_plan(name: str, by_id: dict[str, DesiredWorkstream], actions: list[Any], expected: list[Any]) -> None:
     assert stacks.filter_plan(actions, by_id["a"], by_id) == expected
+
+
+GRANTED = ws("b", "a", stack_parent="a", pod_approval="granted", pod_approval_sha="old")
+REPLAYED = {"from": "old", "to": "new"}
+CARRY_CASES = [
+    ("the replayed head is approved as the old one was", GRANTED, REPLAYED, "new", "new"),
+    ("nothing replayed", GRANTED, None, "new", "old"),
+    ("pushed again since the replay", GRANTED, REPLAYED, "newer", "old"),
+    ("the approval was of another head", replace(GRANTED, pod_approval_sha="other"), REPLAYED, "new", "other"),
+    ("a denial is not carried", replace(GRANTED, pod_approval="denied"), REPLAYED, "new", "old"),
+]
+
+
+@pytest.mark.parametrize(("name", "want", "replayed", "head", "expected"), CARRY_CASES, ids=[c[0] for c in CARRY_CASES])
+def test_carry_approval(
+    name: str, want: DesiredWorkstream, replayed: dict[str, str] | None, head: str, expected: str
+) -> None:
+    assert stacks.carry_approval(want, replayed, head).pod_approval_sha == expected
