@@ -42,6 +42,7 @@ def _member(ws: DesiredWorkstream, doc: dict[str, Any] | None) -> trains.Member:
         merged=bool(pr.get("merged")),
         cancelled=ws.cancelled,
         broken_at=(doc.get("train_broken") or {}).get("sha"),
+        url=str(pr.get("url") or ""),
     )
 
 
@@ -139,7 +140,13 @@ def _broken(
             EmitNotice(
                 "train_reverted",
                 notice_key(step.workstream_id, f"train_reverted:{train}:{commits[step.workstream_id]}"),
-                {"workstream_id": step.workstream_id, "train": train, **outcome},
+                {
+                    "workstream_id": step.workstream_id,
+                    "pr_number": step.number,
+                    "pr_url": step.url,
+                    "train": train,
+                    **outcome,
+                },
             )
         )
     return notices

@@ -52,6 +52,7 @@ class Member:
     merged: bool = False
     cancelled: bool = False
     broken_at: str | None = None  # the head this member's merge was refused at, breaking the train
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class TrainStep:
     number: int
     sha: str
     method: str
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +112,9 @@ def decide(members: Iterable[Member]) -> TrainDecision:
         return TrainDecision("wait", waiting_on=waiting)
     by_id = {m.workstream_id: m for m in live}
     steps = tuple(
-        TrainStep(
-            ws_id, by_id[ws_id].repo, by_id[ws_id].number or 0, by_id[ws_id].ready_sha or "", by_id[ws_id].ready_method
-        )
-        for ws_id in merge_order(live)
-        if not by_id[ws_id].merged
+        TrainStep(m.workstream_id, m.repo, m.number or 0, m.ready_sha or "", m.ready_method, m.url)
+        for m in (by_id[ws_id] for ws_id in merge_order(live))
+        if not m.merged
     )
     return TrainDecision("merge", steps=steps)
 
@@ -123,9 +123,14 @@ def broken_notice(
     train: str, steps: Iterable[TrainStep], merged: Iterable[str], failed: str, reason: str, policy: str
 ) -> dict[str, object]:
     """Rule 4: the ``train_broken`` notice's data."""
+    ordered = list(steps)
     done = set(merged)
-    order = [s.workstream_id for s in steps]
+    order = [s.workstream_id for s in ordered]
+    failed_step = next((s for s in ordered if s.workstream_id == failed), None)
     return {
+        "workstream_id": failed,
+        "pr_number": failed_step.number if failed_step else None,
+        "pr_url": failed_step.url if failed_step else "",
         "train": train,
         "merged": [w for w in order if w in done],
         "unmerged": [w for w in order if w not in done],

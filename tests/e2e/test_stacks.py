@@ -233,6 +233,9 @@ def test_a_train_broken_by_a_refusal_stops_and_holds_or_reverts(sim, run_ghapp, 
         data = dict(broken[0]["data"])
         assert "Base branch was modified" in data.pop("reason")
         assert data == {
+            "workstream_id": "w2",
+            "pr_number": numbers["w2"],
+            "pr_url": pull(sim, "w2", "acme/web")["html_url"],
             "train": "task",
             "merged": ["w1"],
             "unmerged": ["w2", "w3"],

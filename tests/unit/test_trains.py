@@ -70,12 +70,15 @@ def test_decide(name: str, members: list[Member], kind: str, order: list[str], w
         assert step.sha == f"sha-{step.workstream_id}" and step.repo == f"acme/{step.workstream_id}"
 
 
-STEPS = [TrainStep(w, f"acme/{w}", n, f"sha-{w}", "squash") for n, w in enumerate(["a", "b", "c", "d"], 1)]
+STEPS = [TrainStep(w, f"acme/{w}", n, f"sha-{w}", "squash", f"u{n}") for n, w in enumerate(["a", "b", "c", "d"], 1)]
 
 
 def test_broken_notice_names_merged_and_unmerged_in_train_order() -> None:
     data = trains.broken_notice("task", STEPS, ["b", "a"], "c", "Pull Request is not mergeable", "hold")
     assert data == {
+        "workstream_id": "c",
+        "pr_number": 3,
+        "pr_url": "u3",
         "train": "task",
         "merged": ["a", "b"],
         "unmerged": ["c", "d"],
