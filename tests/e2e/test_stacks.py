@@ -146,6 +146,27 @@ def test_a_stack_of_three_is_reviewed_diff_by_diff_and_merged_bottom_up_with_squ
         assert not notices(stack, "pr_closed")
 
 
+def test_after_a_merge_commit_the_stacked_pr_is_updated_with_update_branch(sim, run_ghapp):
+    with run_ghapp(settings={"approval_policy": "none", "merge_method": "merge"}) as stack:
+        post(stack, "task_created", {"title": "A stack of two"})
+        create(stack, "a")
+        create(stack, "b", deps=("a",))
+        post(stack, "phase_changed", {"phase": "workstream_execution"})
+        pulls = wait_until(lambda: (a := pull(sim, "a")) and (b := pull(sim, "b")) and {"a": a, "b": b}, TIMEOUT)
+        assert pulls["b"]["base"]["ref"] == head_branch(TASK, "a")
+        b_head = push(sim, "b", {"b.txt": "b\n"})
+        push(sim, "a", {"a.txt": "a\n"})
+        for w in "ab":
+            post(stack, "workstream_completed", {"workstream_id": w})
+        wait_until(lambda: pull(sim, "b")["merged"], TIMEOUT, message="b merged")
+        a_merge = pull(sim, "a")["merge_commit_sha"]
+        b_merged_head = next(m for m in sim.merges() if m["number"] == pulls["b"]["number"])["head_sha"]
+        # b's own commit is kept as it was, and GitHub merged the base into it: no replay, no rewrite
+        assert git(sim).contains(b_merged_head, b_head) and git(sim).contains(b_merged_head, a_merge)
+        assert b_merged_head != b_head
+        assert not notices(stack, "merge_conflict")
+
+
 def test_a_conflict_in_the_middle_of_a_stack_is_reported_and_nothing_is_forced(sim, run_ghapp):
     sim.push_commit("acme/app", "main", "shared file", "admin", files={"shared.txt": "0\n"})
     with run_ghapp(settings={"approval_policy": "none"}) as stack:
