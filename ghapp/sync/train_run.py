@@ -70,7 +70,10 @@ def board(
     decision = trains.decide(members)
     if decision.kind == "wait":
         if newly_ready:
-            # the others may have looked before this one was ready: let each look again
+            # The others may have looked before this one was ready: store the mark now (the sync saves its
+            # document only at the end), then let each look again, so of two members becoming ready at
+            # once the later one's request finds both marks.
+            _store(runtime, ws, ws.workstream_id, "train_ready", doc["train_ready"])
             queue.request_syncs(runtime.queue, ws.task_id, [i for i in ids if i != ws.workstream_id])
         return rest
     if decision.kind != "merge":
@@ -89,11 +92,16 @@ def _mark_broken(runtime: Runtime, ws: DesiredWorkstream, doc: dict[str, Any], f
     if failed.workstream_id == ws.workstream_id:
         doc["train_broken"] = mark
         return
+    _store(runtime, ws, failed.workstream_id, "train_broken", mark)
+
+
+def _store(runtime: Runtime, ws: DesiredWorkstream, workstream_id: str, key: str, value: dict[str, Any]) -> None:
+    """Write one key of a member's stored observation document in a transaction of its own."""
     with runtime.engine.begin() as conn:
-        other = state.load_observed(conn, ws.task_id, failed.workstream_id)
-        if other is not None:
-            other["train_broken"] = mark
-            state.save_observed(conn, ws.task_id, failed.workstream_id, other)
+        stored = state.load_observed(conn, ws.task_id, workstream_id)
+        if stored is not None:
+            stored[key] = value
+            state.save_observed(conn, ws.task_id, workstream_id, stored)
 
 
 def _pass(
