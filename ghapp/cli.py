@@ -396,15 +396,20 @@ def redeliver(since_text: str) -> None:
 @click.option("--keep-running", is_flag=True,
               help="Stay up once the demo ends, until stopped (ghapp serve uses it: its process runner "
                    "stops every process as soon as one exits).")
-def demo(url: str | None, sim_url: str | None, step_timeout: float, keep_running: bool) -> None:
+@click.option("--stack", "stacked", is_flag=True,
+              help="Play a stack instead: three workstreams in one repository, each on the one below, merged "
+                   "bottom-up.")
+def demo(url: str | None, sim_url: str | None, step_timeout: float, keep_running: bool, stacked: bool) -> None:
     """Play a sample task to its end against a running ghapp and GitHub simulator.
 
     Two repositories, a dependency between workstreams, CI, a review and
-    the pod's approvals; each step is printed as ghapp reports it.
+    the pod's approvals; each step is printed as ghapp reports it. With
+    --stack, a stack of three PRs in one repository merged bottom-up.
     """
     import requests
 
     from ghapp.demo import Demo, DemoFailed
+    from ghapp.demo_stack import StackDemo
 
     settings = load_settings()
     if not settings.pod_secret:
@@ -413,7 +418,8 @@ def demo(url: str | None, sim_url: str | None, step_timeout: float, keep_running
     sim_base = (sim_url or settings.github_api_url).rstrip("/")
     problem = None
     try:
-        Demo(base, sim_base, settings.pod_secret, step_timeout=step_timeout).run(click.echo)
+        play = StackDemo if stacked else Demo
+        play(base, sim_base, settings.pod_secret, step_timeout=step_timeout).run(click.echo)
     except DemoFailed as exc:
         problem = str(exc)
     except requests.RequestException as exc:

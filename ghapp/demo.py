@@ -104,6 +104,12 @@ def notice_line(entry: Entry, workstreams: Mapping[str, DemoWorkstream]) -> str 
         return f"{CROSS} checks still pending on {pr}: {', '.join(data.get('pending') or ()) or 'some check'}"
     if kind == "pr_converted_to_draft":
         return f"\u2026 {pr} was turned back into a draft by a person; ghapp leaves it so"
+    if kind == "train_broken":
+        return f"{CROSS} merge train {data.get('train')} stopped at {ws_id}: merged {data.get('merged')}"
+    if kind == "train_reverted":
+        return f"{TICK} revert PR opened for {ws_id}: {data.get('revert_pr_url')}" if data.get("reverted") else (
+            f"{CROSS} {ws_id} could not be reverted: {', '.join(data.get('conflicts') or ())}"
+        )
     if kind == "sync_failed":
         return f"{CROSS} ghapp could not sync {ws_id}: {data.get('reason', 'unknown error')}"
     return None

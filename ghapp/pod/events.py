@@ -78,6 +78,25 @@ HEAD_SHA = {
     "description": "The PR head commit this decision is about (default: the one approval was requested for).",
 }
 
+STACK = {
+    "type": "boolean",
+    "description": "false: a dependency in the same repository and base is not stacked on (default true): "
+    "the workstream's branch is cut from the base, not from the dependency's head.",
+}
+MERGE_MODE = {
+    "type": "string",
+    "enum": ["each", "together"],
+    "description": "together: a merge train. None of the group merges until every member is approved, "
+    "green and mergeable; then all merge in dependency order in one pass (default each).",
+}
+ON_TRAIN_FAILURE = {
+    "type": "string",
+    "enum": ["hold", "revert"],
+    "description": "When a train stops halfway: hold leaves the rest open (default); revert also opens a "
+    "revert PR for each member that merged.",
+}
+MERGE_GROUP = _id("A named merge train of the task's workstreams: members of a group merge together.")
+
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -89,7 +108,13 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra:
 
 EVENT_DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     "task_created": _object(
-        {"title": _text("The task's title.", 500), "url": {"type": "string", "pattern": URL_PATTERN}}
+        {
+            "title": _text("The task's title.", 500),
+            "url": {"type": "string", "pattern": URL_PATTERN},
+            "stack": STACK,
+            "merge_mode": MERGE_MODE,
+            "on_train_failure": ON_TRAIN_FAILURE,
+        }
     ),
     "phase_changed": _object({"phase": {"type": "string", "enum": list(PHASES)}}, ("phase",)),
     "workstream_created": _object(
@@ -101,6 +126,8 @@ EVENT_DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             "dependencies": DEPENDENCIES,
             "title": TITLE,
             "reviewers": REVIEWERS,
+            "stack": STACK,
+            "merge_group": MERGE_GROUP,
         },
         ("workstream_id", "spec", "repo", "branch", "dependencies"),
     ),
@@ -112,6 +139,8 @@ EVENT_DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             "branch": BRANCH,
             "dependencies": DEPENDENCIES,
             "reviewers": REVIEWERS,
+            "stack": STACK,
+            "merge_group": MERGE_GROUP,
         },
         ("workstream_id",),
     ),

@@ -63,6 +63,8 @@ class Workstream:
     # request id -> {"in_reply_to": id, "resolve_thread": bool}, for replies in a review thread
     comment_threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     paused: bool = False
+    stack: bool = True  # stacked on a dependency in the same repository and base (``ghapp.sync.stacks``)
+    merge_group: str | None = None  # a named merge train (``ghapp.sync.trains``)
 
     @property
     def display_title(self) -> str:
@@ -83,6 +85,9 @@ class TaskState:
     cancel_reason: str = ""
     version: int = 0
     workstreams: dict[str, Workstream] = field(default_factory=dict)
+    stack: bool = True  # task_created's ``stack``: false turns stacking off for every workstream
+    merge_mode: str = "each"  # task_created's ``merge_mode``: ``together`` makes the task one merge train
+    on_train_failure: str = "hold"
 
     @property
     def finished(self) -> bool:
@@ -114,6 +119,9 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
     if kind == "task_created":
         state.title = data.get("title", state.title) or state.title
         state.url = data.get("url", state.url) or state.url
+        state.stack = bool(data.get("stack", state.stack))
+        state.merge_mode = str(data.get("merge_mode", state.merge_mode))
+        state.on_train_failure = str(data.get("on_train_failure", state.on_train_failure))
         return
     if kind == "phase_changed":
         phase = str(data.get("phase", state.phase))
@@ -141,6 +149,8 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
             dependencies=tuple(data.get("dependencies") or ()),
             reviewers=tuple(data.get("reviewers") or ()),
             created_version=entry.version,
+            stack=bool(data.get("stack", True)),
+            merge_group=data.get("merge_group"),
         )
         return
     ws = state.workstreams.get(ws_id)
@@ -157,6 +167,10 @@ def _apply_pod_event(state: TaskState, entry: LogEntry) -> None:
             ws.dependencies = tuple(data["dependencies"])
         if "reviewers" in data:
             ws.reviewers = tuple(data["reviewers"])
+        if "stack" in data:
+            ws.stack = bool(data["stack"])
+        if "merge_group" in data:
+            ws.merge_group = data["merge_group"]
     elif kind == "workstream_completed":
         ws.completed = True
         ws.completed_version = entry.version  # a newer completion overrides a person's draft conversion

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
 from ghapp.sync.model import DependencyState, DesiredWorkstream
+from ghapp.sync.stacks import stack_line
 
 TITLE_MAX = 256
 BODY_MAX = 65_536
@@ -91,6 +92,9 @@ def render_body(desired: DesiredWorkstream, dependencies: Iterable[DependencySta
     """
     by_id = {state.workstream_id: state for state in dependencies}
     footer_lines = ["---", _task_line(desired)]
+    if desired.stack_parent is not None:
+        parent = by_id.get(desired.stack_parent)
+        footer_lines += ["", stack_line(desired, parent.pr_url if parent else None)]
     if desired.dependencies:
         footer_lines.append("")
         footer_lines.append("Depends on:")

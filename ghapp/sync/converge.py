@@ -23,12 +23,13 @@ from typing import Any
 from ghapp.github import repo_config
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
+from ghapp.github.git_data import GitData
 from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
 from ghapp.store import repo_names
 from ghapp.store.engine import reading
 from ghapp.store.tasks import load_log
-from ghapp.sync import executor, observations, repo_policy, state, sweep
+from ghapp.sync import executor, observations, repo_policy, stack_run, stacks, state, sweep, train_run, trains
 from ghapp.sync.desired import desired_workstreams
 from ghapp.sync.model import (
     BootstrapCommit,
@@ -37,6 +38,7 @@ from ghapp.sync.model import (
     EnsureBranch,
     OpenDraftPR,
     Policy,
+    ReadPR,
 )
 from ghapp.sync.planner import next_wake, plan
 
@@ -194,6 +196,11 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             log.info("workstream %s/%s is unknown; nothing to sync", task_id, workstream_id)
             return outcome
         ws, desired_all, doc, deps, keys = loaded
+        stacked = stacks.effective(ws, deps)
+        if stacked is None:
+            log.info("%s/%s waits for the PR of %s, which it is stacked on", task_id, workstream_id, ws.stack_parent)
+            return outcome
+        ws = stacks.carry_approval(stacked, doc.get("stack_replayed"), (doc.get("pr") or {}).get("head_sha"))
         as_loaded = copy.deepcopy(doc)
         if round_no == 0:
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
@@ -219,8 +226,20 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         now = time.time()
         if doc.get("pr") and doc["pr"].get("head_since") is None:
             doc["pr"]["head_since"] = now  # GitHub gave no time for this head: the settle time starts now
-        observed = observations.to_observed(doc, notified=keys, dependencies=deps, now=now, rules=rules)
-        actions = plan(ws, observed, policy)
+        trains_by_ws = {k: d.merge_train for k, d in desired_all.items()}
+        plan_deps = trains.planning_dependencies(deps, ws.merge_train, trains_by_ws)
+        observed = observations.to_observed(doc, notified=keys, dependencies=plan_deps, now=now, rules=rules)
+        actions: list[Any]
+        if active and stack_run.due(ws, deps, doc):
+            # the parent merged and the PR targets the base again: bring it up to date, read it, then plan
+            parent = next(d for d in deps if d.workstream_id == ws.stack_parent)
+            caught_up = stack_run.catch_up(client, GitData(client.client), ws, parent.pr_number or 0, doc, policy)
+            pr = doc["pr"]
+            actions = [*caught_up, ReadPR(repo=ws.repo, number=pr["number"], node_id=pr["node_id"], decision=False)]
+        else:
+            actions = stacks.filter_plan(plan(ws, observed, policy), ws, desired_all)
+            if ws.merge_train is not None:
+                actions = train_run.board(runtime, client_for, ws, desired_all, doc, actions)
         outcome.rounds = round_no + 1
         if not actions:
             outcome.wake_at = next_wake(ws, observed, policy)

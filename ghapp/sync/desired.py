@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ghapp.branches import head_branch
 from ghapp.pod.projection import TaskState, Workstream, fold_task
 from ghapp.store.tasks import LogEntry
+from ghapp.sync import stacks, trains
 from ghapp.sync.model import CommentRequest, DesiredWorkstream
 
 
@@ -34,6 +35,8 @@ def _desired(state: TaskState, ws: Workstream) -> DesiredWorkstream:
         ),
         paused=ws.paused,
         task_url=state.url,
+        merge_train=trains.train_of(state.merge_mode, ws.merge_group),
+        on_train_failure="revert" if state.on_train_failure == "revert" else "hold",
     )
 
 
@@ -44,4 +47,10 @@ def desired_workstreams(task_id: str, events: Sequence[LogEntry]) -> dict[str, D
 
 def desired_from_state(state: TaskState) -> dict[str, DesiredWorkstream]:
     """``desired_workstreams`` for a log already folded."""
-    return {ws_id: _desired(state, ws) for ws_id, ws in state.workstreams.items()}
+    plain = {ws_id: _desired(state, ws) for ws_id, ws in state.workstreams.items()}
+    enabled = [
+        ws_id
+        for ws_id, ws in state.workstreams.items()
+        if state.stack and ws.stack and plain[ws_id].merge_train is None
+    ]
+    return stacks.with_parents(plain, enabled)

@@ -64,6 +64,10 @@ class DesiredWorkstream:
     paused: bool = False
     task_url: str = ""
     completed_version: int = 0
+    # stacks and trains (``ghapp.sync.stacks``, ``ghapp.sync.trains``)
+    stack_parent: str | None = None  # the dependency whose head branch this one is cut from and targets
+    merge_train: str | None = None  # the train this workstream merges with (``merge_mode: together``)
+    on_train_failure: Literal["hold", "revert"] = "hold"
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,49 @@ class GitRepo:
             paths.update(p for p in (delta.old_file.path, delta.new_file.path) if p)
         return sorted(paths)
 
+    def tree_entries(self, sha: str) -> list[tuple[str, int, str, str, int]] | None:
+        """Every blob and subtree under tree (or commit) ``sha``, recursively: ``(path, mode, type, oid,
+        size)``; ``None`` when ``sha`` is neither."""
+        obj = self._object(sha)
+        if isinstance(obj, pygit2.Commit):
+            obj = obj.tree
+        if not isinstance(obj, pygit2.Tree):
+            return None
+        out: list[tuple[str, int, str, str, int]] = []
+
+        def walk(tree: pygit2.Tree, prefix: str) -> None:
+            for entry in tree:
+                path = f"{prefix}{entry.name}"
+                if isinstance(entry, pygit2.Tree):
+                    out.append((path, int(entry.filemode), "tree", str(entry.id), 0))
+                    walk(entry, f"{path}/")
+                elif isinstance(entry, pygit2.Blob):
+                    out.append((path, int(entry.filemode), "blob", str(entry.id), entry.size))
+
+        walk(obj, "")
+        return out
+
+    def write_tree(self, base_tree: str | None, blobs: Mapping[str, tuple[int, str | bytes | None]]) -> str:
+        """A tree: ``base_tree``'s files with ``blobs`` applied (path -> (mode, blob sha or content, or
+        ``None`` to delete)). Raises ``KeyError`` naming an unknown blob sha."""
+        index = pygit2.Index()
+        if base_tree is not None:
+            index.read_tree(self.git[base_tree].peel(pygit2.Tree))
+        for path, (mode, source) in blobs.items():
+            clean = path.strip("/")
+            if source is None:
+                if clean in index:
+                    index.remove(clean)
+                continue
+            if isinstance(source, bytes):
+                oid = self.git.create_blob(source)
+            else:
+                if not isinstance(self._object(source), pygit2.Blob):
+                    raise KeyError(source)
+                oid = pygit2.Oid(hex=source)
+            index.add(pygit2.IndexEntry(clean, oid, FileMode(mode)))
+        return str(index.write_tree(self.git))
+
     # ----- writing ------------------------------------------------------------------------------
 
     def make_commit(

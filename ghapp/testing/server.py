@@ -216,9 +216,22 @@ class GitHubSimulator:
             blob = found.git.read(self.world.resolve(found, ref), path)
             return blob[0].decode() if blob is not None else None
 
-    def delete_branch(self, repo: str, branch: str, user: str = "maintainer") -> None:
+    def delete_branch(
+        self, repo: str, branch: str, user: str = "maintainer", *, after_merge_in_ui: bool = False
+    ) -> None:
+        """A person deletes ``branch``. With ``after_merge_in_ui`` it is the web UI's "Delete branch" button
+        on the merged pull request whose head it is, which retargets the pull requests based on it to that
+        pull request's base; otherwise those pull requests are closed, as a REST deletion does
+        (``World.delete_branch`` names the sources)."""
         with self.world.lock:
-            self.world.delete_branch(self._repo(repo), branch, self.world.account(user))
+            found = self._repo(repo)
+            retarget_to = None
+            if after_merge_in_ui:
+                merged = [p for p in self.world.pulls_of(found) if p.merged and p.head_ref == branch]
+                if not merged:
+                    raise ValueError(f"no merged pull request has {branch!r} as its head")
+                retarget_to = merged[-1].base_ref
+            self.world.delete_branch(found, branch, self.world.account(user), retarget_to=retarget_to)
 
     def add_collaborator(self, repo: str, user: str, permission: str = "write") -> None:
         if permission not in ("read", "triage", "write", "maintain", "admin"):

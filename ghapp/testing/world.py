@@ -226,15 +226,30 @@ class World:
             if old != sha:
                 self.set_branch(repo, branch, sha, sender, forced=not fast_forward)
 
-    def delete_branch(self, repo: Repo, branch: str, sender: Account) -> None:
-        """Delete a branch; open pull requests from it are closed, as on GitHub."""
+    def delete_branch(self, repo: Repo, branch: str, sender: Account, *, retarget_to: str | None = None) -> None:
+        """Delete a branch: open pull requests from it are closed, and so are those based on it, unless
+        ``retarget_to`` names the merged pull request's base, where GitHub moves them there first.
+
+        A deletion through the REST API (``DELETE .../git/refs/heads/x``) closes every open pull request
+        based on the branch, and such a pull request cannot be reopened while its base is gone nor
+        retargeted while it is closed: cli/cli#14223 (``gh pr merge --delete-branch``, a REST ref
+        deletion), chdsbd/kodiak#177, canonical/mir#1141. GitHub docs, "About branches" (working with
+        branches) and "Changing the base branch of a pull request" describe the retargeting, to the merged
+        pull request's base, only for a head branch deleted after its pull request merged; cli/cli#14223
+        and community discussion #210704 report it happening in the web UI's post-merge "Delete branch"
+        button and not in other paths, so only callers modelling that path pass ``retarget_to``.
+        """
         with self.lock:
             if branch not in repo.branches:
                 raise ApiError(422, "Reference does not exist")
+            if retarget_to is not None:
+                for pull in self.open_pulls(repo):
+                    if pull.base_ref == branch:
+                        self.update_pull(pull, {"base": retarget_to}, sender)
             before = repo.branches.pop(branch)
             self._emit_repo("push", repo, events.push(self, repo, branch, before, ZERO_SHA, [], sender, deleted=True))
             for pull in self.open_pulls(repo):
-                if pull.head_ref == branch:
+                if pull.head_ref == branch or pull.base_ref == branch:
                     self._close(pull, sender)
 
     def push_commit(self, repo: Repo, branch: str, message: str, author: str, files: FileChanges | None = None) -> str:
@@ -602,6 +617,15 @@ class World:
             repo = pull.repo
             changes: dict[str, Any] = {}
             if "base" in fields and fields["base"] != pull.base_ref:
+                if pull.state != "open":
+                    # quoted from GitHub's refusal in cli/cli#14223 and laurigates/claude-plugins#1423
+                    raise validation_failed(
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": "Cannot change the base branch of a closed pull request.",
+                        }
+                    )
                 if fields["base"] not in repo.branches:
                     raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
                 changes["base"] = {"ref": {"from": pull.base_ref}, "sha": {"from": pull.base_sha}}
@@ -649,6 +673,12 @@ class World:
             if pull.head_ref not in pull.repo.branches:
                 raise validation_failed(
                     {"resource": "PullRequest", "code": "custom", "message": "The head branch has been deleted"}
+                )
+            if pull.base_ref not in pull.repo.branches:
+                # GitHub refuses to reopen a pull request whose base branch is gone: cli/cli#14223,
+                # laurigates/claude-plugins#1423 (message quoted from its GraphQL answer)
+                raise validation_failed(
+                    {"resource": "PullRequest", "code": "custom", "message": "Could not open the pull request."}
                 )
             self._refuse_duplicate(pull.repo, pull.head_ref, pull.base_ref, but=pull)
             pull.state = "open"
@@ -727,8 +757,11 @@ class World:
             self.set_branch(repo, pull.base_ref, result, sender)
             self._emit_pull("closed", pull, sender)
             if repo.settings.delete_branch_on_merge and pull.head_ref in repo.branches:
-                # GitHub docs, "Managing the automatic deletion of branches"
-                self.delete_branch(repo, pull.head_ref, sender)
+                # GitHub docs, "Managing the automatic deletion of branches". That the automatic deletion
+                # retargets the pull requests based on the branch, as the web UI's post-merge button does
+                # (GitHub docs, "About branches"), is reported in ryanhiebert/probot-chain#6 and not stated
+                # by the docs of the setting itself: not confirmed beyond that report.
+                self.delete_branch(repo, pull.head_ref, sender, retarget_to=pull.base_ref)
             return result
 
     def _merge_record(self, pull: PullRequest, method: str, sender: Account, now: float) -> MergeRecord:

@@ -89,6 +89,8 @@ def test_latency(tmp_path):
     figures = run_quick("latency", tmp_path)["figures"]
     assert figures["pod_to_draft"]["n"] == figures["approval_to_merge"]["n"] == figures["runs"]
     assert 0 < figures["pod_to_draft"]["p50_ms"] < 30_000
+    assert figures["train_last_approval_to_last_merge"]["n"] == 1
+    assert 0 < figures["train_last_approval_to_last_merge"]["p50_ms"] < 60_000
 
 
 def test_workers(tmp_path):

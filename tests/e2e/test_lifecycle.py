@@ -45,7 +45,11 @@ def _run_scenario(sim: GitHubSimulator, stack: GhappStack, timeout: float) -> No
     pod = stack.pod
     sim.install("org-one", ["api"])
     sim.install("org-two", ["web"])
-    assert pod.post_event(TASK, "task_created", {"title": "Ship the feature"}).status_code == 201
+    # Not stacked: this task is about merges ordered across repositories (tests/e2e/test_stacks.py has the
+    # stacks), and a stacked ``merge`` would be replayed on ``api``'s squash merge, a new head whose
+    # required check this scenario's CI never reports.
+    created = {"title": "Ship the feature", "stack": False}
+    assert pod.post_event(TASK, "task_created", created).status_code == 201
     for ws, (repo, deps) in WORKSTREAMS.items():
         response = pod.post_event(
             TASK,

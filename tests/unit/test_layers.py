@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"sync"},
     {"status_model", "webhook_sender"},
     {"web"},
-    {"status_report", "demo"},
+    {"status_report", "demo", "demo_stack"},
     {"testing"},
     {"cli"},
 ]

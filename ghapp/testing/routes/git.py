@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ghapp.testing import render, rules
 from ghapp.testing.errors import ApiError, missing_field, not_found
 from ghapp.testing.gateway import Call, Reply, Route
@@ -172,6 +174,65 @@ def create_commit(call: Call, owner: str, repo: str) -> Reply:
         return Reply(render.git_commit(call.base, call.repo, call.repo.commits[sha]), status=201)
 
 
+def _tree_json(call: Call, sha: str, entries: list[tuple[str, int, str, str, int]]) -> dict[str, Any]:
+    api = f"{call.base}/repos/{call.repo.full_name}/git"
+    items = []
+    for path, mode, kind, oid, size in entries:
+        item: dict[str, Any] = {"path": path, "mode": f"{mode:06o}", "type": kind, "sha": oid}
+        if kind == "blob":
+            item["size"] = size
+        item["url"] = f"{api}/{kind}s/{oid}"
+        items.append(item)
+    return {"sha": sha, "url": f"{api}/trees/{sha}", "tree": items, "truncated": False}
+
+
+def get_tree(call: Call, owner: str, repo: str, tree_sha: str) -> Reply:
+    """GitHub docs, "Get a tree": a tree sha or a ref; ``recursive`` (any value) lists every level,
+    without it only the top one. 404 when unknown. Never truncated here (GitHub truncates past 100,000
+    entries or 7 MB)."""
+    world = call.world
+    with world.lock:
+        sha = tree_sha
+        if not call.repo.git.has_tree(sha):
+            try:
+                sha = call.repo.commits[world.resolve(call.repo, tree_sha)].tree
+            except (ApiError, KeyError) as exc:
+                raise not_found() from exc
+        entries = call.repo.git.tree_entries(sha) or []
+        if "recursive" not in call.args:
+            entries = [e for e in entries if "/" not in e[0]]
+        return Reply(_tree_json(call, sha, entries))
+
+
+def create_tree(call: Call, owner: str, repo: str) -> Reply:
+    """GitHub docs, "Create a tree": ``tree`` entries of ``path``, ``mode``, ``type`` and ``sha`` (or
+    ``content``) over ``base_tree``; ``sha: null`` deletes the path. Only blobs are written here (a
+    subtree entry by sha is not supported). The wording of the 422 for an unknown object is not confirmed."""
+    body = call.json()
+    entries = body.get("tree")
+    if not isinstance(entries, list):
+        raise missing_field("Tree", "tree")
+    base_tree = body.get("base_tree")
+    blobs: dict[str, tuple[int, str | bytes | None]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("path") or entry.get("mode") not in ("100644", "100755"):
+            raise ApiError(422, "Invalid tree info")
+        if "content" in entry:
+            blobs[str(entry["path"])] = (int(entry["mode"], 8), str(entry["content"]).encode())
+        else:
+            sha = entry.get("sha")
+            blobs[str(entry["path"])] = (int(entry["mode"], 8), str(sha) if sha is not None else None)
+    world = call.world
+    with world.lock:
+        if base_tree is not None and not call.repo.git.has_tree(str(base_tree)):
+            raise ApiError(422, "base_tree is not a valid tree oid")
+        try:
+            sha = call.repo.git.write_tree(str(base_tree) if base_tree else None, blobs)
+        except KeyError as exc:
+            raise ApiError(422, "Invalid tree info") from exc
+        return Reply(_tree_json(call, sha, call.repo.git.tree_entries(sha) or []), status=201)
+
+
 def collaborator_permission(call: Call, owner: str, repo: str, username: str) -> Reply:
     world = call.world
     with world.lock:
@@ -206,6 +267,8 @@ ROUTES = [
     Route("DELETE", REPO + "/git/refs/<path:ref>", delete_ref, permission=("contents", "write")),
     Route("GET", REPO + "/git/commits/<sha>", get_commit, permission=("contents", "read")),
     Route("POST", REPO + "/git/commits", create_commit, permission=("contents", "write")),
+    Route("GET", REPO + "/git/trees/<path:tree_sha>", get_tree, permission=("contents", "read")),
+    Route("POST", REPO + "/git/trees", create_tree, permission=("contents", "write")),
     Route(
         "GET", REPO + "/collaborators/<username>/permission", collaborator_permission, permission=("metadata", "read")
     ),
