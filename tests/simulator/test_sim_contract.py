@@ -96,6 +96,32 @@ def test_rest_responses_match_github_schemas(setup: Any) -> None:
         "/repos/{owner}/{repo}/git/commits",
         201,
     )
+    # the Git Data trees a replay or a revert reads and writes (GitHub docs, "Git trees")
+    tree = check(
+        setup.api("GET", f"/repos/{repo}/git/trees/{commit['tree']['sha']}?recursive=1"),
+        "get",
+        "/repos/{owner}/{repo}/git/trees/{tree_sha}",
+        200,
+    )
+    blob = next(item for item in tree["tree"] if item["type"] == "blob")
+    written = check(
+        setup.api(
+            "POST",
+            f"/repos/{repo}/git/trees",
+            json={
+                "base_tree": tree["sha"],
+                "tree": [
+                    {"path": "docs/new.txt", "mode": "100644", "type": "blob", "content": "new\n"},
+                    {"path": blob["path"], "mode": "100644", "type": "blob", "sha": None},
+                ],
+            },
+        ),
+        "post",
+        "/repos/{owner}/{repo}/git/trees",
+        201,
+    )
+    assert blob["path"] not in {item["path"] for item in written["tree"]}
+    assert "docs" in {item["path"] for item in written["tree"]}
     check(
         setup.api("POST", f"/repos/{repo}/git/refs", json={"ref": "refs/heads/topic", "sha": new_commit["sha"]}),
         "post",

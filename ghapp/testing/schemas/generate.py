@@ -42,6 +42,8 @@ REST_RESPONSES: list[tuple[str, str, str]] = [
     ("patch", "/repos/{owner}/{repo}/git/refs/{ref}", "200"),
     ("get", "/repos/{owner}/{repo}/git/commits/{commit_sha}", "200"),
     ("post", "/repos/{owner}/{repo}/git/commits", "201"),
+    ("get", "/repos/{owner}/{repo}/git/trees/{tree_sha}", "200"),
+    ("post", "/repos/{owner}/{repo}/git/trees", "201"),
     ("get", "/repos/{owner}/{repo}/pulls", "200"),
     ("post", "/repos/{owner}/{repo}/pulls", "201"),
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}", "200"),
