@@ -237,9 +237,12 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             pr = doc["pr"]
             actions = [*caught_up, ReadPR(repo=ws.repo, number=pr["number"], node_id=pr["node_id"], decision=False)]
         else:
-            actions = stacks.filter_plan(plan(ws, observed, policy), ws, desired_all)
+            head_sha = (doc.get("pr") or {}).get("head_sha")
+            actions = stacks.filter_plan(plan(ws, observed, policy), ws, desired_all, stack_run.held_at(doc), head_sha)
+            if active:
+                actions = [*actions, *stack_run.retargeted(ws, deps, doc, keys)]
             if ws.merge_train is not None:
-                actions = train_run.board(runtime, client_for, ws, desired_all, doc, actions)
+                actions = train_run.board(runtime, client_for, ws, desired_all, doc, actions, keys)
         outcome.rounds = round_no + 1
         if not actions:
             outcome.wake_at = next_wake(ws, observed, policy)

@@ -37,7 +37,9 @@ def due(ws: DesiredWorkstream, dependencies: Iterable[DependencyState], doc: dic
 
 
 def _conflict(ws: DesiredWorkstream, doc: dict[str, Any], how: str, paths: list[str]) -> EmitNotice:
+    """The conflict's notice; the PR's head is held from merging until it changes (``stacks`` rule 6)."""
     pr = doc["pr"]
+    doc["stack_held"] = {"sha": pr["head_sha"]}
     return EmitNotice(
         "merge_conflict",
         notice_key(ws.workstream_id, f"merge_conflict:stack:{pr['head_sha']}"),
@@ -47,9 +49,37 @@ def _conflict(ws: DesiredWorkstream, doc: dict[str, Any], how: str, paths: list[
             "pr_url": pr["url"],
             "head_sha": pr["head_sha"],
             "mergeable_state": pr.get("mergeable_state") or "unknown",
-            "stack": {"parent": ws.stack_parent, "catch_up": how, "paths": paths},
+            "stack": {"parent": ws.stack_parent, "catch_up": how, "paths": paths, "held_until": "head_changes"},
         },
     )
+
+
+def held_at(doc: dict[str, Any]) -> str | None:
+    """The head a conflicted catch-up holds from merging (``stacks`` rule 6), or ``None``."""
+    return (doc.get("stack_held") or {}).get("sha")
+
+
+def retargeted(
+    ws: DesiredWorkstream, dependencies: Iterable[DependencyState], doc: dict[str, Any], notified: Iterable[str]
+) -> list[EmitNotice]:
+    """``stack_retargeted`` once per parent, in the round that moves the PR off the branch of a parent
+    whose PR a person closed (``stacks`` rule 7)."""
+    pr = doc.get("pr") or {}
+    if pr.get("state") != "open" or not stacks.parent_closed(ws, dependencies, pr.get("base")):
+        return []
+    key = notice_key(ws.workstream_id, f"stack_retargeted:{ws.stack_parent}")
+    if key in set(notified):
+        return []
+    data = {
+        "workstream_id": ws.workstream_id,
+        "pr_number": pr["number"],
+        "pr_url": pr["url"],
+        "parent": ws.stack_parent,
+        "from": pr.get("base"),
+        "to": ws.base,
+        "reason": "parent_closed",
+    }
+    return [EmitNotice("stack_retargeted", key, data)]
 
 
 def catch_up(

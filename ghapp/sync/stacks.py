@@ -20,6 +20,14 @@ The rules
     5. A branch that is the base of an open PR is never deleted: deleting it through the REST API closes
        that PR for good (cli/cli#14223, chdsbd/kodiak#177). The parent's merge therefore keeps its head
        branch while a workstream is stacked on it.
+    6. A catch-up that conflicted left the PR's head as it was, the parent's commits still on it after a
+       squash or a rebase merge; GitHub may well call that head mergeable, as the duplicates need not
+       clash with the base. The PR is therefore not merged (nor updated) until its head changes, that is
+       until a person resolved the conflict; the ``merge_conflict`` notice says so (``held_until``).
+    7. A parent whose PR a person closed unmerged (the pod did not cancel it) is no base to stay on: the
+       workstream targets the base again, before anyone deletes the parent's branch (which would close
+       its PR for good), and the pod hears ``stack_retargeted`` once per parent. It stays held by the
+       planner's rule 6 (a dependency closed unmerged) until the pod drops or replaces the dependency.
 """
 
 from __future__ import annotations
@@ -72,11 +80,11 @@ def with_parents(desired_all: Mapping[str, DesiredWorkstream], enabled: Iterable
 
 
 def stacked_base(ws: DesiredWorkstream, dependencies: Iterable[DependencyState]) -> str | None:
-    """Rule 2 and 3: the branch ``ws``'s PR targets now; ``None`` while it must wait for its parent's PR."""
+    """Rules 2, 3 and 7: the branch ``ws``'s PR targets now; ``None`` while it must wait for its parent's PR."""
     if ws.stack_parent is None:
         return ws.base
     parent = next((d for d in dependencies if d.workstream_id == ws.stack_parent), None)
-    if parent is not None and parent.merged:
+    if parent is not None and (parent.merged or parent.cancelled):
         return ws.base
     if parent is None or parent.pr_number is None:
         return None
@@ -112,6 +120,14 @@ def deletable(branch: str, open_pr_bases: Iterable[str]) -> bool:
     return branch not in set(open_pr_bases)
 
 
+def parent_closed(ws: DesiredWorkstream, dependencies: Iterable[DependencyState], pr_base: str | None) -> bool:
+    """Rule 7: the parent's PR was closed unmerged while this PR still targets the parent's branch."""
+    if ws.stack_parent is None or pr_base != head_branch(ws.task_id, ws.stack_parent):
+        return False
+    parent = next((d for d in dependencies if d.workstream_id == ws.stack_parent), None)
+    return parent is not None and parent.cancelled and not parent.merged
+
+
 def stack_line(ws: DesiredWorkstream, parent_pr_url: str | None) -> str:
     """The PR body's line linking the stack (empty when not stacked)."""
     if ws.stack_parent is None:
@@ -124,13 +140,19 @@ def stack_line(ws: DesiredWorkstream, parent_pr_url: str | None) -> str:
 
 
 def filter_plan(
-    actions: Iterable[Action], ws: DesiredWorkstream, desired_all: Mapping[str, DesiredWorkstream]
+    actions: Iterable[Action],
+    ws: DesiredWorkstream,
+    desired_all: Mapping[str, DesiredWorkstream],
+    held_at: str | None = None,
+    head_sha: str | None = None,
 ) -> list[Action]:
     """The planner's actions with the stack's rules over them: a merge keeps a branch another workstream
-    is stacked on (rule 5), and a plan that retargets the PR merges nothing in the same round, so the
-    catch-up of rule 3 comes first."""
+    is stacked on (rule 5); a plan that retargets the PR merges nothing in the same round, so the
+    catch-up of rule 3 comes first; and a head whose catch-up conflicted (``held_at``) is neither merged
+    nor updated while it is still the PR's head (rule 6)."""
     out = list(actions)
-    if any(isinstance(a, UpdatePR) and a.base is not None for a in out):
+    retargets = any(isinstance(a, UpdatePR) and a.base is not None for a in out)
+    if retargets or (held_at is not None and held_at == head_sha):
         out = [a for a in out if not isinstance(a, Merge | UpdateBranch)]
     if keeps_branch(ws.workstream_id, desired_all):
         out = [replace(a, delete_branch=None) if isinstance(a, Merge) else a for a in out]

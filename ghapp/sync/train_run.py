@@ -12,7 +12,7 @@ API (``ghapp.sync.replay`` carries the merge's change backwards onto the base's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ghapp.branches import head_branch
@@ -42,6 +42,7 @@ def _member(ws: DesiredWorkstream, doc: dict[str, Any] | None) -> trains.Member:
         merged=bool(pr.get("merged")),
         cancelled=ws.cancelled,
         broken_at=(doc.get("train_broken") or {}).get("sha"),
+        closed=pr.get("state") == "closed" and not pr.get("merged"),
         url=str(pr.get("url") or ""),
     )
 
@@ -53,12 +54,15 @@ def board(
     desired_all: dict[str, DesiredWorkstream],
     doc: dict[str, Any],
     actions: list[Action],
+    notified: Iterable[str] = (),
 ) -> list[Action]:
     """``actions`` with this member's ``Merge`` taken out and, when the train is complete, carried out
-    with the others'; the notices of a broken train added."""
-    merge = next((a for a in actions if isinstance(a, Merge)), None)
-    if merge is None or ws.merge_train is None:
+    with the others'; the notices of a broken train added (``notified``: the keys the pod already has)."""
+    if ws.merge_train is None:
         return actions
+    merge = next((a for a in actions if isinstance(a, Merge)), None)
+    if merge is None:
+        return actions + _closed(runtime, ws, desired_all, doc, set(notified))
     rest = [a for a in actions if a is not merge]
     newly_ready = (doc.get("train_ready") or {}).get("sha") != merge.sha
     doc["train_ready"] = {"sha": merge.sha, "method": merge.method}
@@ -82,6 +86,30 @@ def board(
     if failed is not None:
         _mark_broken(runtime, ws, doc, failed)
     return rest + notices
+
+
+def _closed(
+    runtime: Runtime,
+    ws: DesiredWorkstream,
+    desired_all: dict[str, DesiredWorkstream],
+    doc: dict[str, Any],
+    notified: set[str],
+) -> list[Action]:
+    """``train_broken`` once per closed head when a person closed this member's PR (``trains`` rule 5)."""
+    pr = doc.get("pr") or {}
+    train = ws.merge_train or ""
+    if ws.cancelled or pr.get("state") != "closed" or pr.get("merged"):
+        return []
+    key = notice_key(ws.workstream_id, f"train_broken:{train}:closed:{pr.get('head_sha')}")
+    if key in notified:
+        return []
+    ids = trains.members_of(train, {k: d.merge_train for k, d in desired_all.items()})
+    with reading(runtime.engine) as conn:
+        docs = {i: (doc if i == ws.workstream_id else state.load_observed(conn, ws.task_id, i)) for i in ids}
+    members = [_member(desired_all[i], docs[i]) for i in ids]
+    data = trains.closed_notice(train, members, ws.workstream_id, ws.on_train_failure)
+    log.info("train %s broken: the PR of %s was closed unmerged", train, ws.workstream_id)
+    return [EmitNotice("train_broken", key, data)]
 
 
 def _mark_broken(runtime: Runtime, ws: DesiredWorkstream, doc: dict[str, Any], failed: trains.TrainStep) -> None:

@@ -18,6 +18,13 @@ The rules
        the rest open; ``revert`` also opens a revert PR for each member that merged, in reverse order.
        The train then stays held until the refused member's head changes (a fix was pushed): the same
        refusal is not asked for again.
+    5. A member whose PR a person closed unmerged (the pod did not cancel the workstream) breaks the train
+       too, or it would wait for that member for ever: the rest is held while the PR stays closed, and the
+       pod hears ``train_broken`` (reason ``pull_request_closed``) once per train and closed head, from
+       the closed member's sync. Nothing is reverted, whatever ``on_train_failure`` says: the train merges
+       only in a complete pass, so it merged nothing since it was last broken (a refusal's revert already
+       ran then), and a member merged by hand is a person's decision, not the train's. Reopening the PR
+       lets the train go on.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ class Member:
     merged: bool = False
     cancelled: bool = False
     broken_at: str | None = None  # the head this member's merge was refused at, breaking the train
+    closed: bool = False  # rule 5: its PR was closed unmerged by a person
     url: str = ""
 
 
@@ -100,11 +108,12 @@ def _is_ready(member: Member) -> bool:
 
 
 def decide(members: Iterable[Member]) -> TrainDecision:
-    """Rules 3: wait for every live member, then merge those not merged yet, in order."""
+    """Rules 3 to 5: wait for every live member, then merge those not merged yet, in order; a member
+    refused at its current head, or closed, holds the rest."""
     live = [m for m in members if not m.cancelled]
     if all(m.merged for m in live):
         return TrainDecision("done")
-    broken = tuple(sorted(m.workstream_id for m in live if not m.merged and m.broken_at == m.head_sha))
+    broken = tuple(sorted(m.workstream_id for m in live if not m.merged and (m.closed or m.broken_at == m.head_sha)))
     if broken:
         return TrainDecision("held", waiting_on=broken)
     waiting = tuple(sorted(m.workstream_id for m in live if not m.merged and not _is_ready(m)))
@@ -136,6 +145,27 @@ def broken_notice(
         "unmerged": [w for w in order if w not in done],
         "failed": failed,
         "reason": reason,
+        "on_train_failure": policy,
+    }
+
+
+CLOSED_REASON = "pull_request_closed"
+
+
+def closed_notice(train: str, members: Iterable[Member], closed: str, policy: str) -> dict[str, object]:
+    """Rule 5: the ``train_broken`` notice's data for a member a person closed."""
+    by_id = {m.workstream_id: m for m in members}
+    order = merge_order(by_id.values())
+    member = by_id[closed]
+    return {
+        "workstream_id": closed,
+        "pr_number": member.number,
+        "pr_url": member.url,
+        "train": train,
+        "merged": [w for w in order if by_id[w].merged],
+        "unmerged": [w for w in order if not by_id[w].merged and not by_id[w].cancelled],
+        "failed": closed,
+        "reason": CLOSED_REASON,
         "on_train_failure": policy,
     }
 

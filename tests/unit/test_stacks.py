@@ -66,7 +66,7 @@ BASE_CASES = [
     ("parent has no PR yet: wait", STACKED, [dep("a", None)], None),
     ("parent unknown yet: wait", STACKED, [], None),
     ("parent's PR open: target its head", STACKED, [dep("a", 1)], head_branch("T1", "a")),
-    ("parent closed unmerged: still its head", STACKED, [dep("a", 1, cancelled=True)], head_branch("T1", "a")),
+    ("parent closed unmerged by a person: back to the base", STACKED, [dep("a", 1, cancelled=True)], "main"),
     ("parent merged: back to the base", STACKED, [dep("a", 1, merged=True)], "main"),
 ]
 
@@ -137,6 +137,41 @@ FILTER_CASES = [
 @pytest.mark.parametrize(("name", "by_id", "actions", "expected"), FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
 def test_filter_plan(name: str, by_id: dict[str, DesiredWorkstream], actions: list[Any], expected: list[Any]) -> None:
     assert stacks.filter_plan(actions, by_id["a"], by_id) == expected
+
+
+HOLD_CASES = [
+    ("no conflict recorded: as planned", None, "s", [UPDATE, MERGE, NOTICE], [UPDATE, MERGE, NOTICE]),
+    ("conflicted head still the head: held", "s", "s", [UPDATE, MERGE, NOTICE], [NOTICE]),
+    ("a person pushed a resolution: released", "s", "t", [MERGE], [MERGE]),
+    ("held, the rest of the plan goes on", "s", "s", [RETITLE, MERGE], [RETITLE]),
+]
+
+
+@pytest.mark.parametrize(("name", "held_at", "head", "actions", "expected"), HOLD_CASES, ids=[c[0] for c in HOLD_CASES])
+def test_filter_plan_holds_a_conflicted_head(
+    name: str, held_at: str | None, head: str, actions: list[Any], expected: list[Any]
+) -> None:
+    assert stacks.filter_plan(actions, NOBODY_ON_A["a"], NOBODY_ON_A, held_at=held_at, head_sha=head) == expected
+
+
+A_BRANCH = head_branch("T1", "a")
+CLOSED_CASES = [
+    ("parent closed, PR still on its branch", STACKED, [dep("a", 1, cancelled=True)], A_BRANCH, True),
+    ("parent closed, PR already on the base", STACKED, [dep("a", 1, cancelled=True)], "main", False),
+    ("parent open", STACKED, [dep("a", 1)], A_BRANCH, False),
+    ("parent merged", STACKED, [dep("a", 1, merged=True)], A_BRANCH, False),
+    ("not stacked", ws("b", "a"), [dep("a", 1, cancelled=True)], A_BRANCH, False),
+    ("no PR yet", STACKED, [dep("a", 1, cancelled=True)], None, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "want", "deps", "pr_base", "expected"), CLOSED_CASES, ids=[c[0] for c in CLOSED_CASES]
+)
+def test_parent_closed(
+    name: str, want: DesiredWorkstream, deps: list[DependencyState], pr_base: str | None, expected: bool
+) -> None:
+    assert stacks.parent_closed(want, deps, pr_base) is expected
 
 
 GRANTED = ws("b", "a", stack_parent="a", pod_approval="granted", pod_approval_sha="old")

@@ -55,6 +55,15 @@ DECIDE_CASES = [
     ("all merged: done", [member("a", merged=True), member("b", merged=True)], "done", [], ()),
     ("broken at this head: held", [member("a", merged=True), member("b", broken_at="sha-b")], "held", [], ("b",)),
     ("broken at an older head: as usual", [member("a", merged=True), member("b", broken_at="old")], "merge", ["b"], ()),
+    ("closed by a person: held", [member("a"), member("b", closed=True)], "held", [], ("b",)),
+    (
+        "closed and not ready: held, not waiting",
+        [member("a", ready_sha=None), member("b", closed=True)],
+        "held",
+        [],
+        ("b",),
+    ),
+    ("closed but cancelled: left out", [member("a"), member("b", closed=True, cancelled=True)], "merge", ["a"], ()),
 ]
 
 
@@ -85,6 +94,27 @@ def test_broken_notice_names_merged_and_unmerged_in_train_order() -> None:
         "failed": "c",
         "reason": "Pull Request is not mergeable",
         "on_train_failure": "hold",
+    }
+
+
+@pytest.mark.parametrize("policy", ["hold", "revert"])
+def test_closed_notice_names_the_closed_member_and_what_merged(policy: str) -> None:
+    members = [
+        member("c", "b", closed=True, url="u3", number=3),
+        member("a", merged=True),
+        member("b", "a"),
+        member("d", cancelled=True),
+    ]
+    assert trains.closed_notice("release", members, "c", policy) == {
+        "workstream_id": "c",
+        "pr_number": 3,
+        "pr_url": "u3",
+        "train": "release",
+        "merged": ["a"],
+        "unmerged": ["b", "c"],
+        "failed": "c",
+        "reason": "pull_request_closed",
+        "on_train_failure": policy,
     }
 
 
