@@ -184,12 +184,88 @@ def test_a_conflict_in_the_middle_of_a_stack_is_reported_and_nothing_is_forced(s
             message="b's conflict, found replaying it on a's squash merge",
         )
         assert replayed[0]["data"]["pr_number"] == pulls["b"]["number"]
-        assert replayed[0]["data"]["stack"] == {"parent": "a", "catch_up": "replay", "paths": ["shared.txt"]}
+        assert replayed[0]["data"]["stack"] == {
+            "parent": "a",
+            "catch_up": "replay",
+            "paths": ["shared.txt"],
+            "held_until": "head_changes",
+        }
         quiet(stack, sim)
         b = pull(sim, "b")
         assert b["state"] == "open" and not b["merged"] and b["base"]["ref"] == "main"
         assert b["head"]["sha"] == b_head, "b's branch was rewritten despite the conflict"
         assert not pull(sim, "c")["merged"] and pull(sim, "c")["state"] == "open"
+
+
+def _stack_of_two(stack: GhappStack, sim: GitHubSimulator) -> dict[str, dict[str, Any]]:
+    post(stack, "task_created", {"title": "A stack of two"})
+    create(stack, "a")
+    create(stack, "b", deps=("a",))
+    post(stack, "phase_changed", {"phase": "workstream_execution"})
+    return wait_until(lambda: (a := pull(sim, "a")) and (b := pull(sim, "b")) and {"a": a, "b": b}, TIMEOUT)
+
+
+TEN_LINES = "".join(f"{n}\n" for n in range(10))
+
+
+def test_a_replay_conflict_holds_the_pr_though_github_calls_it_mergeable_until_a_person_resolves_it(sim, run_ghapp):
+    sim.push_commit("acme/app", "main", "shared file", "admin", files={"shared.txt": TEN_LINES})
+    with run_ghapp(settings={"approval_policy": "none"}) as stack:
+        pulls = _stack_of_two(stack, sim)
+        push(sim, "a", {"a.txt": "a\n"})
+        b_head = push(sim, "b", {"shared.txt": TEN_LINES.replace("0\n", "b\n", 1)})
+        # someone edits the other end of the same file: git merges the two, a file-level replay does not
+        sim.push_commit("acme/app", "main", "someone else", "dev", files={"shared.txt": TEN_LINES[:-2] + "main\n"})
+        for w in "ab":
+            post(stack, "workstream_completed", {"workstream_id": w})
+        held = wait_until(
+            lambda: [n for n in notices(stack, "merge_conflict", "b") if n["data"].get("stack")],
+            TIMEOUT,
+            message="b's replay conflict",
+        )
+        assert held[0]["data"]["stack"]["held_until"] == "head_changes"
+        assert held[0]["data"]["head_sha"] == b_head
+        # GitHub calls b's head (a's commits still on it) mergeable into the base; ghapp holds it anyway
+        wait_until(lambda: sim.get_pull("acme/app", pulls["b"]["number"])["mergeable"] is True, TIMEOUT)
+        quiet(stack, sim)
+        b = pull(sim, "b")
+        assert b["state"] == "open" and not b["merged"] and b["head"]["sha"] == b_head
+        assert b["base"]["ref"] == "main"
+        # a person resolves it on the branch: the new head is merged as usual
+        resolved = push(sim, "b", {"shared.txt": "b\n" + TEN_LINES[2:-2] + "main\n"})
+        wait_until(lambda: pull(sim, "b")["merged"], TIMEOUT, message="b merged once resolved")
+        assert next(m for m in sim.merges() if m["number"] == pulls["b"]["number"])["head_sha"] == resolved
+
+
+def test_a_parent_closed_by_a_person_moves_its_stacked_pr_to_the_base_and_tells_the_pod(sim, run_ghapp):
+    with run_ghapp(settings={"approval_policy": "none"}) as stack:
+        pulls = _stack_of_two(stack, sim)
+        assert pulls["b"]["base"]["ref"] == head_branch(TASK, "a")
+        sim.close_by_hand("acme/app", pulls["a"]["number"])
+        told = wait_until(lambda: notices(stack, "stack_retargeted", "b"), TIMEOUT, message="stack_retargeted")
+        assert told[0]["data"] == {
+            "workstream_id": "b",
+            "pr_number": pulls["b"]["number"],
+            "pr_url": pulls["b"]["html_url"],
+            "parent": "a",
+            "from": head_branch(TASK, "a"),
+            "to": "main",
+            "reason": "parent_closed",
+        }
+        wait_until(lambda: pull(sim, "b")["base"]["ref"] == "main", TIMEOUT, message="b retargeted")
+        wait_until(
+            lambda: [
+                n for n in notices(stack, "workstream_blocked", "b") if n["data"]["reason"] == "dependency_cancelled"
+            ],
+            TIMEOUT,
+            message="b held by its closed dependency",
+        )
+        # the closed parent's branch can go now (through the REST API) without closing b
+        sim.delete_branch("acme/app", head_branch(TASK, "a"))
+        quiet(stack, sim)
+        b = pull(sim, "b")
+        assert b["state"] == "open" and not b["merged"] and b["base"]["ref"] == "main"
+        assert len(notices(stack, "stack_retargeted")) == 1
 
 
 # ----- trains ------------------------------------------------------------------------------------------
@@ -280,3 +356,30 @@ def test_a_train_broken_by_a_refusal_stops_and_holds_or_reverts(sim, run_ghapp, 
         assert sim.read_file("acme/app", "main", "w1.txt") == "w1\n"
         assert sim.read_file("acme/app", revert_pr["head"]["ref"], "w1.txt") is None
         assert sim.read_file("acme/app", revert_pr["head"]["ref"], "README.md") is not None
+
+
+def test_a_train_member_closed_by_a_person_breaks_the_train_and_holds_the_rest(sim, run_ghapp):
+    members = {"w1": "acme/app", "w2": "acme/web", "w3": "acme/docs"}
+    with run_ghapp() as stack:
+        numbers = _train(stack, sim, members, on_train_failure="revert")
+        for ws in ("w1", "w2"):
+            approve(stack, sim, ws, members[ws])
+        sim.close_by_hand("acme/docs", numbers["w3"])
+        broken = wait_until(lambda: notices(stack, "train_broken"), TIMEOUT, message="train_broken")
+        assert broken[0]["data"] == {
+            "workstream_id": "w3",
+            "pr_number": numbers["w3"],
+            "pr_url": pull(sim, "w3", "acme/docs")["html_url"],
+            "train": "task",
+            "merged": [],
+            "unmerged": ["w1", "w2", "w3"],
+            "failed": "w3",
+            "reason": "pull_request_closed",
+            "on_train_failure": "revert",
+        }
+        quiet(stack, sim)
+        assert not sim.merges(), "a member merged while its train was broken"
+        for ws in ("w1", "w2"):
+            assert pull(sim, ws, members[ws])["state"] == "open", ws
+        assert len(notices(stack, "train_broken")) == 1
+        assert not notices(stack, "train_reverted"), "nothing the train merged to revert"
