@@ -104,6 +104,8 @@ def notice_line(entry: Entry, workstreams: Mapping[str, DemoWorkstream]) -> str 
         return f"{CROSS} checks still pending on {pr}: {', '.join(data.get('pending') or ()) or 'some check'}"
     if kind == "pr_converted_to_draft":
         return f"\u2026 {pr} was turned back into a draft by a person; ghapp leaves it so"
+    if kind == "stack_retargeted":
+        return f"\u2026 {pr} targets {data.get('to')} again: the PR of {data.get('parent')} was closed"
     if kind == "train_broken":
         return f"{CROSS} merge train {data.get('train')} stopped at {ws_id}: merged {data.get('merged')}"
     if kind == "train_reverted":

@@ -5,6 +5,15 @@ is no cherry-pick. A replay therefore takes, for each path a commit changed, the
 that path; where the target tree holds neither the version before nor the version after the change,
 the path conflicts and nothing is written. Git would merge the two edits of such a file line by line;
 this reports a conflict instead, which is stricter than git and never loses an edit.
+
+A line-wise merge through the API is possible only by letting GitHub's git do it: "Merge a branch"
+(``POST /repos/{owner}/{repo}/merges``, GitHub docs: "Merge a branch") merges on GitHub's side, and the
+npm package ``github-cherry-pick`` (tibdex/github-cherry-pick) builds a cherry-pick on it. For each
+commit it writes a sibling commit (the commit's parent with the current tip's tree) to a temporary
+branch, merges the commit into that branch, and writes the merge's tree as a commit on the tip: four
+writes per commit, and pushes to a temporary branch that CI and webhooks see. That is not done here
+(the simulator does not serve "Merge a branch" yet), so a file edited on both sides stays a conflict
+for a person to resolve.
 """
 
 from __future__ import annotations

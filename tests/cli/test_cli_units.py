@@ -65,6 +65,8 @@ def _notice(type_: str, ws: str = "ws-api", **data: object) -> dict:
         (_notice("merge_blocked", reason="behind", message=""),
          "\u2026 acme/api#1 is held: behind"),
         (_notice("merge_conflict", head_sha="abc"), "\u2717 acme/api#1 conflicts with its base"),
+        (_notice("stack_retargeted", parent="ws-base", to="main"),
+         "\u2026 acme/api#1 targets main again: the PR of ws-base was closed"),
         (_notice("checks_stalled", pending=["ci/test", "lint"]),
          "\u2717 checks still pending on acme/api#1: ci/test, lint"),
         (_notice("pr_converted_to_draft"),
