@@ -11,8 +11,9 @@ itself. Each sweep therefore
    have no PR yet, are marked ``stale``, so an idle PR costs no REST read
    (ETags are bound to tokens, which are renewed hourly, so conditional
    reads of every PR would not stay free);
-2. re-queues stored work that has no live job (``recover_local_work``) and
-   asks for the sync of each workstream marked stale, which verifies the
+2. re-queues stored work that has no live job (``recover_local_work``: an
+   idle workstream whose last sync finished is not synced again) and asks
+   for the sync of each workstream marked stale, which verifies the
    document with REST reads;
 3. deletes finished deliveries older than the inbox's retention
    (``ghapp.sync.retention``);
