@@ -198,6 +198,7 @@ class SweepResult:
     unchanged: int = 0  # open PRs the GraphQL comparison found as observed (no sync queued for them)
     graphql_queries: int = 0  # the comparison's queries
     graphql_points: int = 0  # what GitHub reported they cost (``rateLimit.cost``)
+    recovered_syncs: int = 0  # of ``syncs_queued``, those local recovery asked for (``recover_local_work``)
 
     def as_state(self, recovered: dict[str, int], inbox_pruned: int) -> dict[str, Any]:
         return {
@@ -269,6 +270,7 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
         unchanged=unchanged,
         graphql_queries=tally["queries"],
         graphql_points=tally["points"],
+        recovered_syncs=recovered.syncs,
         drift=drift,
         last_run=started,
         next_run=started + timedelta(seconds=interval),
