@@ -118,7 +118,9 @@ The rules, in the order they are checked
            (the planner wakes then).
         d. ``mergeable`` is known: ``None`` (GitHub still computing) is never
            mergeable; ``ReadPR`` again once ``policy.mergeability_recheck_s``
-           passed since the last read (the planner wakes then).
+           passed since the last read (the planner wakes then). That wait is
+           only for the computation: while ``mergeable`` is known, a read for
+           an unread review decision (rule 10) is planned at once.
         e. A merge method: ``policy.merge_method`` if the repository allows
            it and never refused it, else the first allowed in
            ``policy.merge_methods``; none left gives ``merge_blocked``
@@ -588,9 +590,14 @@ def _read_pr(
     notices: _Notices,
     decision: bool = True,
 ) -> ReadPR | None:
-    """Read the PR's state now, or wake when the last read is old enough to be worth repeating."""
+    """Read the PR's state now, or wake when the last read is old enough to be worth repeating.
+
+    The wait is for GitHub's background computation of mergeability: it applies only while
+    ``mergeable`` is unknown. A read wanted for another reason (a review decision not read since a
+    new review) while mergeability is known goes at once.
+    """
     last = observed.pr_read_at
-    if last is None or observed.now >= last + policy.mergeability_recheck_s:
+    if last is None or pr.mergeable is not None or observed.now >= last + policy.mergeability_recheck_s:
         return ReadPR(repo=desired.repo, number=pr.number, node_id=pr.node_id, decision=decision)
     notices.wake(last + policy.mergeability_recheck_s)
     return None

@@ -6,6 +6,16 @@ the inbox not yet processed, notices in the outbox not yet delivered, and
 workstreams not yet finished. Runs at worker start and in every sweep; all
 of it is idempotent (unique job ids, the workstream claim).
 
+A workstream's sync is owed (``sync_owed``, pure) only when something says
+it may be: its claim names a job that can no longer run (a worker died
+mid-job), it is marked dirty with no claim (an enqueue was lost), or its
+last sync failed. An idle workstream whose last sync finished is not synced
+again: that sync would find nothing to do, and at 1,000 open PRs a sweep
+queued 1,000 of them. When Redis has lost its data, the claims, dirty marks
+and scheduled wakes went with it, so every open workstream is synced once:
+recovery knows it by a key of its own (``REDIS_KNOWN_KEY``) that it writes
+after such a pass and that only a loss of Redis's data removes.
+
 Deliveries have a bound of their own, whatever the sweep's interval: the
 short ``recovery`` chain (``run_recovery``, every ``RECOVERY_INTERVAL_S``)
 queues again each delivery still ``pending`` ``RECOVER_AFTER_S`` after it
@@ -19,11 +29,11 @@ unique, so the enqueue adds nothing).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from rq import get_current_job
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from ghapp.pod.notice_queue import enqueue_push
@@ -41,6 +51,8 @@ log = logging.getLogger(__name__)
 RECOVER_AFTER_S = 15.0
 RECOVERY_INTERVAL_S = 15.0
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# Written (without expiry) after recovery synced every open workstream; missing means Redis lost its data.
+REDIS_KNOWN_KEY = "ghapp:recovery:redis-known"
 
 
 @dataclass
@@ -48,21 +60,44 @@ class Recovered:
     deliveries: int = 0
     notices: int = 0
     syncs: int = 0
+    full: bool = False  # every open workstream was synced (Redis had lost its data)
 
     def __bool__(self) -> bool:
         return bool(self.deliveries or self.notices or self.syncs)
 
 
-def claim_is_live(runtime: Runtime, task_id: str, workstream_id: str) -> bool:
-    """True when the workstream's claimed sync job still exists and can still run."""
-    job_id = jobs_queue.claimed_job_id(runtime.redis, task_id, workstream_id)
-    if job_id is None:
-        return False
-    try:
-        status = Job.fetch(job_id, connection=runtime.redis).get_status(refresh=False)
-    except NoSuchJobError:
-        return False
-    return status in LIVE_STATUSES
+def sync_owed(claim_live: bool | None, dirty: bool, failed: bool) -> bool:
+    """Whether recovery must ask for a workstream's sync. Pure.
+
+    ``claim_live``: None when no job claims the workstream, else whether the claimed job can still
+    run. A live claim will sync it; a dead one (its worker died) must be replaced; with no claim, a
+    sync is owed only when an event marked it dirty or the last sync failed.
+    """
+    if claim_live is not None:
+        return not claim_live
+    return dirty or failed
+
+
+def claim_states(runtime: Runtime, refs: Sequence[state.WorkstreamRef]) -> list[tuple[bool | None, bool]]:
+    """For each workstream: whether its claim is live (None: no claim), and whether it is dirty.
+
+    Two round trips whatever the number of workstreams: the claims and dirty marks in one pipeline,
+    then the claimed jobs in one ``Job.fetch_many``.
+    """
+    pipe = runtime.redis.pipeline(transaction=False)
+    for ref in refs:
+        key = jobs_queue.workstream_key(ref.task_id, ref.workstream_id)
+        pipe.get(jobs_queue.queued_key(key))
+        pipe.exists(jobs_queue.dirty_key(key))
+    raw = pipe.execute()
+    claims = [value.decode() if value else None for value in raw[0::2]]
+    dirty = [bool(value) for value in raw[1::2]]
+    claimed = [job_id for job_id in claims if job_id is not None]
+    jobs = Job.fetch_many(claimed, connection=runtime.redis) if claimed else []
+    live = {job_id for job_id, job in zip(claimed, jobs, strict=True)
+            if job is not None and job.get_status(refresh=False) in LIVE_STATUSES}
+    return [(None if job_id is None else job_id in live, is_dirty) for job_id, is_dirty in zip(claims, dirty,
+                                                                                                  strict=True)]
 
 
 def release_dead_claim(runtime: Runtime, task_id: str, workstream_id: str) -> None:
@@ -77,15 +112,20 @@ def recover_local_work(runtime: Runtime, *, older_than_s: float = 30.0) -> Recov
     with reading(runtime.engine) as conn:
         notice_ids = pending_notice_ids(conn, limit=10_000) if runtime.settings.pod_callback_url else []
         workstreams = state.open_workstreams(conn)
+        failed = set(state.failed_workstreams(conn))
     for notice_id in notice_ids:
         enqueue_push(runtime.queue, notice_id)
     found.notices = len(notice_ids)
-    for ref in workstreams:
-        if claim_is_live(runtime, ref.task_id, ref.workstream_id):
+    found.full = not runtime.redis.exists(REDIS_KNOWN_KEY)
+    claims = claim_states(runtime, workstreams)
+    for ref, (live, dirty) in zip(workstreams, claims, strict=True):
+        if live or not (found.full or sync_owed(live, dirty, ref in failed)):
             continue
         release_dead_claim(runtime, ref.task_id, ref.workstream_id)
         if jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id):
             found.syncs += 1
+    if found.full:
+        runtime.redis.set(REDIS_KNOWN_KEY, b"1")
     return found
 
 

@@ -154,6 +154,18 @@ def open_workstreams(conn: Connection) -> list[WorkstreamRef]:
     return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
 
 
+def failed_workstreams(conn: Connection) -> list[WorkstreamRef]:
+    """Open workstreams whose last sync failed (``last_error`` set): recovery tries them again."""
+    rows = conn.execute(
+        select(workstreams.c.task_id, workstreams.c.workstream_id).where(
+            or_(workstreams.c.pr_state.is_(None), workstreams.c.pr_state.in_(("open", "draft"))),
+            workstreams.c.last_error.is_not(None),
+            workstreams.c.last_error != "",
+        )
+    ).all()
+    return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
+
+
 def dependency_states(
     conn: Connection, task_id: str, desired: dict[str, DesiredWorkstream], ws: DesiredWorkstream
 ) -> tuple[DependencyState, ...]:

@@ -11,8 +11,9 @@ itself. Each sweep therefore
    have no PR yet, are marked ``stale``, so an idle PR costs no REST read
    (ETags are bound to tokens, which are renewed hourly, so conditional
    reads of every PR would not stay free);
-2. re-queues stored work that has no live job (``recover_local_work``) and
-   asks for the sync of each workstream marked stale, which verifies the
+2. re-queues stored work that has no live job (``recover_local_work``: an
+   idle workstream whose last sync finished is not synced again) and asks
+   for the sync of each workstream marked stale, which verifies the
    document with REST reads;
 3. deletes finished deliveries older than the inbox's retention
    (``ghapp.sync.retention``);
@@ -197,6 +198,7 @@ class SweepResult:
     unchanged: int = 0  # open PRs the GraphQL comparison found as observed (no sync queued for them)
     graphql_queries: int = 0  # the comparison's queries
     graphql_points: int = 0  # what GitHub reported they cost (``rateLimit.cost``)
+    recovered_syncs: int = 0  # of ``syncs_queued``, those local recovery asked for (``recover_local_work``)
 
     def as_state(self, recovered: dict[str, int], inbox_pruned: int) -> dict[str, Any]:
         return {
@@ -268,6 +270,7 @@ def sweep_once(runtime: Runtime, *, recover_older_than_s: float = RECOVER_OLDER_
         unchanged=unchanged,
         graphql_queries=tally["queries"],
         graphql_points=tally["points"],
+        recovered_syncs=recovered.syncs,
         drift=drift,
         last_run=started,
         next_run=started + timedelta(seconds=interval),

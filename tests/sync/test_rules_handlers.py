@@ -114,10 +114,13 @@ def test_an_organisation_ruleset_forgets_every_repository_of_the_installation(ru
 def test_a_push_to_the_base_makes_mergeability_unknown(runtime: Runtime) -> None:
     with runtime.engine.begin() as conn:
         state.mutate_observed(conn, TASK, WS, lambda doc: doc["pr"].update(mergeable=True, mergeable_state="clean"))
+        state.mutate_observed(conn, TASK, WS, lambda doc: doc.update(pr_read_at=1_700_000_000.0))
     push = {"ref": "refs/heads/other", "after": "abc", "deleted": False, "repository": {"full_name": REPO}}
     assert deliver(runtime, "push", push).touched == set()  # another branch: nothing to recompute
     assert observed_doc(runtime)["pr"]["mergeable"] is True
     ctx = deliver(runtime, "push", {**push, "ref": "refs/heads/main"})
     assert [ref.workstream_id for ref in ctx.touched] == [WS]
-    pr = observed_doc(runtime)["pr"]
-    assert pr["mergeable"] is None and pr["mergeable_state"] == "unknown"
+    doc = observed_doc(runtime)
+    assert doc["pr"]["mergeable"] is None and doc["pr"]["mergeable_state"] == "unknown"
+    # The read before the push describes the old base: the next sync reads at once, without the recheck wait.
+    assert doc["pr_read_at"] is None

@@ -821,6 +821,22 @@ TRANSITIONS.update(
         "github: decision not read yet: read the PR": _row(
             DONE, ready_observed(DONE, review_decision_read=False), ["ReadPR"], Policy(approval="github")
         ),
+        "github: decision unread, read a second ago, mergeability known: read at once": _row(
+            DONE, ready_observed(DONE, review_decision_read=False, pr_read_at=NOW - 1), ["ReadPR"],
+            Policy(approval="github"),
+        ),
+        "github: decision unread, read a second ago, mergeability unknown: wait for GitHub": _row(
+            DONE, ready_observed(DONE, review_decision_read=False, mergeable=None, mergeable_state="unknown",
+                                 pr_read_at=NOW - 1), [], Policy(approval="github"),
+        ),
+        "github: decision unread, mergeability unknown, last read old enough: read": _row(
+            DONE, ready_observed(DONE, review_decision_read=False, mergeable=None, mergeable_state="unknown",
+                                 pr_read_at=NOW - 10), ["ReadPR"], Policy(approval="github"),
+        ),
+        "either: decision unread, read a second ago, mergeability known: read at once and ask the pod": _row(
+            DONE, ready_observed(DONE, review_decision_read=False, pr_read_at=NOW - 1),
+            ["ReadPR", "approval_requested approval_requested:sha1"], Policy(approval="either"),
+        ),
         "github: decision APPROVED: merge without any review seen": _row(
             DONE, ready_observed(DONE, review_decision="APPROVED"), ["Merge(sha1,squash)"], Policy(approval="github")
         ),

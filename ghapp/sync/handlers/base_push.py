@@ -1,7 +1,8 @@
 """``push`` to a base branch: GitHub recomputes the mergeability of every PR into it.
 
-Until GitHub has done so, ``mergeable`` is unknown; recording that makes the
-next sync read the PR again (conditionally, after GitHub's computation), so
+Until GitHub has done so, ``mergeable`` is unknown; recording that (and that
+no read since describes the new base) makes the next sync read the PR again
+at once, and again a few seconds later while GitHub is still computing, so
 a conflict the push caused is reported at once, at any stage (GitHub docs,
 "Get a pull request": mergeability is computed in the background after a
 change, and ``mergeable`` is null until then).
@@ -22,6 +23,8 @@ BRANCH_REF = "refs/heads/"
 def _forget_mergeability(doc: observations.Doc) -> None:
     doc["pr"]["mergeable"] = None
     doc["pr"]["mergeable_state"] = "unknown"
+    # The last read described the old base: the next read is a first one, not a recheck to space out.
+    doc["pr_read_at"] = None
 
 
 @router.register("push")
