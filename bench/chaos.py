@@ -966,6 +966,8 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         problems.append(f"{len(received - logged)} notices received that are not in any log")
     outbox_status = Counter(r.status for r in rows["outbox"])
 
+    bypassed, bypass_problems = bypassed_ghapp_check(sim, queued_repos(cluster.scale))
+    problems.extend(bypass_problems)
     # people's comments and checks reach the pod (none lost); ghapp posts each of its comments once.
     heard = {(r.task_id, (r.data or {}).get("workstream_id"), r.type, (r.data or {}).get("comment_id"))
              for r in notice_rows}
@@ -1021,6 +1023,7 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         "heads updated from their base by ghapp (update-branch)": updates,
         "duplicate PRs": duplicates,
         "PRs in the wrong final state": wrong,
+        "merges that bypassed a required ghapp check": bypassed,
         "ghapp comments (by marker) / duplicates": f"{len(markers)} / {comment_duplicates}",
         "review, comment and check notices expected / lost": f"{len(expected)} / {len(lost)}",
         "notices in the logs": len(logged),
@@ -1053,6 +1056,34 @@ def _install(sim: GitHubSimulator, scale: Scale) -> None:
     for repo in sorted(ruled_repos(scale)):
         sim.add_collaborator(repo, REVIEWER, "write")
         sim.set_ruleset(repo, required_checks=[CI_CHECK], strict=True, required_approvals=1)
+    for repo in queued_repos(scale):
+        # a merge queue on the default branch, and ghapp's own check required (from ghapp's app only)
+        sim.set_ruleset(repo, name="merge queue", merge_queue="MERGE",
+                        required_checks=[{"context": "ghapp", "integration_id": sim.config.app_id}])
+
+
+def queued_repos(scale: Scale) -> list[str]:
+    """Every third repository merges through a merge queue and requires the ``ghapp`` check."""
+    return [f"{owner}/{name}" for i, (owner, name) in enumerate(repo_names(scale)) if i % 3 == 0]
+
+
+def bypassed_ghapp_check(sim: GitHubSimulator, repos: list[str]) -> tuple[int, list[str]]:
+    """Merged PRs of repositories requiring ``ghapp`` whose merged head (or merge group) never had ghapp's
+    check green: GitHub should have refused them all."""
+    bypassed: list[str] = []
+    for repo in repos:
+        for pull in sim.pulls(repo):
+            if not pull["merged"]:
+                continue
+            shas = {pull["head"]["sha"], pull["merge_commit_sha"]}
+            green = any(
+                run["name"] == "ghapp" and run["app"]["id"] == sim.config.app_id and run["conclusion"] == "success"
+                for sha in shas if sha
+                for run in sim.check_runs(repo, sha)
+            )
+            if not green:
+                bypassed.append(f"{repo}#{pull['number']} merged without a green ghapp check")
+    return len(bypassed), bypassed
 
 
 def run_chaos(scale: Scale = FULL, *, database_url: str, log_dir: Path | None = None,

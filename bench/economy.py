@@ -60,6 +60,7 @@ from ghapp.testing.models import iso
 from ghapp.testing.stack import GhappStack, wait_until
 
 LIFE_TARGET = 8
+CHECK_RUN_WRITES_TARGET = 6  # a create and a few updates on the one head sha of the life below
 IDLE_REST_TARGET = 0
 POINTS_PER_100_PRS_TARGET = 1.0
 IDLE_REPOS = 20
@@ -110,6 +111,15 @@ def _figures(counters: dict[str, Any]) -> dict[str, Any]:
         "not_modified": counters["not_modified"],
         "per_endpoint": counters["per_endpoint"],
     }
+
+
+def check_run_writes(per_endpoint: dict[str, int]) -> int:
+    """ghapp's own check run: its creates and updates (``POST``/``PATCH`` on ``.../check-runs``)."""
+    return sum(
+        count
+        for name, count in per_endpoint.items()
+        if name.startswith(("POST ", "PATCH ")) and "/check-runs" in name
+    )
 
 
 def _notice_types(stack: GhappStack, task: str, ws: str) -> list[str]:
@@ -164,6 +174,7 @@ def whole_life(sim: Any, stack: GhappStack, redis_url: str) -> dict[str, Any]:
     figures = _figures(sim.counters.as_dict())
     figures["graphql_points"] = graphql_points(sim, [installation]) - points_before
     figures["units"] = figures["installation_rest_calls"] - figures["of_which_rules_reads"] + figures["graphql_points"]
+    figures["check_run_writes"] = check_run_writes(figures["per_endpoint"])
     return {"completed": True, "seconds": round(time.monotonic() - started, 2), **figures}
 
 
@@ -310,6 +321,8 @@ def main() -> int:
         Check("the workstream's life ran to its merge (1: yes)", int(life["completed"]), "==", 1),
         Check("units (REST requests + GraphQL points, rules reads apart) for one workstream's life",
               life["units"] if life["units"] is not None else float("inf"), "<=", LIFE_TARGET),
+        Check("check-run writes (creates and updates of ghapp's check) for one workstream's life",
+              life.get("check_run_writes", float("inf")), "<=", CHECK_RUN_WRITES_TARGET),
         Check(f"REST reads for {span}", idle["installation_rest_calls"], "==", IDLE_REST_TARGET),
         Check("GraphQL points per 100 PRs per sweep (as GitHub reported them)",
               idle["graphql_points_per_100_prs_per_sweep"], "<=", POINTS_PER_100_PRS_TARGET),

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ghapp.config import merge_strategy_for
 from ghapp.github import repo_config
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
@@ -55,9 +56,14 @@ class SyncOutcome:
     wake_at: float | None = None
 
 
-def policy_from(runtime: Runtime) -> Policy:
+def policy_from(runtime: Runtime, repo: str = "") -> Policy:
     s = runtime.settings
+    status_url = f"{s.public_url.rstrip('/')}/" if s.public_url else ""
     return Policy(
+        merge_strategy=merge_strategy_for(s, repo),  # type: ignore[arg-type]
+        publish_check=s.check_run,
+        status_url=status_url,
+        own_app_id=s.app_id,
         approval=s.approval_policy,  # type: ignore[arg-type]
         merge_method=s.merge_method,  # type: ignore[arg-type]
         reviewers=s.reviewers,
@@ -161,7 +167,10 @@ def refresh(
     for comment in client.list_comments(ws.repo, pr["number"]):
         observations.record_comment(doc, comment_id=comment.id, user=comment.user or "", body=comment.body)
     sha = doc["pr"]["head_sha"]
+    own = policy.own_app_id
     for suite in client.check_suites(ws.repo, sha):
+        if own is not None and suite.app_id == own:
+            continue  # ghapp's own check is its verdict, not CI
         name = "suite:" + str(suite.app or suite.id)
         observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion, suite.updated_at)
     for status in client.combined_status(ws.repo, sha).statuses:
@@ -173,6 +182,8 @@ def refresh(
     if (rules is not None and rules.required_checks) or runs_pending:
         for run in client.check_runs(ws.repo, sha):
             app_id = (run.get("app") or {}).get("id")
+            if own is not None and app_id == own:
+                continue
             at = run.get("completed_at") or run.get("started_at")
             observations.record_check_suite(
                 doc, sha, "run:" + str(run.get("name")), str(run.get("status")), run.get("conclusion"), at, app_id
@@ -199,6 +210,8 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
         active = ws.execution_started and not ws.paused
+        if round_no == 0:
+            base_policy = policy = policy_from(runtime, ws.repo)  # MERGE_STRATEGY_BY_REPO is per repository
         if active and round_no == 0:
             policy = _repo_policy(runtime, client, ws, base_policy)
         try:

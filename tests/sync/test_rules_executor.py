@@ -32,6 +32,8 @@ class Pull:
     body: str = "b"
     mergeable: bool | None = None
     mergeable_state: str = "unknown"
+    updated_at: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 @dataclass
