@@ -681,7 +681,9 @@ class TaskDriver:
 
 class CIBot:
     """CI as an organisation runs it: every head of an open PR gets ``ci`` green ``CI_DELAY_S`` after it first
-    appears, whoever pushed it (the agents, or GitHub's update-branch merging the base into the head)."""
+    appears, whoever pushed it (the agents, or GitHub's update-branch merging the base into the head), and so
+    does every merge group a merge queue builds (CI runs on ``merge_group`` too: GitHub docs, "Managing a
+    merge queue")."""
 
     def __init__(self, sim: GitHubSimulator, repos: list[str]) -> None:
         self.sim = sim
@@ -702,13 +704,16 @@ class CIBot:
             results = world.check_results(found, sha) if found is not None else []
         return any(r.name == CI_CHECK and r.state != "pending" for r in results)
 
+    def _heads(self, repo: str) -> list[str]:
+        """The heads CI runs on: open PRs' and merge groups'."""
+        heads = [pull["head"]["sha"] for pull in self.sim.pulls(repo) if pull["state"] == "open"]
+        return heads + [entry["group_sha"] for entry in self.sim.merge_queue(repo) if entry["group_sha"]]
+
     def _run(self) -> None:
         while not self.stop.wait(0.3):
             for repo in self.repos:
-                for pull in self.sim.pulls(repo):
-                    if pull["state"] != "open":
-                        continue
-                    key = (repo, pull["head"]["sha"])
+                for sha in self._heads(repo):
+                    key = (repo, sha)
                     first = self.seen.setdefault(key, time.monotonic())
                     if time.monotonic() - first < CI_DELAY_S or self._reported(*key):
                         continue

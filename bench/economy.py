@@ -60,7 +60,7 @@ from ghapp.testing.models import iso
 from ghapp.testing.stack import GhappStack, wait_until
 
 LIFE_TARGET = 8
-CHECK_RUN_WRITES_TARGET = 6  # a create and a few updates on the one head sha of the life below
+CHECK_RUN_WRITES_TARGET = 6  # a create and a few updates of ghapp's check run over the life below
 IDLE_REST_TARGET = 0
 POINTS_PER_100_PRS_TARGET = 1.0
 IDLE_REPOS = 20
@@ -175,6 +175,8 @@ def whole_life(sim: Any, stack: GhappStack, redis_url: str) -> dict[str, Any]:
     figures["graphql_points"] = graphql_points(sim, [installation]) - points_before
     figures["units"] = figures["installation_rest_calls"] - figures["of_which_rules_reads"] + figures["graphql_points"]
     figures["check_run_writes"] = check_run_writes(figures["per_endpoint"])
+    # ghapp's own check run is a cost of its own (issue: "the check-run cost per workstream"), printed apart
+    figures["units_apart_from_the_check_run"] = figures["units"] - figures["check_run_writes"]
     return {"completed": True, "seconds": round(time.monotonic() - started, 2), **figures}
 
 

@@ -6,7 +6,8 @@ GraphQL mutations are content-creating requests, ``ghapp.github.pacing``).
 Sources: GitHub docs, "REST API endpoints for check runs" (create and update need ``checks: write``; the
 list for a ref filters by ``check_name``, ``app_id`` and ``filter``, but not by ``external_id``, which is
 only stored and returned, so ghapp lists its own runs of the sha and picks its id); GitHub docs, GraphQL
-mutations ``enqueuePullRequest``, ``enablePullRequestAutoMerge``, ``disablePullRequestAutoMerge``.
+mutations ``enqueuePullRequest``, ``enablePullRequestAutoMerge``, ``disablePullRequestAutoMerge``, and
+``PullRequest.isInMergeQueue`` (``@octokit/graphql-schema``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ mutation($id: ID!, $oid: GitObjectID, $method: PullRequestMergeMethod) {
   enablePullRequestAutoMerge(input: {pullRequestId: $id, expectedHeadOid: $oid, mergeMethod: $method}) {
     pullRequest { number }
   }
+}
+"""
+IN_QUEUE = """
+query($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) { pullRequest(number: $number) { isInMergeQueue } }
 }
 """
 DISABLE_AUTO_MERGE = """
@@ -118,6 +124,14 @@ class Gating:
                 repo, Access.CHECKS_WRITE, "PATCH", f"/repos/{owner}/{repo_name}/check-runs/{run_id}", json=body
             )
         return CheckRunRef.from_api(response.data)
+
+    def in_merge_queue(self, repo: str, number: int) -> bool:
+        """Whether the PR sits in its base's merge queue now (GraphQL ``PullRequest.isInMergeQueue``)."""
+        owner, name = split_repo(repo)
+        variables = {"owner": owner, "name": name, "number": number}
+        data = self.client.graphql(repo, Access.PULL_REQUESTS_READ, IN_QUEUE, variables) or {}
+        pull = (data.get("repository") or {}).get("pullRequest") or {}
+        return bool(pull.get("isInMergeQueue"))
 
     def enqueue(self, repo: str, node_id: str, expected_head: str) -> None:
         """Add the PR to its base's merge queue, only if its head is still ``expected_head``."""

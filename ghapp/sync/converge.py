@@ -29,7 +29,7 @@ from ghapp.runtime import Runtime
 from ghapp.store import repo_names
 from ghapp.store.engine import reading
 from ghapp.store.tasks import load_log
-from ghapp.sync import executor, observations, repo_policy, state, sweep
+from ghapp.sync import executor, gate_observations, observations, repo_policy, state, sweep
 from ghapp.sync.desired import desired_workstreams
 from ghapp.sync.model import (
     BootstrapCommit,
@@ -90,6 +90,7 @@ def _repo_policy(runtime: Runtime, client: Any, ws: DesiredWorkstream, base: Pol
         with runtime.engine.begin() as conn:
             notice_id = append_notice(conn, ws.task_id, "config_invalid", key, data)
         publish(runtime, [notice_id] if notice_id else [])
+        return replace(base, config_errors=tuple(config.errors))  # shown on ghapp's check run too
     return repo_policy.apply(base, config)
 
 
@@ -142,6 +143,15 @@ def required_runs_unseen(doc: observations.Doc, rules: BranchRules | None) -> bo
     return any(check.context not in seen for check in rules.required_checks)
 
 
+def queue_relevant(doc: observations.Doc, rules: BranchRules | None) -> bool:
+    """Whether a refresh must ask GitHub if the open PR is in a merge queue: its base has one, or ghapp
+    holds it as queued (pure). Nothing else tells of an ``enqueued`` or ``dequeued`` delivery ghapp lost."""
+    pr = doc.get("pr") or {}
+    if pr.get("state") != "open" or pr.get("merged"):
+        return False
+    return bool(rules is not None and rules.merge_queue) or gate_observations.in_queue(doc, pr.get("head_sha") or "")
+
+
 def refresh(
     client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: Policy, rules: BranchRules | None = None
 ) -> None:
@@ -154,6 +164,9 @@ def refresh(
         return
     pull = client.get_pr(ws.repo, pr["number"])
     observations.set_pr(doc, executor.pr_doc(pull, closed_by_ghapp=bool(pr.get("closed_by_ghapp"))))
+    if queue_relevant(doc, rules):
+        queued = client.gating.in_merge_queue(ws.repo, pr["number"])
+        gate_observations.reconcile_queue(doc, doc["pr"]["head_sha"], queued)
     needs_writers = policy.approval in ("github", "either")
     for review in client.list_reviews(ws.repo, pr["number"]):
         dismissed = review.state.upper() == "DISMISSED"
@@ -268,13 +281,13 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             as_loaded = copy.deepcopy(doc)
         published: list[str] = []
         with runtime.engine.begin() as conn:
+            _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)  # the row first, as webhooks lock it
             if failure is None:
                 for notice in notices:
                     notice_id = append_notice(conn, task_id, notice.type, notice.key, notice.data)
                     if notice_id is not None:
                         published.append(notice_id)
                         outcome.notices.append(notice.type)
-            _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)
             state.save_observed(
                 conn, task_id, workstream_id, doc, status=_status(ws, doc),
                 last_error=str(failure) if failure else None,
@@ -295,14 +308,15 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
 
 
 def _keep_concurrent(conn: Any, task_id: str, workstream_id: str, as_loaded: Any, doc: Any) -> None:
-    """Fold into ``doc`` what webhooks stored while this sync ran (inside the saving transaction).
+    """Fold into ``doc`` what webhooks stored while this sync ran (inside the saving transaction, the row
+    locked until it commits, so no webhook's change lands between this read and the save).
 
     A sync holds the document it loaded across its GitHub calls; a delivery handled meanwhile (a check
     completing) changes the stored one. Saving ``doc`` as it is would undo that change, so every part
     this sync left as loaded takes the stored value (dictionaries part by part), and this sync's own
     changes win where both changed.
     """
-    stored = state.load_observed(conn, task_id, workstream_id)
+    stored = state.load_observed(conn, task_id, workstream_id, for_update=True)
     if stored is not None and stored != as_loaded:
         _merge_into(doc, as_loaded, stored)
 

@@ -10,12 +10,17 @@ no person can merge before the pod approves (the way Kodiak and Mergify publish 
   reviews) stay GitHub's: they are named while waiting, never repeated in the verdict;
 * ``failure`` when the pod denied approval of this sha; ``action_required`` when the workstream is blocked
   (a dependency cancelled, the base branch missing, a conflict, a merge GitHub refused), with the reason.
+
+Whatever the state, an invalid ``.github/ghapp.yml`` is named in the title and its errors listed in the
+summary: the repository runs on ghapp's defaults until someone fixes the file (the pod hears
+``config_invalid`` too), and the check run is where the repository's people look.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ghapp.github.repo_config import PATH as CONFIG_PATH
 from ghapp.sync.model import DependencyState, GateCheck
 
 CHECK_NAME = "ghapp"
@@ -34,6 +39,7 @@ class GateFacts:
     blocked: tuple[str, ...] = ()  # reasons, in words
     behind: bool = False
     checks_waiting: tuple[str, ...] = ()
+    config_errors: tuple[str, ...] = ()  # the repository's .github/ghapp.yml is invalid: its errors
 
 
 def external_id(task_id: str, workstream_id: str, head_sha: str) -> str:
@@ -52,7 +58,20 @@ def _names(items: list[str]) -> str:
 
 
 def gate_check(facts: GateFacts) -> GateCheck:
-    """The desired check run for ``facts.head_sha``."""
+    """The desired check run for ``facts.head_sha``, with the repository file's errors where it is invalid."""
+    check = _verdict(facts)
+    if not facts.config_errors:
+        return check
+    errors = "\n".join(f"- {error}" for error in facts.config_errors)
+    return GateCheck(
+        check.status,
+        check.conclusion,
+        f"{check.title} ({CONFIG_PATH} is invalid: defaults apply)",
+        f"{check.summary}\n\n**`{CONFIG_PATH}` is invalid**, so ghapp's defaults apply until it is fixed:\n\n{errors}",
+    )
+
+
+def _verdict(facts: GateFacts) -> GateCheck:
     short = facts.head_sha[:7]
     if facts.denied:
         return GateCheck(

@@ -14,11 +14,13 @@ Kept beside ``ghapp.sync.observations`` (same document, own keys) so that each c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ghapp.sync.model import GateCheck
 
 Doc = dict[str, Any]
+UNKNOWN_REASON = "UNKNOWN_REMOVAL_REASON"
 
 
 def record_gate_check(doc: Doc, sha: str, run_id: int, check: GateCheck) -> Doc:
@@ -67,13 +69,47 @@ def pending_groups(doc: Doc) -> tuple[str, ...]:
 def record_queue(doc: Doc, sha: str, state: str, reason: str | None = None) -> Doc:
     """The latest queue state, and every head queued or dequeued (the pod hears each once, however fast the
     queue moved between two syncs)."""
-    doc["queue"] = {"sha": sha, "state": state, "reason": reason}
+    previous = doc.get("queue") or {}
+    # ``again``: ghapp asked once more for this head after it left the queue for an unknown reason
+    again = previous.get("sha") == sha and bool(
+        previous.get("again") or (state == "requested" and previous.get("state") == "dequeued")
+    )
+    doc["queue"] = {"sha": sha, "state": state, "reason": reason, **({"again": True} if again else {})}
     history = dict(doc.get("queue_history") or {})
     if state in ("requested", "queued"):
         history.setdefault(sha, None)
     elif state == "dequeued":
         history[sha] = reason
     doc["queue_history"] = history
+    return doc
+
+
+def record_dequeue(doc: Doc, head_sha: str, reason: str | None) -> Doc:
+    """``dequeued``: the payload shows the PR as it is now, so when a push took it out of the queue its head
+    is already the new one; the entry that left is the head ghapp holds as queued, if it holds one."""
+    queue = doc.get("queue") or {}
+    queued = queue.get("sha") if queue.get("state") in ("requested", "queued") else None
+    return record_queue(doc, queued or head_sha, "dequeued", reason)
+
+
+def in_queue(doc: Mapping[str, Any], sha: str) -> bool:
+    """Whether the document holds the PR as in its merge queue with head ``sha`` (asked for, or enqueued)."""
+    queue = doc.get("queue") or {}
+    return queue.get("sha") == sha and queue.get("state") in ("requested", "queued")
+
+
+def reconcile_queue(doc: Doc, sha: str, queued: bool) -> Doc:
+    """GitHub's answer to "is the PR in its merge queue?" over what the deliveries said.
+
+    A PR found in the queue is recorded as enqueued; one the document holds as queued but that left the
+    queue while still open was dequeued by a delivery ghapp never got. GitHub's answer does not say why,
+    so the reason is GitHub's own word for an unknown one (``UNKNOWN_REMOVAL_REASON``, a dequeue reason in
+    ``@octokit/openapi-webhooks``).
+    """
+    if queued and not in_queue(doc, sha):
+        record_queue(doc, sha, "queued")
+    elif not queued and in_queue(doc, sha):
+        record_queue(doc, sha, "dequeued", UNKNOWN_REASON)
     return doc
 
 

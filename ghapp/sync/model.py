@@ -213,6 +213,7 @@ class Observed:
     queue_state: Literal["requested", "queued", "dequeued", "refused"] | None = None
     queue_reason: str | None = None  # the dequeue reason, or GitHub's refusal of the enqueue
     queue_history: tuple[tuple[str, str | None], ...] = ()  # (sha queued, dequeue reason or None)
+    queue_again: bool = False  # ghapp queued ``queue_sha`` once more after it left for an unknown reason
     auto_merge_sha: str | None = None  # auto-merge is enabled (for this head sha); None: it is not
     auto_merge_refused_sha: str | None = None  # GitHub refused auto-merge on this sha: merge directly
     auto_merge_stopped_sha: str | None = None  # someone else disabled ghapp's auto-merge on this sha
@@ -237,6 +238,7 @@ class Policy:
     publish_check: bool = False  # ghapp's own check run (settings turn it on; the bare planner's tables leave it off)
     status_url: str = ""  # ghapp's status page: the check run's details_url
     own_app_id: int | None = None  # ghapp's app id: its own check suite is never counted as CI
+    config_errors: tuple[str, ...] = ()  # an invalid .github/ghapp.yml (defaults apply): ghapp's check run says so
     hold_labels: tuple[str, ...] = ("ghapp:hold",)  # a PR carrying one is not merged
     team_reviewers: tuple[str, ...] = ()
     delete_branch_on_merge: bool = False

@@ -373,6 +373,7 @@ def to_observed(
         queue_state=queue.get("state"),
         queue_reason=queue.get("reason"),
         queue_history=gate_observations.queue_history(doc),
+        queue_again=bool(queue.get("again")),
         auto_merge_sha=auto.get("sha") if auto.get("enabled") else None,
         auto_merge_refused_sha=doc.get("auto_merge_refused"),
         auto_merge_stopped_sha=doc.get("auto_merge_stopped"),

@@ -143,6 +143,23 @@ The rules, in the order they are checked
     14. A PR a person reopened (``observed.pr.reopened_by_person``) is never
         closed by ghapp again, not even for a cancelled workstream: the
         lifecycle resumes from its state.
+    15. ghapp's check run (``policy.publish_check``): on an open PR's head,
+        ``PublishCheck`` whenever the run ghapp last wrote there differs in
+        state or title from what ``ghapp.sync.gate_check`` decides (waiting
+        for what, success, failure, action required; an invalid
+        ``.github/ghapp.yml`` named in the title), and once on each merge
+        group GitHub built for the PR (success when approved). A rule that
+        requires ``ghapp`` never holds ghapp's own merge.
+    16. Where the merge goes (``merge_strategy``): a base with a merge queue
+        (or ``MERGE_STRATEGY=queue``) gets ``Enqueue`` instead of ``Merge``,
+        once per head sha; a head the queue removed is queued again only
+        when it is a new head, and the pod hears ``pr_queued`` per head and
+        ``pr_dequeued`` per head and reason (``pr_queued:<sha>``,
+        ``pr_dequeued:<sha>:<reason>``). Where auto-merge is allowed and no
+        queue is configured, an approved PR gets ``EnableAutoMerge``, unless
+        GitHub refused it on this head (then ``Merge``) or someone else
+        turned it off (then nothing); ``DisableAutoMerge`` when the
+        workstream is cancelled or its approval went stale.
 
 Time
     The planner reads no clock: ``observed.now`` and ``observed.head_since``
@@ -153,8 +170,9 @@ Time
 Order of a plan
     GitHub writes first, in lifecycle order: EnsureBranch, BootstrapCommit,
     OpenDraftPR, UpdatePR, MarkReady, RequestReviewers, PostComment, then
-    one of Merge, UpdateBranch, ReadPR or ClosePR (so a requested comment
-    lands before the PR is closed).
+    one of Merge, Enqueue, EnableAutoMerge, UpdateBranch, ReadPR or ClosePR
+    (so a requested comment lands before the PR is closed), with ghapp's
+    check run written before the merge that needs it.
     Notices come last, so a notice never claims something a failed write did
     not do; the executor stops at the first failure and the next round plans
     the rest again.
@@ -167,7 +185,7 @@ from dataclasses import replace
 from typing import Any
 
 from ghapp.github.branch_rules import MergeMethod
-from ghapp.sync import gate_check
+from ghapp.sync import gate_check, gate_observations
 from ghapp.sync.body import normalise_text, pr_title, render_body
 from ghapp.sync.checks_gate import Gate, checks_gate
 from ghapp.sync.model import (
@@ -401,8 +419,9 @@ def _gate_facts(desired: DesiredWorkstream, observed: Observed, policy: Policy, 
         approval_label=_APPROVAL_LABELS[policy.approval],
         dependencies=tuple(state for _, state in _dependency_states(desired, observed) if state is not None),
         blocked=tuple(blocked),
-        behind=pr.mergeable_state == "behind" and observed.rules.strict,
+        behind=_behind(observed, policy, pr, None),
         checks_waiting=tuple(name for name in gate.missing if name != "checks") if gate.state != "pass" else (),
+        config_errors=policy.config_errors,
     )
 
 
@@ -718,8 +737,14 @@ def _blocked(notices: _Notices, pr: ObservedPR, reason: str, message: str = "", 
     )
 
 
-def _behind(observed: Observed, pr: ObservedPR, block: MergeBlock | None) -> bool:
-    """The base requires an up-to-date head and this one is not."""
+def _behind(observed: Observed, policy: Policy, pr: ObservedPR, block: MergeBlock | None) -> bool:
+    """The base requires an up-to-date head and this one is not.
+
+    Never through a merge queue: the queue tests each PR on the latest base itself, without asking its
+    author to update the branch (GitHub docs, "Managing a merge queue"), and an update would push a new
+    head, which takes a queued PR out of the queue."""
+    if merge_strategy(policy, observed) == "queue":
+        return False
     if block is not None and block.reason == "behind":
         return True
     return pr.mergeable_state == "behind" and observed.rules.strict
@@ -755,7 +780,7 @@ def _merge_if_ready(
         notices.add("merge_held", f"merge_held:{hold}:{pr.head_sha}", label=hold, head_sha=pr.head_sha)
         return None
     block = observed.merge_block if observed.merge_block and observed.merge_block.head_sha == pr.head_sha else None
-    if _behind(observed, pr, block) and gate.state != "fail":
+    if _behind(observed, policy, pr, block) and gate.state != "fail":
         if policy.update_branch == "notify":
             _blocked(notices, pr, "behind", "The head branch is not up to date with the base branch.", ["up_to_date"])
             return None
@@ -801,11 +826,14 @@ def _merge_if_ready(
 
 def _enqueue(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR, notices: _Notices) -> Enqueue | None:
     """Queue the head once; a head that left the queue (failing checks, a person) is queued again only when
-    it is a new head; a refusal is reported once per sha."""
+    it is a new head; a refusal is reported once per sha. A head that left for a reason nobody told ghapp
+    (``UNKNOWN_REMOVAL_REASON``, or a lost delivery found out by asking GitHub) is queued once more."""
     if observed.queue_sha == pr.head_sha and observed.queue_state is not None:
         if observed.queue_state == "refused":
             _blocked(notices, pr, "queue_refused", observed.queue_reason or "")
-        return None
+        unknown = observed.queue_state == "dequeued" and observed.queue_reason == gate_observations.UNKNOWN_REASON
+        if not unknown or observed.queue_again:
+            return None
     return Enqueue(repo=desired.repo, number=pr.number, node_id=pr.node_id, sha=pr.head_sha)
 
 

@@ -393,6 +393,8 @@ class Gating:
         pull = entry.pull
         assert entry.group_sha is not None
         now = world.now()
+        method = str((self.queue_rule(repo, base) or {}).get("merge_method") or "MERGE").lower()
+        world.merge_log.append(world.merge_record(pull, method, bot, now, checked=entry.group_sha))
         pull.merged, pull.merged_at, pull.merged_by = True, now, bot
         pull.merge_commit_sha = entry.group_sha
         pull.state, pull.closed_at, pull.updated_at = "closed", now, now

@@ -718,7 +718,7 @@ class World:
                     # quoted as GitHub's merge refusal in nikku/merge-me#12
                     raise ApiError(405, "This branch can't be rebased") from exc
                 raise ApiError(405, "Pull Request is not mergeable") from exc
-            self.merge_log.append(self._merge_record(pull, method, sender, now))
+            self.merge_log.append(self.merge_record(pull, method, sender, now))
             pull.merged = True
             pull.merged_at = now
             pull.merged_by = sender
@@ -733,11 +733,14 @@ class World:
                 self.delete_branch(repo, pull.head_ref, sender)
             return result
 
-    def _merge_record(self, pull: PullRequest, method: str, sender: Account, now: float) -> MergeRecord:
-        """What stood on the head when it merged: each check's latest verdict and what the base's rules required."""
+    def merge_record(
+        self, pull: PullRequest, method: str, sender: Account, now: float, checked: str | None = None
+    ) -> MergeRecord:
+        """What stood on the head when it merged: each check's latest verdict and what the base's rules required.
+        ``checked`` is the commit GitHub checked instead of the head (a merge queue's group)."""
         repo = pull.repo
         branch_rules = self.branch_rules(repo, pull.base_ref)
-        results = self.check_results(repo, pull.head_sha)
+        results = self.check_results(repo, checked or pull.head_sha)
         checks = {result.name: result.state for result in results}  # oldest first: the latest verdict wins
         required = {c.context: rules.check_state(c, results) for c in branch_rules.checks}
         return MergeRecord(repo.full_name, pull.number, pull.head_sha, method, sender.login, now, checks, required)

@@ -81,9 +81,11 @@ def test_required_ghapp_check_stops_a_person_until_the_pod_approves(sim, stack):
     start(stack, "t-gate", {"one": []})
     sha = work(sim, "t-gate", "one")
     stack.pod.post_event("t-gate", "workstream_completed", {"workstream_id": "one"})
-    wait_until(lambda: (gate(sim, sha) or {}).get("status") == "in_progress", TIMEOUT, message="ghapp check waiting")
+    # before the completion is applied the check waits for it; the wait asks for what comes next
+    wait_until(lambda: ((gate(sim, sha) or {}).get("output") or {}).get("title") == "Waiting for the pod's approval",
+               TIMEOUT, message="ghapp check waiting for the pod")  # fmt: skip
     waiting = gate(sim, sha)
-    assert waiting["output"]["title"] == "Waiting for the pod's approval"
+    assert waiting["status"] == "in_progress"
     assert waiting["external_id"].endswith(f"@{sha}") and waiting["details_url"]
     number = pull(sim, "t-gate", "one")["number"]
     wait_until(lambda: not pull(sim, "t-gate", "one")["draft"], TIMEOUT, message="PR ready")

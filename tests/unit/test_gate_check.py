@@ -93,3 +93,14 @@ def test_same_compares_verdict_and_title_only() -> None:
 def test_external_id_is_per_workstream_and_sha() -> None:
     assert external_id("t1", "ws-1", SHA) == f"t1/ws-1@{SHA}"
     assert external_id("t1", "ws-1", SHA) != external_id("t1", "ws-2", SHA)
+
+
+@pytest.mark.parametrize("facts", [BASE, replace(BASE, approved=True), replace(BASE, blocked=("x",))])
+def test_an_invalid_repository_file_is_named_whatever_the_verdict(facts: GateFacts) -> None:
+    plain = gate_check(facts)
+    found = gate_check(replace(facts, config_errors=("merge_method: 'fast' is not one of merge, squash, rebase",)))
+    assert (found.status, found.conclusion) == (plain.status, plain.conclusion)  # the file changes no verdict
+    assert found.title == f"{plain.title} (.github/ghapp.yml is invalid: defaults apply)"
+    assert found.summary.startswith(plain.summary)
+    assert "- merge_method: 'fast' is not one of merge, squash, rebase" in found.summary
+    assert not found.same(plain)  # so the run is written again when the file breaks, and once it is fixed

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ghapp.config import ConfigError, from_env, merge_strategy_for
+from ghapp.github.branch_rules import BranchRules
 from ghapp.sync import gate_observations as gates
+from ghapp.sync.converge import queue_relevant
 from ghapp.sync.handlers.gating import GROUP_REF
 from ghapp.sync.model import GateCheck
 
@@ -76,3 +78,74 @@ def test_queue_history_keeps_every_head_and_its_dequeue_reason() -> None:
     gates.record_queue(doc, "sha2", "queued")
     assert gates.queue_history(doc) == (("sha1", "CI_FAILURE"), ("sha2", None))
     assert doc["queue"] == {"sha": "sha2", "state": "queued", "reason": None}
+
+
+@pytest.mark.parametrize(
+    ("recorded", "on_github", "state", "reason"),
+    [
+        (None, True, "queued", None),  # the enqueued delivery was lost
+        ("requested", True, "requested", None),  # as ghapp asked: nothing to heal
+        ("queued", True, "queued", None),
+        ("requested", False, "dequeued", "UNKNOWN_REMOVAL_REASON"),  # the dequeued delivery was lost
+        ("queued", False, "dequeued", "UNKNOWN_REMOVAL_REASON"),
+        ("dequeued", False, "dequeued", "CI_FAILURE"),  # the delivery came: its reason stays
+        (None, False, None, None),
+    ],
+)
+def test_reconcile_queue_takes_githubs_answer_over_lost_deliveries(
+    recorded: str | None, on_github: bool, state: str | None, reason: str | None
+) -> None:
+    doc: dict = {}
+    if recorded is not None:
+        gates.record_queue(doc, "sha1", recorded, "CI_FAILURE" if recorded == "dequeued" else None)
+    gates.reconcile_queue(doc, "sha1", on_github)
+    assert (doc.get("queue") or {}).get("state") == state
+    assert (doc.get("queue") or {}).get("reason") == reason
+    if state == "dequeued":
+        assert gates.queue_history(doc) == (("sha1", reason),)  # the pod hears pr_dequeued with it
+
+
+def test_a_queued_older_head_is_not_the_current_one() -> None:
+    doc: dict = {}
+    gates.record_queue(doc, "old", "queued")
+    assert gates.in_queue(doc, "old") and not gates.in_queue(doc, "new")
+    gates.reconcile_queue(doc, "new", True)
+    assert doc["queue"] == {"sha": "new", "state": "queued", "reason": None}
+
+
+@pytest.mark.parametrize(
+    ("pr", "merge_queue", "queue", "asks"),
+    [
+        ({"state": "open", "head_sha": "s"}, True, None, True),  # the base has a queue
+        ({"state": "open", "head_sha": "s"}, False, {"sha": "s", "state": "queued"}, True),  # ghapp holds it queued
+        ({"state": "open", "head_sha": "s"}, False, {"sha": "s", "state": "dequeued"}, False),
+        ({"state": "open", "head_sha": "s"}, False, None, False),  # no queue anywhere: no GraphQL read
+        ({"state": "closed", "merged": True, "head_sha": "s"}, True, {"sha": "s", "state": "queued"}, False),
+    ],
+)
+def test_refresh_asks_about_the_queue_only_where_one_matters(
+    pr: dict, merge_queue: bool, queue: dict | None, asks: bool
+) -> None:
+    doc = {"pr": pr, "queue": queue}
+    assert queue_relevant(doc, BranchRules(merge_queue=merge_queue)) is asks
+
+
+def test_a_dequeue_after_a_push_is_the_queued_head_leaving() -> None:
+    doc: dict = {}
+    gates.record_queue(doc, "old", "queued")
+    gates.record_dequeue(doc, "new", "UNKNOWN_REMOVAL_REASON")  # the payload already shows the pushed head
+    assert doc["queue"]["sha"] == "old" and gates.queue_history(doc) == (("old", "UNKNOWN_REMOVAL_REASON"),)
+    gates.record_dequeue(doc, "new", "MANUAL")  # nothing queued any more: the payload's head it is
+    assert doc["queue"] == {"sha": "new", "state": "dequeued", "reason": "MANUAL"}
+
+
+def test_queued_again_is_remembered_for_that_head_only() -> None:
+    doc: dict = {}
+    gates.record_queue(doc, "sha1", "requested")
+    assert "again" not in doc["queue"]
+    gates.reconcile_queue(doc, "sha1", False)  # it left, and no delivery said why
+    gates.record_queue(doc, "sha1", "requested")
+    gates.record_queue(doc, "sha1", "queued")
+    assert doc["queue"]["again"] is True
+    gates.record_queue(doc, "sha2", "requested")
+    assert "again" not in doc["queue"]

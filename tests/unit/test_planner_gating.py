@@ -78,6 +78,18 @@ ROWS: list[tuple[str, Any, Observed, Policy, list[str]]] = [
     ("dequeued head is not queued again", DONE_GRANTED,
      obs(gate_check=SUCCESS, rules=QUEUE, queue_sha="sha1", queue_state="dequeued", queue_reason="CI_FAILURE"),
      CHECKED, []),
+    ("left for an unknown reason (a lost delivery found by asking): queued once more", DONE_GRANTED,
+     obs(gate_check=SUCCESS, rules=QUEUE, queue_sha="sha1", queue_state="dequeued",
+         queue_reason="UNKNOWN_REMOVAL_REASON"), CHECKED, ["Enqueue(sha1)"]),
+    ("left for an unknown reason again: not queued a third time", DONE_GRANTED,
+     obs(gate_check=SUCCESS, rules=QUEUE, queue_sha="sha1", queue_state="dequeued",
+         queue_reason="UNKNOWN_REMOVAL_REASON", queue_again=True), CHECKED, []),
+    ("behind a strict base with a queue: queued as it is, never updated", DONE_GRANTED,
+     obs(gate_check=SUCCESS, rules=dataclasses.replace(QUEUE, strict=True), mergeable_state="behind"), CHECKED,
+     ["Enqueue(sha1)"]),
+    ("behind a strict base without a queue: updated", DONE_GRANTED,
+     obs(gate_check=SUCCESS, rules=BranchRules(strict=True), mergeable_state="behind"), CHECKED,
+     ["UpdateBranch(sha1)"]),
     ("a new head after a dequeue is queued", DONE_GRANTED,
      obs(gate_check=SUCCESS, rules=QUEUE, queue_sha="sha0", queue_state="dequeued", queue_reason="CI_FAILURE"),
      CHECKED, ["Enqueue(sha1)"]),
@@ -157,3 +169,15 @@ def test_denied_check_says_why() -> None:
     check = next(a for a in found if isinstance(a, PublishCheck))
     assert check.check.title == "The pod denied approval of sha1" and check.details_url == "https://ghapp.example/"
     assert check.external_id == "T1/ws-1@sha1"
+
+
+def test_an_invalid_repository_file_shows_on_the_check_run() -> None:
+    broken = dataclasses.replace(CHECKED, config_errors=("approval: 'maybe' is not one of pod, github, either, none",))
+    found = plan(DONE_GRANTED, obs(gate_check=SUCCESS, gate_check_id=5), broken)
+    check = next(a for a in found if isinstance(a, PublishCheck))  # green already, but it must say more now
+    assert check.run_id == 5 and check.check.conclusion == "success"
+    assert check.check.title == "Approved for sha1 (.github/ghapp.yml is invalid: defaults apply)"
+    assert "approval: 'maybe' is not one of pod, github, either, none" in check.check.summary
+    assert [short(a) for a in found if not short(a).startswith("UpdatePR")][-1] == "Merge(sha1,squash)"
+    fixed = plan(DONE_GRANTED, obs(gate_check=check.check, gate_check_id=5), CHECKED)
+    assert [a.check.title for a in fixed if isinstance(a, PublishCheck)] == ["Approved for sha1"]

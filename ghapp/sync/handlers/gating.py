@@ -32,7 +32,10 @@ def _on_queue(event: sansio.Event, ctx: DeliveryContext) -> None:
     reason = event.data.get("reason") if action == "dequeued" else None
 
     def change(doc: observations.Doc) -> None:
-        gate_observations.record_queue(doc, sha, "queued" if action == "enqueued" else "dequeued", reason)
+        if action == "enqueued":
+            gate_observations.record_queue(doc, sha, "queued")
+        else:
+            gate_observations.record_dequeue(doc, sha, reason)
 
     ctx.observe(refs, change)
 
@@ -60,11 +63,24 @@ def _on_auto_merge(event: sansio.Event, ctx: DeliveryContext) -> None:
 @router.register("merge_group", action="destroyed")
 def _on_merge_group(event: sansio.Event, ctx: DeliveryContext) -> None:
     group = event.data["merge_group"]
-    found = GROUP_REF.match(str(group.get("head_ref") or ""))
-    if found is None:
+    _observe_group(event, ctx, str(group.get("head_ref") or ""), str(group["head_sha"]),
+                   requested=event.data["action"] == "checks_requested")  # fmt: skip
+
+
+@router.register("push")
+def _on_group_branch(event: sansio.Event, ctx: DeliveryContext) -> None:
+    """The push that creates (or deletes) a group's ``gh-readonly-queue/...`` branch: a second word of the
+    same group, so that one lost ``merge_group`` delivery does not leave the group without ghapp's check and
+    the whole queue behind it waiting (GitHub docs, "Managing a merge queue": CI may start on these pushes)."""
+    deleted = bool(event.data.get("deleted"))
+    sha = str(event.data.get("before") if deleted else event.data.get("after") or "")
+    _observe_group(event, ctx, str(event.data.get("ref") or ""), sha, requested=not deleted)
+
+
+def _observe_group(event: sansio.Event, ctx: DeliveryContext, ref: str, sha: str, *, requested: bool) -> None:
+    found = GROUP_REF.match(ref)
+    if found is None or not sha.strip("0"):
         return
     repo = event.data["repository"]["full_name"]
     refs = state.find_by_pr(ctx.conn, repo, number=int(found.group(1)))
-    sha = str(group["head_sha"])
-    requested = event.data["action"] == "checks_requested"
     ctx.observe(refs, lambda doc: gate_observations.record_group(doc, sha, requested=requested))
