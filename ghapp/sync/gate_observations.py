@@ -34,6 +34,19 @@ def record_gate_check(doc: Doc, sha: str, run_id: int, check: GateCheck) -> Doc:
     return doc
 
 
+def own_check_state(doc: Mapping[str, Any], sha: str) -> str | None:
+    """ghapp's own check run on ``sha`` in the words of ``observations.checks_for`` (None: not written there).
+
+    The observation leaves ghapp's own check out of the head's checks (it is ghapp's verdict, not CI), but
+    GitHub's check rollup counts it like any other run."""
+    found = doc.get("gate_check") or {}
+    if found.get("sha") != sha:
+        return None
+    if found.get("status") != "completed":
+        return "pending"
+    return "success" if found.get("conclusion") in ("success", "neutral", "skipped") else "failure"
+
+
 def gate_check_for(doc: Doc, sha: str | None) -> tuple[int | None, GateCheck | None]:
     """ghapp's check run on ``sha`` as last written: its id and state (``None, None`` for another sha)."""
     found = doc.get("gate_check") or {}

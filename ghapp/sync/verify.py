@@ -78,10 +78,23 @@ def difference(doc: Mapping[str, Any] | None, summary: PullSummary | None) -> st
     read_at = (doc or {}).get("refreshed_at")
     if updated is None or read_at is None or read_at < updated + SETTLED_AFTER_S:
         return "read too soon after GitHub's last update"
-    observed_checks = observations.checks_for(observations.normalise(doc), summary.head_sha)
+    observed_checks = _with_own(
+        observations.checks_for(observations.normalise(doc), summary.head_sha),
+        gate_observations.own_check_state(doc or {}, summary.head_sha),
+    )
     if observed_checks != ROLLUP.get(summary.checks or "", "none"):
         return "checks differ"
     return None
+
+
+def _with_own(checks: str, own: str | None) -> str:
+    """The head's checks with ghapp's own check run among them, combined as GitHub's rollup combines runs:
+    failure if any failed, pending if any runs, success once all passed."""
+    states = {state for state in (checks, own) if state not in (None, "none")}
+    for state in ("failure", "pending", "success"):
+        if state in states:
+            return state
+    return "none"
 
 
 def to_verify(

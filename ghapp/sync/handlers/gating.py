@@ -71,7 +71,8 @@ def _on_merge_group(event: sansio.Event, ctx: DeliveryContext) -> None:
 def _on_group_branch(event: sansio.Event, ctx: DeliveryContext) -> None:
     """The push that creates (or deletes) a group's ``gh-readonly-queue/...`` branch: a second word of the
     same group, so that one lost ``merge_group`` delivery does not leave the group without ghapp's check and
-    the whole queue behind it waiting (GitHub docs, "Managing a merge queue": CI may start on these pushes)."""
+    the whole queue behind it waiting. GitHub pushes these branches: its docs told CI to build on pushes to
+    ``gh-readonly-queue/{base}/**`` before ``merge_group`` existed (GitHub docs, "Using a merge queue")."""
     deleted = bool(event.data.get("deleted"))
     sha = str(event.data.get("before") if deleted else event.data.get("after") or "")
     _observe_group(event, ctx, str(event.data.get("ref") or ""), sha, requested=not deleted)
