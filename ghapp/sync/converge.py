@@ -166,7 +166,7 @@ def refresh(
     observations.set_pr(doc, executor.pr_doc(pull, closed_by_ghapp=bool(pr.get("closed_by_ghapp"))))
     if queue_relevant(doc, rules):
         queued = client.gating.in_merge_queue(ws.repo, pr["number"])
-        gate_observations.reconcile_queue(doc, doc["pr"]["head_sha"], queued)
+        gate_observations.reconcile_queue(doc, doc["pr"]["head_sha"], queued, time.time())
     needs_writers = policy.approval in ("github", "either")
     for review in client.list_reviews(ws.repo, pr["number"]):
         dismissed = review.state.upper() == "DISMISSED"

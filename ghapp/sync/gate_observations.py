@@ -21,6 +21,7 @@ from ghapp.sync.model import GateCheck
 
 Doc = dict[str, Any]
 UNKNOWN_REASON = "UNKNOWN_REMOVAL_REASON"
+LOST_AFTER_S = 30.0  # how long a PR may be out of the queue unannounced before its dequeued delivery counts as lost
 
 
 def record_gate_check(doc: Doc, sha: str, run_id: int, check: GateCheck) -> Doc:
@@ -111,18 +112,25 @@ def in_queue(doc: Mapping[str, Any], sha: str) -> bool:
     return queue.get("sha") == sha and queue.get("state") in ("requested", "queued")
 
 
-def reconcile_queue(doc: Doc, sha: str, queued: bool) -> Doc:
+def reconcile_queue(doc: Doc, sha: str, queued: bool, now: float) -> Doc:
     """GitHub's answer to "is the PR in its merge queue?" over what the deliveries said.
 
-    A PR found in the queue is recorded as enqueued; one the document holds as queued but that left the
-    queue while still open was dequeued by a delivery ghapp never got. GitHub's answer does not say why,
-    so the reason is GitHub's own word for an unknown one (``UNKNOWN_REMOVAL_REASON``, a dequeue reason in
-    ``@octokit/openapi-webhooks``).
+    A PR found in the queue is recorded as enqueued. One the document holds as queued but that GitHub no
+    longer shows in the queue may have left a moment ago, its ``dequeued`` delivery on its way: the first
+    such answer only notes when (``missing_at``); an answer still the same ``LOST_AFTER_S`` later means the
+    delivery was lost. GitHub's answer does not say why it left, so the reason is GitHub's own word for an
+    unknown one (``UNKNOWN_REMOVAL_REASON``, a dequeue reason in ``@octokit/openapi-webhooks``).
     """
     if queued and not in_queue(doc, sha):
         record_queue(doc, sha, "queued")
-    elif not queued and in_queue(doc, sha):
-        record_queue(doc, sha, "dequeued", UNKNOWN_REASON)
+    elif queued:
+        doc["queue"].pop("missing_at", None)
+    elif in_queue(doc, sha):
+        missing = doc["queue"].get("missing_at")
+        if missing is None:
+            doc["queue"]["missing_at"] = now
+        elif now - float(missing) >= LOST_AFTER_S:
+            record_queue(doc, sha, "dequeued", UNKNOWN_REASON)
     return doc
 
 

@@ -98,7 +98,8 @@ def test_reconcile_queue_takes_githubs_answer_over_lost_deliveries(
     doc: dict = {}
     if recorded is not None:
         gates.record_queue(doc, "sha1", recorded, "CI_FAILURE" if recorded == "dequeued" else None)
-    gates.reconcile_queue(doc, "sha1", on_github)
+    gates.reconcile_queue(doc, "sha1", on_github, 1000.0)
+    gates.reconcile_queue(doc, "sha1", on_github, 1000.0 + gates.LOST_AFTER_S)  # still so, that much later
     assert (doc.get("queue") or {}).get("state") == state
     assert (doc.get("queue") or {}).get("reason") == reason
     if state == "dequeued":
@@ -109,7 +110,7 @@ def test_a_queued_older_head_is_not_the_current_one() -> None:
     doc: dict = {}
     gates.record_queue(doc, "old", "queued")
     assert gates.in_queue(doc, "old") and not gates.in_queue(doc, "new")
-    gates.reconcile_queue(doc, "new", True)
+    gates.reconcile_queue(doc, "new", True, 0.0)
     assert doc["queue"] == {"sha": "new", "state": "queued", "reason": None}
 
 
@@ -143,9 +144,25 @@ def test_queued_again_is_remembered_for_that_head_only() -> None:
     doc: dict = {}
     gates.record_queue(doc, "sha1", "requested")
     assert "again" not in doc["queue"]
-    gates.reconcile_queue(doc, "sha1", False)  # it left, and no delivery said why
+    gates.reconcile_queue(doc, "sha1", False, 0.0)
+    gates.reconcile_queue(doc, "sha1", False, 60.0)  # it left, and no delivery said why
     gates.record_queue(doc, "sha1", "requested")
     gates.record_queue(doc, "sha1", "queued")
     assert doc["queue"]["again"] is True
     gates.record_queue(doc, "sha2", "requested")
     assert "again" not in doc["queue"]
+
+
+def test_a_pr_just_out_of_the_queue_waits_for_its_dequeued_delivery() -> None:
+    doc: dict = {}
+    gates.record_queue(doc, "sha1", "queued")
+    gates.reconcile_queue(doc, "sha1", False, 100.0)  # GitHub already dequeued it; the delivery is on its way
+    assert gates.in_queue(doc, "sha1") and doc["queue"]["missing_at"] == 100.0
+    gates.reconcile_queue(doc, "sha1", False, 100.0 + gates.LOST_AFTER_S - 1)
+    assert gates.in_queue(doc, "sha1")  # not yet long enough to call it lost
+    gates.record_dequeue(doc, "sha1", "CI_FAILURE")  # the delivery comes, with GitHub's reason
+    assert doc["queue"] == {"sha": "sha1", "state": "dequeued", "reason": "CI_FAILURE"}
+    gates.record_queue(doc, "sha2", "queued")
+    gates.reconcile_queue(doc, "sha2", False, 200.0)
+    gates.reconcile_queue(doc, "sha2", True, 210.0)  # back in the queue (or never gone): forgotten
+    assert "missing_at" not in doc["queue"]
