@@ -690,7 +690,9 @@ class TaskDriver:
 
 class CIBot:
     """CI as an organisation runs it: every head of an open PR gets ``ci`` green ``CI_DELAY_S`` after it first
-    appears, whoever pushed it (the agents, or GitHub's update-branch merging the base into the head)."""
+    appears, whoever pushed it (the agents, or GitHub's update-branch merging the base into the head), and so
+    does every merge group a merge queue builds (CI runs on ``merge_group`` too: GitHub docs, "Managing a
+    merge queue")."""
 
     def __init__(self, sim: GitHubSimulator, repos: list[str]) -> None:
         self.sim = sim
@@ -711,13 +713,16 @@ class CIBot:
             results = world.check_results(found, sha) if found is not None else []
         return any(r.name == CI_CHECK and r.state != "pending" for r in results)
 
+    def _heads(self, repo: str) -> list[str]:
+        """The heads CI runs on: open PRs' and merge groups'."""
+        heads = [pull["head"]["sha"] for pull in self.sim.pulls(repo) if pull["state"] == "open"]
+        return heads + [entry["group_sha"] for entry in self.sim.merge_queue(repo) if entry["group_sha"]]
+
     def _run(self) -> None:
         while not self.stop.wait(0.3):
             for repo in self.repos:
-                for pull in self.sim.pulls(repo):
-                    if pull["state"] != "open":
-                        continue
-                    key = (repo, pull["head"]["sha"])
+                for sha in self._heads(repo):
+                    key = (repo, sha)
                     first = self.seen.setdefault(key, time.monotonic())
                     if time.monotonic() - first < CI_DELAY_S or self._reported(*key):
                         continue
@@ -975,6 +980,8 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         problems.append(f"{len(received - logged)} notices received that are not in any log")
     outbox_status = Counter(r.status for r in rows["outbox"])
 
+    bypassed, bypass_problems = bypassed_ghapp_check(sim, queued_repos(cluster.scale))
+    problems.extend(bypass_problems)
     # people's comments and checks reach the pod (none lost); ghapp posts each of its comments once.
     heard = {(r.task_id, (r.data or {}).get("workstream_id"), r.type,
               (r.data or {}).get("comment_id") or (r.data or {}).get("review_id")) for r in notice_rows}
@@ -1030,6 +1037,7 @@ def account(plans: list[TaskPlan], pod: Pod, cluster: Cluster, drivers: list[Tas
         "heads updated from their base by ghapp (update-branch)": updates,
         "duplicate PRs": duplicates,
         "PRs in the wrong final state": wrong,
+        "merges that bypassed a required ghapp check": bypassed,
         "ghapp comments (by marker) / duplicates": f"{len(markers)} / {comment_duplicates}",
         "review, comment and check notices expected / lost": f"{len(expected)} / {len(lost)}",
         "notices in the logs": len(logged),
@@ -1062,6 +1070,34 @@ def _install(sim: GitHubSimulator, scale: Scale) -> None:
     for repo in sorted(ruled_repos(scale)):
         sim.add_collaborator(repo, REVIEWER, "write")
         sim.set_ruleset(repo, required_checks=[CI_CHECK], strict=True, required_approvals=1)
+    for repo in queued_repos(scale):
+        # a merge queue on the default branch, and ghapp's own check required (from ghapp's app only)
+        sim.set_ruleset(repo, name="merge queue", merge_queue="MERGE",
+                        required_checks=[{"context": "ghapp", "integration_id": sim.config.app_id}])
+
+
+def queued_repos(scale: Scale) -> list[str]:
+    """Every third repository merges through a merge queue and requires the ``ghapp`` check."""
+    return [f"{owner}/{name}" for i, (owner, name) in enumerate(repo_names(scale)) if i % 3 == 0]
+
+
+def bypassed_ghapp_check(sim: GitHubSimulator, repos: list[str]) -> tuple[int, list[str]]:
+    """Merged PRs of repositories requiring ``ghapp`` whose merged head (or merge group) never had ghapp's
+    check green: GitHub should have refused them all."""
+    bypassed: list[str] = []
+    for repo in repos:
+        for pull in sim.pulls(repo):
+            if not pull["merged"]:
+                continue
+            shas = {pull["head"]["sha"], pull["merge_commit_sha"]}
+            green = any(
+                run["name"] == "ghapp" and run["app"]["id"] == sim.config.app_id and run["conclusion"] == "success"
+                for sha in shas if sha
+                for run in sim.check_runs(repo, sha)
+            )
+            if not green:
+                bypassed.append(f"{repo}#{pull['number']} merged without a green ghapp check")
+    return len(bypassed), bypassed
 
 
 def run_chaos(scale: Scale = FULL, *, database_url: str, log_dir: Path | None = None,

@@ -25,6 +25,7 @@ SECRET_FIELDS = frozenset({"private_key", "webhook_secrets", "pod_secret", "stat
 APPROVAL_POLICIES = ("pod", "github", "either", "none")
 MERGE_METHODS = ("merge", "squash", "rebase")
 UPDATE_BRANCH_POLICIES = ("auto", "notify")
+MERGE_STRATEGIES = ("auto", "direct", "queue")
 LOG_FORMATS = ("pretty", "json")
 # How notices pushed to the pod are signed; "legacy" (X-Pod-Signature-256) stays for one release.
 NOTICE_SIGNATURES = ("standard", "legacy")
@@ -64,6 +65,9 @@ class Settings:
     update_branch: str = "auto"
     checks_settle_s: int = 120
     checks_timeout_s: int = 3600
+    merge_strategy: str = "auto"
+    merge_strategy_by_repo: tuple[tuple[str, str], ...] = ()  # (owner/repo lower-cased, strategy)
+    check_run: bool = True
     content_per_minute: int = 80
     content_per_hour: int = 500
     write_spacing_s: float = 1.0
@@ -292,6 +296,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         update_branch=_env_choice(env, "UPDATE_BRANCH", "auto", UPDATE_BRANCH_POLICIES),
         checks_settle_s=_env_int(env, "CHECKS_SETTLE_SECONDS", 120, minimum=1),
         checks_timeout_s=_env_int(env, "CHECKS_TIMEOUT_SECONDS", 3600, minimum=60),
+        merge_strategy=_env_choice(env, "MERGE_STRATEGY", "auto", MERGE_STRATEGIES),
+        merge_strategy_by_repo=_strategy_by_repo(env),
+        check_run=_env_bool(env, "CHECK_RUN", True),
         content_per_minute=_env_int(env, "GITHUB_CONTENT_PER_MINUTE", 80, minimum=1),
         content_per_hour=_env_int(env, "GITHUB_CONTENT_PER_HOUR", 500, minimum=1),
         write_spacing_s=_env_float(env, "GITHUB_WRITE_SPACING_SECONDS", 1.0),
@@ -305,6 +312,25 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
         inbox_retention_days=_retention_days(env, enterprise=ghe_host is not None),
     )
+
+
+def _strategy_by_repo(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``MERGE_STRATEGY_BY_REPO`` (``owner/repo=queue,owner/other=direct``): per-repository strategies."""
+    found: list[tuple[str, str]] = []
+    for item in _split_list(env.get("MERGE_STRATEGY_BY_REPO", "")):
+        repo, sep, strategy = item.partition("=")
+        repo, strategy = repo.strip().lower(), strategy.strip().lower()
+        if not sep or repo.count("/") != 1 or strategy not in MERGE_STRATEGIES:
+            raise ConfigError(
+                f"MERGE_STRATEGY_BY_REPO entries look like owner/repo=auto|direct|queue, got {item!r}"
+            )
+        found.append((repo, strategy))
+    return tuple(found)
+
+
+def merge_strategy_for(settings: Settings, repo: str) -> str:
+    """The merge strategy of one repository: its ``MERGE_STRATEGY_BY_REPO`` entry, else ``MERGE_STRATEGY``."""
+    return dict(settings.merge_strategy_by_repo).get(repo.lower(), settings.merge_strategy)
 
 
 def _merge_methods(env: Mapping[str, str]) -> tuple[str, ...]:

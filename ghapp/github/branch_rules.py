@@ -38,3 +38,4 @@ class BranchRules:
     merge_queue: bool = False
     allowed_methods: tuple[MergeMethod, ...] = ALL_METHODS
     allow_update_branch: bool = False
+    allow_auto_merge: bool = False

@@ -171,6 +171,7 @@ class CheckSuite:
     head_sha: str
     runs: int | None
     updated_at: str | None = None
+    app_id: int | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> CheckSuite:
@@ -185,6 +186,7 @@ class CheckSuite:
             head_sha=str(data.get("head_sha") or ""),
             runs=int(runs) if runs is not None else None,
             updated_at=data.get("updated_at"),
+            app_id=int(app["id"]) if isinstance(app, Mapping) and app.get("id") is not None else None,
         )
 
 

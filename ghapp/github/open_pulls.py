@@ -1,6 +1,7 @@
 """The open pull requests of many repositories at once, in GraphQL: what the sweep compares.
 
-Each PR's head, state, draft flag, mergeability, review decision, check rollup and ``updatedAt``. The
+Each PR's head, state, draft flag, mergeability, review decision, check rollup, ``updatedAt`` and whether
+it sits in a merge queue (``isInMergeQueue``, a plain field that adds nothing to the query's score). The
 repositories of one installation are read together, ``REPOS_PER_QUERY`` to a query, each under an alias
 (``r0: repository(...) { pullRequests(first: 100) {...} }``), with a token of the installation that may
 read pull requests on all its repositories (``ALL_REPOSITORIES``; read-only, for this comparison alone).
@@ -38,6 +39,7 @@ fragment OpenPull on PullRequest {
   mergeStateStatus
   reviewDecision
   updatedAt
+  isInMergeQueue
   statusCheckRollup { state }
 }
 """
@@ -71,6 +73,7 @@ class PullSummary:
     review_decision: str | None
     updated_at: str
     checks: str | None  # the rollup's state, None without checks
+    queued: bool = False  # in its base's merge queue
 
     @classmethod
     def from_node(cls, node: Mapping[str, Any]) -> PullSummary:
@@ -85,6 +88,7 @@ class PullSummary:
             review_decision=node.get("reviewDecision"),
             updated_at=str(node["updatedAt"]),
             checks=rollup.get("state"),
+            queued=bool(node.get("isInMergeQueue")),
         )
 
 

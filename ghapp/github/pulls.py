@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.client import GitHubClient, split_repo
 from ghapp.github.errors import DraftsUnsupported, NotFound, NotMergeable, ValidationFailed
+from ghapp.github.gating import Gating
 from ghapp.github.models import (
     Branch,
     ChecksConclusion,
@@ -77,6 +78,11 @@ class PullRequests:
 
     def __repr__(self) -> str:
         return f"PullRequests({self.client!r})"
+
+    @property
+    def gating(self) -> Gating:
+        """ghapp's check run, the merge queue and auto-merge through the same client."""
+        return Gating(self.client)
 
     # -- branches and commits --------------------------------------------------------------
 

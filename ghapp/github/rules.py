@@ -139,6 +139,7 @@ def merge_rules(parts: Iterable[BranchRules], repository: Mapping[str, Any]) -> 
         merge_queue=result.merge_queue,
         allowed_methods=methods,
         allow_update_branch=bool(repository.get("allow_update_branch", False)),
+        allow_auto_merge=bool(repository.get("allow_auto_merge", False)),
     )
 
 
@@ -153,6 +154,7 @@ def _to_json(rules: BranchRules) -> str:
             "merge_queue": rules.merge_queue,
             "allowed_methods": list(rules.allowed_methods),
             "allow_update_branch": rules.allow_update_branch,
+            "allow_auto_merge": rules.allow_auto_merge,
         }
     )
 
@@ -168,6 +170,7 @@ def _from_json(raw: str | bytes) -> BranchRules:
         merge_queue=bool(data["merge_queue"]),
         allowed_methods=tuple(data["allowed_methods"]),
         allow_update_branch=bool(data["allow_update_branch"]),
+        allow_auto_merge=bool(data.get("allow_auto_merge", False)),
     )
 
 

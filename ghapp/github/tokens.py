@@ -59,6 +59,7 @@ class Access(Enum):
     ISSUES_READ = (("issues", "read"),)
     ISSUES_WRITE = (("issues", "write"),)
     CHECKS_READ = (("checks", "read"), ("statuses", "read"))
+    CHECKS_WRITE = (("checks", "write"),)  # ghapp's own check run
     ADMINISTRATION_READ = (("administration", "read"),)  # classic branch protection, only where granted
 
     @property

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ghapp.config import merge_strategy_for
 from ghapp.github import repo_config
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
@@ -29,7 +30,18 @@ from ghapp.runtime import Runtime
 from ghapp.store import repo_names
 from ghapp.store.engine import reading
 from ghapp.store.tasks import load_log
-from ghapp.sync import executor, observations, repo_policy, stack_run, stacks, state, sweep, train_run, trains
+from ghapp.sync import (
+    executor,
+    gate_observations,
+    observations,
+    repo_policy,
+    stack_run,
+    stacks,
+    state,
+    sweep,
+    train_run,
+    trains,
+)
 from ghapp.sync.desired import desired_workstreams
 from ghapp.sync.model import (
     BootstrapCommit,
@@ -57,9 +69,14 @@ class SyncOutcome:
     wake_at: float | None = None
 
 
-def policy_from(runtime: Runtime) -> Policy:
+def policy_from(runtime: Runtime, repo: str = "") -> Policy:
     s = runtime.settings
+    status_url = f"{s.public_url.rstrip('/')}/" if s.public_url else ""
     return Policy(
+        merge_strategy=merge_strategy_for(s, repo),  # type: ignore[arg-type]
+        publish_check=s.check_run,
+        status_url=status_url,
+        own_app_id=s.app_id,
         approval=s.approval_policy,  # type: ignore[arg-type]
         merge_method=s.merge_method,  # type: ignore[arg-type]
         reviewers=s.reviewers,
@@ -86,6 +103,7 @@ def _repo_policy(runtime: Runtime, client: Any, ws: DesiredWorkstream, base: Pol
         with runtime.engine.begin() as conn:
             notice_id = append_notice(conn, ws.task_id, "config_invalid", key, data)
         publish(runtime, [notice_id] if notice_id else [])
+        return replace(base, config_errors=tuple(config.errors))  # shown on ghapp's check run too
     return repo_policy.apply(base, config)
 
 
@@ -138,6 +156,15 @@ def required_runs_unseen(doc: observations.Doc, rules: BranchRules | None) -> bo
     return any(check.context not in seen for check in rules.required_checks)
 
 
+def queue_relevant(doc: observations.Doc, rules: BranchRules | None) -> bool:
+    """Whether a refresh must ask GitHub if the open PR is in a merge queue: its base has one, or ghapp
+    holds it as queued (pure). Nothing else tells of an ``enqueued`` or ``dequeued`` delivery ghapp lost."""
+    pr = doc.get("pr") or {}
+    if pr.get("state") != "open" or pr.get("merged"):
+        return False
+    return bool(rules is not None and rules.merge_queue) or gate_observations.in_queue(doc, pr.get("head_sha") or "")
+
+
 def refresh(
     client: Any, ws: DesiredWorkstream, doc: observations.Doc, policy: Policy, rules: BranchRules | None = None
 ) -> None:
@@ -150,6 +177,9 @@ def refresh(
         return
     pull = client.get_pr(ws.repo, pr["number"])
     observations.set_pr(doc, executor.pr_doc(pull, closed_by_ghapp=bool(pr.get("closed_by_ghapp"))))
+    if queue_relevant(doc, rules):
+        queued = client.gating.in_merge_queue(ws.repo, pr["number"])
+        gate_observations.reconcile_queue(doc, doc["pr"]["head_sha"], queued, time.time())
     needs_writers = policy.approval in ("github", "either")
     for review in client.list_reviews(ws.repo, pr["number"]):
         dismissed = review.state.upper() == "DISMISSED"
@@ -163,7 +193,10 @@ def refresh(
     for comment in client.list_comments(ws.repo, pr["number"]):
         observations.record_comment(doc, comment_id=comment.id, user=comment.user or "", body=comment.body)
     sha = doc["pr"]["head_sha"]
+    own = policy.own_app_id
     for suite in client.check_suites(ws.repo, sha):
+        if own is not None and suite.app_id == own:
+            continue  # ghapp's own check is its verdict, not CI
         name = "suite:" + str(suite.app or suite.id)
         observations.record_check_suite(doc, sha, name, suite.status, suite.conclusion, suite.updated_at)
     for status in client.combined_status(ws.repo, sha).statuses:
@@ -175,6 +208,8 @@ def refresh(
     if (rules is not None and rules.required_checks) or runs_pending:
         for run in client.check_runs(ws.repo, sha):
             app_id = (run.get("app") or {}).get("id")
+            if own is not None and app_id == own:
+                continue
             at = run.get("completed_at") or run.get("started_at")
             observations.record_check_suite(
                 doc, sha, "run:" + str(run.get("name")), str(run.get("status")), run.get("conclusion"), at, app_id
@@ -206,6 +241,8 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
         active = ws.execution_started and not ws.paused
+        if round_no == 0:
+            base_policy = policy = policy_from(runtime, ws.repo)  # MERGE_STRATEGY_BY_REPO is per repository
         if active and round_no == 0:
             policy = _repo_policy(runtime, client, ws, base_policy)
         try:
@@ -277,13 +314,13 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             as_loaded = copy.deepcopy(doc)
         published: list[str] = []
         with runtime.engine.begin() as conn:
+            _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)  # the row first, as webhooks lock it
             if failure is None:
                 for notice in notices:
                     notice_id = append_notice(conn, task_id, notice.type, notice.key, notice.data)
                     if notice_id is not None:
                         published.append(notice_id)
                         outcome.notices.append(notice.type)
-            _keep_concurrent(conn, task_id, workstream_id, as_loaded, doc)
             state.save_observed(
                 conn, task_id, workstream_id, doc, status=_status(ws, doc),
                 last_error=str(failure) if failure else None,
@@ -304,14 +341,15 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
 
 
 def _keep_concurrent(conn: Any, task_id: str, workstream_id: str, as_loaded: Any, doc: Any) -> None:
-    """Fold into ``doc`` what webhooks stored while this sync ran (inside the saving transaction).
+    """Fold into ``doc`` what webhooks stored while this sync ran (inside the saving transaction, the row
+    locked until it commits, so no webhook's change lands between this read and the save).
 
     A sync holds the document it loaded across its GitHub calls; a delivery handled meanwhile (a check
     completing) changes the stored one. Saving ``doc`` as it is would undo that change, so every part
     this sync left as loaded takes the stored value (dictionaries part by part), and this sync's own
     changes win where both changed.
     """
-    stored = state.load_observed(conn, task_id, workstream_id)
+    stored = state.load_observed(conn, task_id, workstream_id, for_update=True)
     if stored is not None and stored != as_loaded:
         observations.merge_concurrent(doc, as_loaded, stored)
 

@@ -29,16 +29,20 @@ from ghapp.github.errors import (
     RetryAt,
     ValidationFailed,
 )
-from ghapp.sync import observations
+from ghapp.sync import gate_check, gate_observations, observations
 from ghapp.sync.model import (
     BootstrapCommit,
     ClosePR,
+    DisableAutoMerge,
+    EnableAutoMerge,
+    Enqueue,
     EnsureBranch,
     GitHubAction,
     MarkReady,
     Merge,
     OpenDraftPR,
     PostComment,
+    PublishCheck,
     ReadPR,
     RequestReviewers,
     UpdateBranch,
@@ -69,6 +73,8 @@ class PullRequestClient(Protocol):
     def update_branch(self, repo: str, number: int, expected_head_sha: str) -> Any: ...
     def pr_state(self, repo: str, number: int) -> dict[str, Any]: ...
     def get_pr(self, repo: str, number: int) -> Any: ...
+    @property
+    def gating(self) -> Any: ...  # ``ghapp.github.gating.Gating``: the check run, the queue, auto-merge
 
 
 def pr_doc(pull: Any, *, closed_by_ghapp: bool = False) -> dict[str, Any]:
@@ -164,8 +170,58 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             else:
                 _reply(client, repo, number, reply_to, body, marker, resolve)
             doc["posted_comment_requests"] = sorted(set(doc["posted_comment_requests"]) | {request_id})
+        case PublishCheck() | Enqueue() | EnableAutoMerge() | DisableAutoMerge():
+            _gate_action(client.gating, action, doc, clock)
         case _:
             raise TypeError(f"unknown action {action!r}")
+
+
+def _gate_action(gating: Any, action: GitHubAction, doc: dict[str, Any], now: float) -> None:
+    """ghapp's check run, the merge queue and auto-merge; a refusal is an observation, never a crash."""
+    match action:
+        case PublishCheck(repo=repo, sha=sha, external_id=external, check=check, run_id=run_id, details_url=url):
+            run = gating.publish_check_run(
+                repo,
+                run_id=run_id,
+                sha=sha,
+                name=gate_check.CHECK_NAME,
+                external_id=external,
+                status=check.status,
+                conclusion=check.conclusion,
+                title=check.title,
+                summary=check.summary,
+                details_url=url or None,
+            )
+            if action.group:
+                gate_observations.record_group_check(doc, sha, check.conclusion or check.status)
+            else:
+                gate_observations.record_gate_check(doc, sha, run.id, check)
+        case Enqueue(repo=repo, number=number, node_id=node_id, sha=sha):
+            try:
+                gating.enqueue(repo, node_id, sha)
+            except (RetryAt, GitHubUnavailable):
+                raise
+            except GitHubError as exc:
+                log.info("enqueue of %s#%s refused: %s", repo, number, exc.message)
+                gate_observations.record_queue(doc, sha, "refused", exc.message)
+                return
+            gate_observations.record_queue(doc, sha, "requested")
+        case EnableAutoMerge(repo=repo, number=number, node_id=node_id, sha=sha, method=method):
+            try:
+                gating.enable_auto_merge(repo, node_id, sha, method)
+            except (RetryAt, GitHubUnavailable):
+                raise
+            except GitHubError as exc:
+                # GitHub refuses a PR with nothing left to wait for ("Pull request Pull request is in clean
+                # status": peter-evans/enable-pull-request-automerge#343, #1118), or for another reason: ghapp
+                # merges through REST then, whose refusals are classified as usual
+                log.info("auto-merge of %s#%s refused: %s", repo, number, exc.message)
+                doc["auto_merge_refused"] = sha
+                return
+            gate_observations.record_auto_merge(doc, sha, True)
+        case DisableAutoMerge(repo=repo, node_id=node_id):
+            gating.disable_auto_merge(repo, node_id)
+            gate_observations.record_auto_merge(doc, None, False)
 
 
 def _reply(

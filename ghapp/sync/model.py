@@ -26,9 +26,28 @@ ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
 ReviewDecision = Literal["APPROVED", "CHANGES_REQUESTED", "REVIEW_REQUIRED"]
 CheckState = Literal["success", "failure", "pending"]
 UpdateBranchPolicy = Literal["auto", "notify"]
+MergeStrategy = Literal["auto", "direct", "queue"]
 RefusalKind = Literal[
     "transient", "behind", "conflict", "missing_requirement", "method_not_allowed", "head_modified", "unknown"
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """ghapp's own check run on a head sha: what it says, or what ghapp wants it to say."""
+
+    status: Literal["in_progress", "completed"]
+    conclusion: Literal["success", "failure", "action_required"] | None
+    title: str
+    summary: str = ""
+
+    def same(self, other: GateCheck | None) -> bool:
+        """The same verdict and title (the summary follows from them and is not compared)."""
+        return other is not None and (self.status, self.conclusion, self.title) == (
+            other.status,
+            other.conclusion,
+            other.title,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +210,17 @@ class Observed:
     reviewer_refusals: tuple[ReviewerRefusal, ...] = ()
     draft_unsupported: str | None = None
     refused_methods: frozenset[str] = frozenset()
+    gate_check: GateCheck | None = None  # ghapp's check run on the head sha, as last written
+    gate_check_id: int | None = None
+    merge_groups: tuple[str, ...] = ()  # merge groups of the PR still without ghapp's check
+    queue_sha: str | None = None  # the head sha the queue state below is about
+    queue_state: Literal["requested", "queued", "dequeued", "refused"] | None = None
+    queue_reason: str | None = None  # the dequeue reason, or GitHub's refusal of the enqueue
+    queue_history: tuple[tuple[str, str | None], ...] = ()  # (sha queued, dequeue reason or None)
+    queue_again: bool = False  # ghapp queued ``queue_sha`` once more after it left for an unknown reason
+    auto_merge_sha: str | None = None  # auto-merge is enabled (for this head sha); None: it is not
+    auto_merge_refused_sha: str | None = None  # GitHub refused auto-merge on this sha: merge directly
+    auto_merge_stopped_sha: str | None = None  # someone else disabled ghapp's auto-merge on this sha
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +238,11 @@ class Policy:
     transient_retries: int = 3
     transient_delay_s: float = 5.0
     mergeability_recheck_s: float = 3.0
+    merge_strategy: MergeStrategy = "auto"
+    publish_check: bool = False  # ghapp's own check run (settings turn it on; the bare planner's tables leave it off)
+    status_url: str = ""  # ghapp's status page: the check run's details_url
+    own_app_id: int | None = None  # ghapp's app id: its own check suite is never counted as CI
+    config_errors: tuple[str, ...] = ()  # an invalid .github/ghapp.yml (defaults apply): ghapp's check run says so
     hold_labels: tuple[str, ...] = ("ghapp:hold",)  # a PR carrying one is not merged
     team_reviewers: tuple[str, ...] = ()
     delete_branch_on_merge: bool = False
@@ -293,6 +328,47 @@ class UpdateBranch:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishCheck:
+    """Write ghapp's check run on ``sha`` (update ``run_id``, else find it by ``external_id`` or create it)."""
+
+    repo: str
+    sha: str
+    external_id: str
+    check: GateCheck
+    run_id: int | None = None
+    details_url: str = ""
+    group: bool = False  # the head of a merge group, not of the PR
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Add the PR to its base's merge queue (GraphQL ``enqueuePullRequest``), if the head is still ``sha``."""
+
+    repo: str
+    number: int
+    node_id: str
+    sha: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnableAutoMerge:
+    """Let GitHub merge the PR once its requirements hold, if the head is still ``sha``."""
+
+    repo: str
+    number: int
+    node_id: str
+    sha: str
+    method: MergeMethod
+
+
+@dataclass(frozen=True, slots=True)
+class DisableAutoMerge:
+    repo: str
+    number: int
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReadPR:
     """Read the PR's state again.
 
@@ -349,5 +425,9 @@ GitHubAction = (
     | PostComment
     | UpdateBranch
     | ReadPR
+    | PublishCheck
+    | Enqueue
+    | EnableAutoMerge
+    | DisableAutoMerge
 )
 Action = GitHubAction | EmitNotice

@@ -18,6 +18,7 @@ from typing import Any
 
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.models import repository_id
+from ghapp.sync import gate_observations
 from ghapp.sync.model import (
     CheckResult,
     ChecksState,
@@ -358,6 +359,9 @@ def to_observed(
     )
     block = doc.get("merge_block")
     head = pr.head_sha if pr else None
+    gate_id, gate = gate_observations.gate_check_for(doc, head)
+    queue = doc.get("queue") or {}
+    auto = doc.get("auto_merge") or {}
     decision = doc.get("review_decision") or {}
     decision_read = bool(head) and decision.get("sha") == head
     return Observed(
@@ -389,6 +393,17 @@ def to_observed(
         ),
         draft_unsupported=doc.get("draft_unsupported"),
         refused_methods=frozenset(doc.get("refused_methods") or ()),
+        gate_check=gate,
+        gate_check_id=gate_id,
+        merge_groups=gate_observations.pending_groups(doc),
+        queue_sha=queue.get("sha"),
+        queue_state=queue.get("state"),
+        queue_reason=queue.get("reason"),
+        queue_history=gate_observations.queue_history(doc),
+        queue_again=bool(queue.get("again")),
+        auto_merge_sha=auto.get("sha") if auto.get("enabled") else None,
+        auto_merge_refused_sha=doc.get("auto_merge_refused"),
+        auto_merge_stopped_sha=doc.get("auto_merge_stopped"),
     )
 
 

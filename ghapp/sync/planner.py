@@ -145,6 +145,23 @@ The rules, in the order they are checked
     14. A PR a person reopened (``observed.pr.reopened_by_person``) is never
         closed by ghapp again, not even for a cancelled workstream: the
         lifecycle resumes from its state.
+    15. ghapp's check run (``policy.publish_check``): on an open PR's head,
+        ``PublishCheck`` whenever the run ghapp last wrote there differs in
+        state or title from what ``ghapp.sync.gate_check`` decides (waiting
+        for what, success, failure, action required; an invalid
+        ``.github/ghapp.yml`` named in the title), and once on each merge
+        group GitHub built for the PR (success when approved). A rule that
+        requires ``ghapp`` never holds ghapp's own merge.
+    16. Where the merge goes (``merge_strategy``): a base with a merge queue
+        (or ``MERGE_STRATEGY=queue``) gets ``Enqueue`` instead of ``Merge``,
+        once per head sha; a head the queue removed is queued again only
+        when it is a new head, and the pod hears ``pr_queued`` per head and
+        ``pr_dequeued`` per head and reason (``pr_queued:<sha>``,
+        ``pr_dequeued:<sha>:<reason>``). Where auto-merge is allowed and no
+        queue is configured, an approved PR gets ``EnableAutoMerge``, unless
+        GitHub refused it on this head (then ``Merge``) or someone else
+        turned it off (then nothing); ``DisableAutoMerge`` when the
+        workstream is cancelled or its approval went stale.
 
 Time
     The planner reads no clock: ``observed.now`` and ``observed.head_since``
@@ -155,8 +172,9 @@ Time
 Order of a plan
     GitHub writes first, in lifecycle order: EnsureBranch, BootstrapCommit,
     OpenDraftPR, UpdatePR, MarkReady, RequestReviewers, PostComment, then
-    one of Merge, UpdateBranch, ReadPR or ClosePR (so a requested comment
-    lands before the PR is closed).
+    one of Merge, Enqueue, EnableAutoMerge, UpdateBranch, ReadPR or ClosePR
+    (so a requested comment lands before the PR is closed), with ghapp's
+    check run written before the merge that needs it.
     Notices come last, so a notice never claims something a failed write did
     not do; the executor stops at the first failure and the next round plans
     the rest again.
@@ -165,9 +183,11 @@ Order of a plan
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from ghapp.github.branch_rules import MergeMethod
+from ghapp.sync import gate_check, gate_observations
 from ghapp.sync.body import normalise_text, pr_title, render_body
 from ghapp.sync.checks_gate import Gate, checks_gate
 from ghapp.sync.model import (
@@ -176,8 +196,12 @@ from ghapp.sync.model import (
     ClosePR,
     DependencyState,
     DesiredWorkstream,
+    DisableAutoMerge,
     EmitNotice,
+    EnableAutoMerge,
+    Enqueue,
     EnsureBranch,
+    GateCheck,
     GitHubAction,
     MarkReady,
     Merge,
@@ -187,6 +211,7 @@ from ghapp.sync.model import (
     OpenDraftPR,
     Policy,
     PostComment,
+    PublishCheck,
     ReadPR,
     RequestReviewers,
     Review,
@@ -334,7 +359,109 @@ def approval_satisfied(desired: DesiredWorkstream, observed: Observed, policy: P
 
 def checks_green(observed: Observed, policy: Policy) -> bool:
     """The checks gate is open (see ``ghapp.sync.checks_gate``)."""
-    return checks_gate(observed, policy).state == "pass"
+    return _gate(observed, policy).state == "pass"
+
+
+def _gate(observed: Observed, policy: Policy) -> Gate:
+    """The checks gate without ghapp's own check: ghapp publishes it itself, in the same plan as the merge."""
+    own = tuple(c for c in observed.rules.required_checks if c.context == gate_check.CHECK_NAME)
+    if not own:
+        return checks_gate(observed, policy)
+    rules = replace(observed.rules, required_checks=tuple(c for c in observed.rules.required_checks if c not in own))
+    return checks_gate(replace(observed, rules=rules), policy)
+
+
+def merge_strategy(policy: Policy, observed: Observed) -> str:
+    """``direct``, ``queue`` or ``auto_merge``: forced by ``policy.merge_strategy``, or picked from the base's
+    rules (a merge queue: queue; auto-merge allowed: auto-merge; else the REST merge)."""
+    if policy.merge_strategy in ("direct", "queue"):
+        return policy.merge_strategy
+    block = observed.merge_block
+    if observed.rules.merge_queue or (block is not None and "merge_queue" in block.missing):
+        return "queue"  # the rules say so, or GitHub refused the REST merge: "must be made through the queue"
+    if observed.rules.allow_auto_merge and observed.auto_merge_refused_sha != (
+        observed.pr.head_sha if observed.pr else None
+    ):
+        return "auto_merge"
+    return "direct"
+
+
+_APPROVAL_LABELS = {
+    "pod": "the pod's approval",
+    "github": "an approving review",
+    "either": "the pod's approval or an approving review",
+    "none": "approval",
+}
+
+
+def _gate_facts(desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR) -> gate_check.GateFacts:
+    blocked: list[str] = [f"dependency `{dep}` was cancelled" for dep in _cancelled_dependencies(desired, observed)]
+    if not observed.base_exists:
+        blocked.append(f"the base branch `{desired.base}` is missing")
+    if _conflicting(pr):
+        blocked.append("the branch conflicts with its base")
+    block = observed.merge_block
+    if (
+        block is not None
+        and block.head_sha == pr.head_sha
+        and block.reason not in ("transient", "method_not_allowed")
+        and "merge_queue" not in block.missing  # the REST merge refused for the queue: ghapp enqueues instead
+    ):
+        spent = block.reason != "behind"
+        if spent:
+            blocked.append(f"GitHub refused the merge: {block.message}")
+    if observed.queue_state == "refused" and observed.queue_sha == pr.head_sha:
+        blocked.append(f"GitHub refused to queue the pull request: {observed.queue_reason}")
+    gate = _gate(observed, policy)
+    return gate_check.GateFacts(
+        head_sha=pr.head_sha,
+        completed=desired.completed and not pr.draft,
+        approved=approval_satisfied(desired, observed, policy),
+        denied=_pod_denied(desired, pr.head_sha) and policy.approval in ("pod", "either"),
+        approval_label=_APPROVAL_LABELS[policy.approval],
+        dependencies=tuple(state for _, state in _dependency_states(desired, observed) if state is not None),
+        blocked=tuple(blocked),
+        behind=_behind(observed, policy, pr, None),
+        checks_waiting=tuple(name for name in gate.missing if name != "checks") if gate.state != "pass" else (),
+        config_errors=policy.config_errors,
+    )
+
+
+def _check_writes(desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR) -> list[GitHubAction]:
+    """ghapp's check run on the head when it says something else than it should, and on new merge groups."""
+    writes: list[GitHubAction] = []
+    wanted = gate_check.gate_check(_gate_facts(desired, observed, policy, pr))
+    if not wanted.same(observed.gate_check):
+        writes.append(
+            PublishCheck(
+                repo=desired.repo,
+                sha=pr.head_sha,
+                external_id=gate_check.external_id(desired.task_id, desired.workstream_id, pr.head_sha),
+                check=wanted,
+                run_id=observed.gate_check_id,
+                details_url=policy.status_url,
+            )
+        )
+    approved = approval_satisfied(desired, observed, policy)
+    for sha in observed.merge_groups:
+        # a group holds the PR as it was queued, which ghapp does only once approved; it says so
+        verdict = GateCheck(
+            "completed",
+            "success" if approved else "failure",
+            f"Approved for {pr.head_sha[:7]}" if approved else "Not approved by the pod",
+            f"Merge group `{sha}` of `{pr.head_sha}`.",
+        )
+        writes.append(
+            PublishCheck(
+                repo=desired.repo,
+                sha=sha,
+                external_id=gate_check.external_id(desired.task_id, desired.workstream_id, sha),
+                check=verdict,
+                details_url=policy.status_url,
+                group=True,
+            )
+        )
+    return writes
 
 
 def desired_reviewers(desired: DesiredWorkstream, policy: Policy) -> tuple[str, ...]:
@@ -517,7 +644,7 @@ def _plan_open_lifecycle(
         notices.add(
             "merge_conflict", f"merge_conflict:{pr.head_sha}", head_sha=pr.head_sha, mergeable_state=pr.mergeable_state
         )
-    gate = checks_gate(observed, policy)
+    gate = _gate(observed, policy)
     if gate.stalled:
         notices.add(
             "checks_stalled",
@@ -617,16 +744,20 @@ def _blocked(notices: _Notices, pr: ObservedPR, reason: str, message: str = "", 
     )
 
 
-def _behind(observed: Observed, pr: ObservedPR, block: MergeBlock | None) -> bool:
-    """The base requires an up-to-date head and this one is not."""
+def _behind(observed: Observed, policy: Policy, pr: ObservedPR, block: MergeBlock | None) -> bool:
+    """The base requires an up-to-date head and this one is not.
+
+    Never through a merge queue: the queue tests each PR on the latest base itself, without asking its
+    author to update the branch (GitHub docs, "Managing a merge queue"), and an update would push a new
+    head, which takes a queued PR out of the queue."""
+    if merge_strategy(policy, observed) == "queue":
+        return False
     if block is not None and block.reason == "behind":
         return True
     return pr.mergeable_state == "behind" and observed.rules.strict
 
 
-def _retry_allowed(
-    observed: Observed, policy: Policy, pr: ObservedPR, block: MergeBlock, notices: _Notices
-) -> bool:
+def _retry_allowed(observed: Observed, policy: Policy, pr: ObservedPR, block: MergeBlock, notices: _Notices) -> bool:
     """Whether to try the merge again after GitHub refused it on this head sha."""
     if block.reason == "method_not_allowed":
         return True  # the refused method is no longer chosen
@@ -656,7 +787,7 @@ def _merge_if_ready(
         notices.add("merge_held", f"merge_held:{hold}:{pr.head_sha}", label=hold, head_sha=pr.head_sha)
         return None
     block = observed.merge_block if observed.merge_block and observed.merge_block.head_sha == pr.head_sha else None
-    if _behind(observed, pr, block) and gate.state != "fail":
+    if _behind(observed, policy, pr, block) and gate.state != "fail":
         if policy.update_branch == "notify":
             _blocked(notices, pr, "behind", "The head branch is not up to date with the base branch.", ["up_to_date"])
             return None
@@ -667,6 +798,17 @@ def _merge_if_ready(
         if _needs_decision(desired, observed, policy, pr):
             return _read_pr(desired, observed, policy, pr, notices)
         return None
+    strategy = merge_strategy(policy, observed)
+    if strategy == "auto_merge" and observed.auto_merge_stopped_sha == pr.head_sha:
+        return None  # someone turned ghapp's auto-merge off on this head: a person's action wins
+    if strategy == "auto_merge" and pr.mergeable is not None:
+        if observed.auto_merge_sha == pr.head_sha:
+            return None  # GitHub merges once its requirements hold
+        method = choose_method(policy, observed)
+        if method is not None:
+            return EnableAutoMerge(
+                repo=desired.repo, number=pr.number, node_id=pr.node_id, sha=pr.head_sha, method=method
+            )
     if gate.state != "pass":
         if gate.wake is not None and gate.missing == ("checks",):
             notices.wake(gate.wake)  # the settle time
@@ -677,10 +819,48 @@ def _merge_if_ready(
     if method is None:
         _blocked(notices, pr, "method_not_allowed", "No merge method is allowed on this repository.")
         return None
+    if strategy == "queue":
+        if block is not None and "merge_queue" not in block.missing and not _retry_allowed(
+            observed, policy, pr, block, notices
+        ):
+            return None
+        return _enqueue(desired, observed, pr, notices)
     if block is not None and not _retry_allowed(observed, policy, pr, block, notices):
         return None
     delete = desired.head if policy.delete_branch_on_merge else None
     return Merge(repo=desired.repo, number=pr.number, sha=pr.head_sha, method=method, delete_branch=delete)
+
+
+def _enqueue(desired: DesiredWorkstream, observed: Observed, pr: ObservedPR, notices: _Notices) -> Enqueue | None:
+    """Queue the head once; a head that left the queue (failing checks, a person) is queued again only when
+    it is a new head; a refusal is reported once per sha. A head that left for a reason nobody told ghapp
+    (``UNKNOWN_REMOVAL_REASON``, or a lost delivery found out by asking GitHub) is queued once more."""
+    if observed.queue_sha == pr.head_sha and observed.queue_state is not None:
+        if observed.queue_state == "refused":
+            _blocked(notices, pr, "queue_refused", observed.queue_reason or "")
+        unknown = observed.queue_state == "dequeued" and observed.queue_reason == gate_observations.UNKNOWN_REASON
+        if not unknown or observed.queue_again:
+            return None
+    return Enqueue(repo=desired.repo, number=pr.number, node_id=pr.node_id, sha=pr.head_sha)
+
+
+def _queue_notices(observed: Observed, pr: ObservedPR, notices: _Notices) -> None:
+    """``pr_queued`` once per head sha queued; ``pr_dequeued`` with GitHub's reason (not for a merge)."""
+    for sha, reason in observed.queue_history:
+        notices.add("pr_queued", f"pr_queued:{sha}", head_sha=sha)
+        if reason is not None and reason != "MERGE":
+            notices.add("pr_dequeued", f"pr_dequeued:{sha}:{reason}", head_sha=sha, reason=reason)
+
+
+def _auto_merge_off(
+    desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR
+) -> DisableAutoMerge | None:
+    """Auto-merge that ghapp must take back: the workstream is cancelled or its approval went stale."""
+    if observed.auto_merge_sha is None or pr.state != "open" or pr.merged:
+        return None
+    if desired.cancelled or not approval_satisfied(desired, observed, policy):
+        return DisableAutoMerge(repo=desired.repo, number=pr.number, node_id=pr.node_id)
+    return None
 
 
 _NOTICE_ORDER = {
@@ -702,6 +882,8 @@ _NOTICE_ORDER = {
             "checks_stalled",
             "merge_conflict",
             "merge_blocked",
+            "pr_queued",
+            "pr_dequeued",
             "pr_merged",
             "pr_closed",
             "workstream_paused",
@@ -731,6 +913,10 @@ def _plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> tup
     finish: GitHubAction | None = None
     if pr is not None:
         _activity_notices(observed, pr, notices)
+        _queue_notices(observed, pr, notices)
+        off = _auto_merge_off(desired, observed, policy, pr)
+        if off is not None:
+            writes.append(off)
 
     if pr is not None and pr.merged:
         notices.add("pr_merged", f"pr_merged:{pr.number}", head_sha=pr.head_sha)
@@ -757,6 +943,8 @@ def _plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> tup
         else:
             open_writes, finish = _plan_open(desired, observed, policy, pr, notices)
             writes.extend(open_writes)
+            if policy.publish_check:
+                writes.extend(_check_writes(desired, observed, policy, pr))
 
     if pr is not None:
         writes.extend(_comment_requests(desired, observed, pr))

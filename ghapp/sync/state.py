@@ -28,12 +28,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def load_observed(conn: Connection, task_id: str, workstream_id: str) -> observations.Doc | None:
-    row = conn.execute(
-        select(workstreams.c.observed).where(
-            workstreams.c.task_id == task_id, workstreams.c.workstream_id == workstream_id
-        )
-    ).first()
+def load_observed(
+    conn: Connection, task_id: str, workstream_id: str, *, for_update: bool = False
+) -> observations.Doc | None:
+    """The stored document. ``for_update`` locks the row until the transaction ends (PostgreSQL's
+    ``SELECT ... FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already serialises writers): a read that is
+    written back must hold it, or two writers that read the same document lose one's change."""
+    query = select(workstreams.c.observed).where(
+        workstreams.c.task_id == task_id, workstreams.c.workstream_id == workstream_id
+    )
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return None if row is None else observations.normalise(row.observed)
 
 
@@ -76,8 +80,8 @@ def save_observed(
 def mutate_observed(
     conn: Connection, task_id: str, workstream_id: str, change: Callable[[observations.Doc], Any]
 ) -> observations.Doc | None:
-    """Apply ``change`` to the stored document inside the caller's transaction."""
-    doc = load_observed(conn, task_id, workstream_id)
+    """Apply ``change`` to the stored document inside the caller's transaction (the row locked till its end)."""
+    doc = load_observed(conn, task_id, workstream_id, for_update=True)
     if doc is None:
         return None
     change(doc)

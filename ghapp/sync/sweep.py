@@ -222,6 +222,7 @@ def mark_stale(runtime: Runtime, refs: Sequence[state.WorkstreamRef]) -> None:
     def flag(doc: observations.Doc) -> None:
         doc["stale"] = True
 
+    refs = sorted(refs, key=lambda r: (r.task_id, r.workstream_id))  # the lock order of every writer
     for start in range(0, len(refs), STALE_BATCH):
         with runtime.engine.begin() as conn:
             for ref in refs[start : start + STALE_BATCH]:

@@ -18,6 +18,9 @@ not at least ``SETTLED_AFTER_S`` older than that read may have changed after it,
 more. Counting reviews and comments instead would cost a nested connection per PR. A dismissal is not
 known to bump ``updated_at`` (no payload shows it either way): it changes no count either, so the
 counts would not have caught it.
+
+Whether a PR is in a merge queue is compared too: the ``enqueued`` and ``dequeued`` deliveries are all
+ghapp hears of the queue, and GitHub may not bump ``updatedAt`` for them (not documented either way).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy import Connection, or_, select
 
 from ghapp.github.open_pulls import PullSummary
 from ghapp.store.schema import workstreams
-from ghapp.sync import observations
+from ghapp.sync import gate_observations, observations
 
 PullsByNumber = Mapping[int, PullSummary]
 
@@ -67,16 +70,31 @@ def difference(doc: Mapping[str, Any] | None, summary: PullSummary | None) -> st
         return "head moved"
     if bool(pr.get("draft")) != summary.draft:
         return "draft flag changed"
+    if summary.queued != gate_observations.in_queue(doc or {}, summary.head_sha):
+        return "merge queue differs"  # an enqueued or dequeued delivery was lost, or is late
     if (pr.get("updated_at") or "") < summary.updated_at:
         return "updated on GitHub since"
     updated = observations.epoch(summary.updated_at)
     read_at = (doc or {}).get("refreshed_at")
     if updated is None or read_at is None or read_at < updated + SETTLED_AFTER_S:
         return "read too soon after GitHub's last update"
-    observed_checks = observations.checks_for(observations.normalise(doc), summary.head_sha)
+    observed_checks = _with_own(
+        observations.checks_for(observations.normalise(doc), summary.head_sha),
+        gate_observations.own_check_state(doc or {}, summary.head_sha),
+    )
     if observed_checks != ROLLUP.get(summary.checks or "", "none"):
         return "checks differ"
     return None
+
+
+def _with_own(checks: str, own: str | None) -> str:
+    """The head's checks with ghapp's own check run among them, combined as GitHub's rollup combines runs:
+    failure if any failed, pending if any runs, success once all passed."""
+    states = {state for state in (checks, own) if state not in (None, "none")}
+    for state in ("failure", "pending", "success"):
+        if state in states:
+            return state
+    return "none"
 
 
 def to_verify(

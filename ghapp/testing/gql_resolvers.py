@@ -21,7 +21,9 @@ from graphql import (
 )
 
 from ghapp.testing.conversation import ReviewComment, ReviewThread
+from ghapp.testing.errors import ApiError
 from ghapp.testing.gateway import Call
+from ghapp.testing.gating import QueueEntry
 from ghapp.testing.limits import RateSnapshot
 from ghapp.testing.models import (
     Account,
@@ -197,6 +199,28 @@ def _set_draft(draft: bool) -> Callable[..., dict[str, Any]]:
     return mutate
 
 
+def _refused(exc: ApiError) -> GitHubGraphQLError:
+    # A refused mutation is a field error of type UNPROCESSABLE carrying GitHub's message (as gh users quote
+    # it: "GraphQL: Pull request Pull request is in clean status (enablePullRequestAutoMerge)").
+    return GitHubGraphQLError("UNPROCESSABLE", str(exc))
+
+
+def _gate(write: Callable[[Context, PullRequest, dict[str, Any]], Any], key: str) -> Callable[..., dict[str, Any]]:
+    """A mutation on one pull request, found by ``pullRequestId`` (``id`` for dequeuePullRequest)."""
+
+    def mutate(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+        context = _context(info)
+        pull = _pull_by_node(context, input["pullRequestId"] if "pullRequestId" in input else input["id"])
+        _require(context, "pull_requests", "write")  # the permission GitHub asks of apps here is not documented
+        try:
+            value = write(context, pull, input)
+        except ApiError as exc:
+            raise _refused(exc) from exc
+        return {"clientMutationId": input.get("clientMutationId"), key: value}
+
+    return mutate
+
+
 def _resolve_thread(resolved: bool) -> Callable[..., dict[str, Any]]:
     """GraphQL ``resolveReviewThread``/``unresolveReviewThread`` (GitHub's GraphQL reference, Mutations):
     the thread by its node id; ``pull_request_review_thread`` resolved/unresolved follows."""
@@ -211,6 +235,41 @@ def _resolve_thread(resolved: bool) -> Callable[..., dict[str, Any]]:
         return {"clientMutationId": input.get("clientMutationId"), "thread": thread}
 
     return mutate
+
+
+def _enqueue(context: Context, pull: PullRequest, input: dict[str, Any]) -> Any:
+    return context.world.gating.enqueue(pull, input.get("expectedHeadOid"), context.call.actor)
+
+
+def _dequeue(context: Context, pull: PullRequest, input: dict[str, Any]) -> Any:
+    return context.world.gating.dequeue(pull, "MANUAL", context.call.actor)
+
+
+def _enable_auto_merge(context: Context, pull: PullRequest, input: dict[str, Any]) -> Any:
+    return context.world.gating.enable_auto_merge(
+        pull,
+        expected_head=input.get("expectedHeadOid"),
+        method=str(input.get("mergeMethod") or "MERGE").lower(),
+        title=input.get("commitHeadline"),
+        body=input.get("commitBody"),
+        actor=context.call.actor,
+    )
+
+
+def _disable_auto_merge(context: Context, pull: PullRequest, input: dict[str, Any]) -> Any:
+    return context.world.gating.disable_auto_merge(pull, context.call.actor)
+
+
+def _auto_merge_request(pull: PullRequest, *_: Any) -> dict[str, Any] | None:
+    found = pull.auto_merge
+    if found is None:
+        return None
+    return {
+        "enabledAt": iso(found.enabled_at),
+        "enabledBy": found.enabled_by,
+        "mergeMethod": found.merge_method.upper(),
+        "pullRequest": pull,
+    }
 
 
 def _threads(pull: PullRequest, info: GraphQLResolveInfo, **page: Any) -> dict[str, Any]:
@@ -365,6 +424,10 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
     "Mutation": {
         "markPullRequestReadyForReview": _set_draft(False),
         "convertPullRequestToDraft": _set_draft(True),
+        "enqueuePullRequest": _gate(_enqueue, "mergeQueueEntry"),
+        "dequeuePullRequest": _gate(_dequeue, "mergeQueueEntry"),
+        "enablePullRequestAutoMerge": _gate(_enable_auto_merge, "pullRequest"),
+        "disablePullRequestAutoMerge": _gate(_disable_auto_merge, "pullRequest"),
         "resolveReviewThread": _resolve_thread(True),
         "unresolveReviewThread": _resolve_thread(False),
     },
@@ -400,8 +463,23 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
         "reviews": _reviews,
         "comments": _comments,
         "reviewRequests": lambda p, *_, **__: {"totalCount": len(p.requested_reviewers)},
+        "autoMergeRequest": _auto_merge_request,
+        "isInMergeQueue": lambda p, info: _context(info).world.gating.entry_of(p) is not None,
+        "mergeQueueEntry": lambda p, info: _context(info).world.gating.entry_of(p),
         "reviewThreads": _threads,
     },
+    "MergeQueueEntry": {
+        "id": lambda e, *_: node_id("MQE", e.id),
+        "position": lambda e, info: _context(info).world.gating.position(e),
+        "state": lambda e, *_: e.state,
+        "enqueuedAt": lambda e, *_: iso(e.enqueued_at),
+        "pullRequest": lambda e, *_: e.pull,
+    },
+    "AutoMergeRequest": _keys("enabledAt", "enabledBy", "mergeMethod", "pullRequest"),
+    "EnqueuePullRequestPayload": _keys("clientMutationId", "mergeQueueEntry"),
+    "DequeuePullRequestPayload": _keys("clientMutationId", "mergeQueueEntry"),
+    "EnablePullRequestAutoMergePayload": _keys("clientMutationId", "pullRequest"),
+    "DisablePullRequestAutoMergePayload": _keys("clientMutationId", "pullRequest"),
     "PullRequestReviewThreadConnection": _keys("nodes", "pageInfo", "totalCount"),
     "PullRequestReviewThread": {
         "id": lambda t, *_: t.node_id,
@@ -460,6 +538,7 @@ TYPE_OF: dict[type, str] = {
     Review: "PullRequestReview",
     CheckRun: "CheckRun",
     CommitStatus: "StatusContext",
+    QueueEntry: "MergeQueueEntry",
     ReviewThread: "PullRequestReviewThread",
     ReviewComment: "PullRequestReviewComment",
 }

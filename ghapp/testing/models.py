@@ -153,10 +153,22 @@ class PullRequest:
     requested_teams: list[Team] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     comments: int = 0
+    auto_merge: AutoMerge | None = None
 
     @property
     def node_id(self) -> str:
         return node_id("PR", self.id)
+
+
+@dataclass
+class AutoMerge:
+    """The ``auto_merge`` object of a pull request (@octokit/openapi ``auto-merge``)."""
+
+    enabled_by: Account
+    merge_method: str  # merge, squash or rebase
+    enabled_at: float
+    commit_title: str | None = None
+    commit_message: str | None = None
 
 
 @dataclass
@@ -216,6 +228,12 @@ class CheckRun:
     started_at: float
     completed_at: float | None
     app: CheckApp
+    # what an app sets through the check runs API (GitHub Actions' runs leave them empty)
+    external_id: str = ""
+    details_url: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    text: str | None = None
 
 
 @dataclass
@@ -279,8 +297,9 @@ DEFAULT_PERMISSIONS = {
     "contents": "write",
     "pull_requests": "write",
     "issues": "write",
-    "checks": "read",
+    "checks": "write",  # ghapp publishes its own check run (app.yml asks for checks: write)
     "statuses": "read",
+    "merge_queues": "read",
 }
 
 DEFAULT_EVENTS = [
@@ -288,6 +307,7 @@ DEFAULT_EVENTS = [
     "check_run",
     "check_suite",
     "issue_comment",
+    "merge_group",
     "pull_request",
     "pull_request_review",
     "push",
@@ -296,8 +316,13 @@ DEFAULT_EVENTS = [
 ]
 
 # Events an installation receives only with this permission (GitHub docs, "Webhook events and payloads":
-# both rule events list the Administration repository permission, read, as needed by GitHub Apps).
-EVENT_PERMISSIONS = {"branch_protection_rule": "administration", "repository_ruleset": "administration"}
+# both rule events list the Administration repository permission, read, as needed by GitHub Apps;
+# merge_group lists the "Merge queues" repository permission, read).
+EVENT_PERMISSIONS = {
+    "branch_protection_rule": "administration",
+    "repository_ruleset": "administration",
+    "merge_group": "merge_queues",
+}
 
 
 def grants(granted: dict[str, str], permission: str, level: str) -> bool:

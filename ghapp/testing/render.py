@@ -444,7 +444,7 @@ def pull_request(
             "statuses": {"href": f"{api}/statuses/{pull.head_sha}"},
         },
         "author_association": "MEMBER",
-        "auto_merge": None,
+        "auto_merge": auto_merge(base, pull),
         "active_lock_reason": None,
     }
     if simple:
@@ -466,6 +466,19 @@ def pull_request(
         }
     )
     return out
+
+
+def auto_merge(base: str, pull: PullRequest) -> dict[str, Any] | None:
+    """@octokit/openapi ``auto-merge``: who enabled it, the method, and the commit's title and message."""
+    found = pull.auto_merge
+    if found is None:
+        return None
+    return {
+        "enabled_by": user(base, found.enabled_by),
+        "merge_method": found.merge_method,
+        "commit_title": found.commit_title or "",
+        "commit_message": found.commit_message or "",
+    }
 
 
 def association(repo: Repo, login: str) -> str:
@@ -628,18 +641,18 @@ def check_run(base: str, repo: Repo, run: CheckRun, pulls: list[PullRequest]) ->
         "id": run.id,
         "node_id": node_id("CR", run.id),
         "head_sha": run.head_sha,
-        "external_id": "",
+        "external_id": run.external_id,
         "url": f"{api}/check-runs/{run.id}",
         "html_url": f"{base}/{repo.full_name}/runs/{run.id}",
-        "details_url": f"{base}/{repo.full_name}/runs/{run.id}",
+        "details_url": run.details_url if run.details_url is not None else f"{base}/{repo.full_name}/runs/{run.id}",
         "status": run.status,
         "conclusion": run.conclusion,
         "started_at": iso(run.started_at),
         "completed_at": iso(run.completed_at),
         "output": {
-            "title": run.name,
-            "summary": f"{run.name}: {run.conclusion or run.status}",
-            "text": None,
+            "title": run.title if run.title is not None else run.name,
+            "summary": run.summary if run.summary is not None else f"{run.name}: {run.conclusion or run.status}",
+            "text": run.text,
             "annotations_count": 0,
             "annotations_url": f"{api}/check-runs/{run.id}/annotations",
         },

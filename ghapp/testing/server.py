@@ -146,6 +146,15 @@ class GitHubSimulator:
         with self.world.lock:
             return [record.as_dict() for record in self.world.merge_log]
 
+    def check_runs(self, repo: str, ref: str) -> list[dict[str, Any]]:
+        """Every check run on ``ref``, newest first, as ``GET .../commits/{ref}/check-runs?filter=all`` shows them."""
+        with self.world.lock:
+            found = self._repo(repo)
+            sha = self.world.resolve(found, ref)
+            pulls = self.world.pulls_for_sha(found, sha)
+            runs = self.world.gating.list_runs(found, sha, name=None, status=None, app_id=None, latest=False)
+            return [render.check_run(self.url, found, run, pulls) for run in runs]
+
     def branch_sha(self, repo: str, branch: str) -> str | None:
         with self.world.lock:
             return self._repo(repo).branches.get(branch)
@@ -307,11 +316,13 @@ class GitHubSimulator:
         dismiss_stale: bool = False,
         enforcement: str = "active",
         extra_rules: list[dict[str, Any]] | None = None,
+        merge_queue: str | None = None,
     ) -> int:
         """Create or replace the repository ruleset ``name``; its id. ``branches`` are ref_name conditions
         (default ``["~DEFAULT_BRANCH"]``; ``"~ALL"``, ``"refs/heads/release/*"`` work too).
         ``required_checks`` holds context names or ``{"context": ..., "integration_id": ...}``;
         ``required_approvals`` None adds no pull_request rule. ``extra_rules`` adds rules in GitHub's own shape.
+        ``merge_queue`` (MERGE, SQUASH or REBASE) adds a ``merge_queue`` rule merging with that method.
         Sends ``repository_ruleset`` created or edited."""
         made: list[dict[str, Any]] = []
         checks = _required_checks(required_checks or [], "integration_id")
@@ -341,6 +352,23 @@ class GitHubSimulator:
                         "require_last_push_approval": False,
                         "required_approving_review_count": approvals or 0,
                         "required_review_thread_resolution": False,
+                    },
+                }
+            )
+        if merge_queue is not None:
+            if merge_queue not in ("MERGE", "SQUASH", "REBASE"):
+                raise ValueError("merge_queue is the queue's merge method: MERGE, SQUASH or REBASE")
+            made.append(
+                {
+                    "type": "merge_queue",
+                    "parameters": {  # GitHub's defaults in the settings page, except the method
+                        "check_response_timeout_minutes": 60,
+                        "grouping_strategy": "ALLGREEN",
+                        "max_entries_to_build": 5,
+                        "max_entries_to_merge": 5,
+                        "merge_method": merge_queue,
+                        "min_entries_to_merge": 1,
+                        "min_entries_to_merge_wait_minutes": 5,
                     },
                 }
             )
@@ -584,6 +612,46 @@ class GitHubSimulator:
         with self.world.lock:
             item = self.world.set_status(self._repo(repo), sha, state, context)
             return render.commit_status(self.url, item)
+
+    def enqueue_by_hand(self, repo: str, number: int, user: str = "maintainer") -> int:
+        """A person adds the PR to its base's merge queue; the entry's position."""
+        with self.world.lock:
+            gating = self.world.gating
+            entry = gating.enqueue(self._pull(repo, number), None, self.world.account(user))
+            return gating.position(entry)
+
+    def dequeue_by_hand(self, repo: str, number: int, user: str = "maintainer") -> None:
+        with self.world.lock:
+            self.world.gating.dequeue(self._pull(repo, number), "MANUAL", self.world.account(user))
+
+    def merge_queue(self, repo: str, base: str | None = None) -> list[dict[str, Any]]:
+        """The queue of ``base`` (the default branch): number, head sha and merge group of each entry."""
+        with self.world.lock:
+            found = self._repo(repo)
+            entries = self.world.gating.queues.get((found.id, base or found.default_branch), [])
+            return [
+                {"number": e.pull.number, "head_sha": e.head_sha, "group_ref": e.group_ref, "group_sha": e.group_sha}
+                for e in entries
+            ]
+
+    def queue_ci(self, repo: str, checks: list[str], conclusion: str = "success") -> None:
+        """The simulated CI app reports ``checks`` with ``conclusion`` on every merge group built from now on
+        (an empty list stops it)."""
+        with self.world.lock:
+            found = self._repo(repo)
+            if checks:
+                self.world.gating.queue_ci[found.id] = (list(checks), conclusion)
+            else:
+                self.world.gating.queue_ci.pop(found.id, None)
+
+    def enable_auto_merge_by_hand(
+        self, repo: str, number: int, user: str = "maintainer", method: str = "merge"
+    ) -> None:
+        with self.world.lock:
+            pull = self._pull(repo, number)
+            self.world.gating.enable_auto_merge(
+                pull, expected_head=None, method=method, title=None, body=None, actor=self.world.account(user)
+            )
 
     def merge_by_hand(self, repo: str, number: int, user: str = "maintainer", method: str = "merge") -> str:
         """A person presses the merge button (GitHub's rules still apply: 405 when not mergeable)."""

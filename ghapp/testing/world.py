@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +16,7 @@ from ghapp.testing.auth import installation_token
 from ghapp.testing.config import SimulatorConfig
 from ghapp.testing.conversation import Conversation
 from ghapp.testing.errors import ApiError, missing_field, not_found, validation_failed
+from ghapp.testing.gating import MUST_QUEUE, Gating, SettlingLock
 from ghapp.testing.gitdata import FileChanges, GitStore, MergeConflict
 from ghapp.testing.mergeability import (
     BASE_MODIFIED,
@@ -59,7 +59,8 @@ class World:
     def __init__(self, config: SimulatorConfig, sender: WebhookSender) -> None:
         self.config = config
         self.sender = sender
-        self.lock = threading.RLock()
+        self.gating = Gating(self)
+        self.lock = SettlingLock(self.gating.settle)  # the merge queue and auto-merge move on release
         self.base_url = f"http://{config.host}"
         self._ids = itertools.count(1001)
         self._pushes = itertools.count(1)
@@ -203,6 +204,7 @@ class World:
                     self._recompute_later(pull)
                     self._emit_pull("synchronize", pull, sender, before=previous, after=sha)
                     self._dismiss_stale(pull, sender)
+                    self.gating.head_pushed(pull, sender)
             self._request_suites(repo, sha, branch)
 
     def create_branch(self, repo: Repo, branch: str, sha: str, sender: Account) -> None:
@@ -467,6 +469,9 @@ class World:
     def rulesets_for(self, repo: Repo, branch: str) -> list[rules.Ruleset]:
         return [r for r in repo.rulesets.values() if rules.ruleset_applies(r, branch, repo.default_branch)]
 
+    def can_write(self, repo: Repo, who: Account) -> bool:
+        return who.login.lower() in self._writers(repo) or who.type == "Bot"
+
     def _writers(self, repo: Repo) -> set[str]:
         writers = {login.lower() for login, level in repo.collaborators.items() if level in ("write", "admin")}
         return writers | {repo.owner.login.lower()}
@@ -721,6 +726,8 @@ class World:
             }
             if not allowed[method]:
                 raise ApiError(405, METHOD_NOT_ALLOWED[method])
+            if self.gating.queue_rule(repo, pull.base_ref) is not None:
+                raise ApiError(405, MUST_QUEUE)
             refusal = merge_refusal(self.merge_facts(pull))
             if refusal:
                 raise ApiError(405, refusal)
@@ -746,7 +753,7 @@ class World:
                     # quoted as GitHub's merge refusal in nikku/merge-me#12
                     raise ApiError(405, "This branch can't be rebased") from exc
                 raise ApiError(405, "Pull Request is not mergeable") from exc
-            self.merge_log.append(self._merge_record(pull, method, sender, now))
+            self.merge_log.append(self.merge_record(pull, method, sender, now))
             pull.merged = True
             pull.merged_at = now
             pull.merged_by = sender
@@ -764,11 +771,14 @@ class World:
                 self.delete_branch(repo, pull.head_ref, sender, retarget_to=pull.base_ref)
             return result
 
-    def _merge_record(self, pull: PullRequest, method: str, sender: Account, now: float) -> MergeRecord:
-        """What stood on the head when it merged: each check's latest verdict and what the base's rules required."""
+    def merge_record(
+        self, pull: PullRequest, method: str, sender: Account, now: float, checked: str | None = None
+    ) -> MergeRecord:
+        """What stood on the head when it merged: each check's latest verdict and what the base's rules required.
+        ``checked`` is the commit GitHub checked instead of the head (a merge queue's group)."""
         repo = pull.repo
         branch_rules = self.branch_rules(repo, pull.base_ref)
-        results = self.check_results(repo, pull.head_sha)
+        results = self.check_results(repo, checked or pull.head_sha)
         checks = {result.name: result.state for result in results}  # oldest first: the latest verdict wins
         required = {c.context: rules.check_state(c, results) for c in branch_rules.checks}
         return MergeRecord(repo.full_name, pull.number, pull.head_sha, method, sender.login, now, checks, required)
@@ -1014,7 +1024,13 @@ class World:
         for slug in repo.ci_apps:
             self._suite(repo, sha, CHECK_APPS[slug], branch)
 
-    def _suite(self, repo: Repo, sha: str, app: CheckApp, branch: str | None = None) -> CheckSuite:
+    def suite_for(self, repo: Repo, sha: str, app: CheckApp, *, requested: bool = True) -> CheckSuite:
+        """The app's suite on ``sha``, made when missing (``check_suite`` ``requested`` only if asked)."""
+        return self._suite(repo, sha, app, requested=requested)
+
+    def _suite(
+        self, repo: Repo, sha: str, app: CheckApp, branch: str | None = None, *, requested: bool = True
+    ) -> CheckSuite:
         suites = self.suites.setdefault((repo.id, sha), [])
         for suite in suites:
             if suite.app == app:
@@ -1034,8 +1050,9 @@ class World:
             app=app,
         )
         suites.append(suite)
-        ci = self.account("github-actions[bot]" if app.slug == "github-actions" else f"{app.slug}[bot]", "Bot")
-        self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "requested", ci))
+        if requested:
+            ci = self.account("github-actions[bot]" if app.slug == "github-actions" else f"{app.slug}[bot]", "Bot")
+            self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "requested", ci))
         return suite
 
     def _app(self, slug: str) -> CheckApp:
@@ -1093,17 +1110,24 @@ class World:
             run.completed_at = now
             suite.updated_at = now
             ci = self._ci(suite)
-            self._emit_repo("check_run", repo, events.check_run(self, repo, suite, run, "completed", ci))
-            if all(r.status == "completed" for r in suite.runs):
-                suite.status = "completed"
-                conclusions = {r.conclusion for r in suite.runs}
-                # GitHub docs, "About status checks": the suite reports its highest-priority conclusion
-                ranked = ("action_required", "cancelled", "timed_out", "failure", "neutral")
-                suite.conclusion = next((c for c in ranked if c in conclusions), "success")
-                if conclusions <= {"skipped"}:
-                    suite.conclusion = "skipped"
-                self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "completed", ci))
+            self.emit_check_run(repo, suite, run, "completed", ci)
+            self.finish_suite(repo, suite, ci)
             return run
+
+    def emit_check_run(self, repo: Repo, suite: CheckSuite, run: CheckRun, action: str, sender: Account) -> None:
+        self._emit_repo("check_run", repo, events.check_run(self, repo, suite, run, action, sender))
+
+    def finish_suite(self, repo: Repo, suite: CheckSuite, sender: Account) -> None:
+        """Once all its runs have completed, the suite completes: ``check_suite`` ``completed``."""
+        if all(r.status == "completed" for r in suite.runs) and suite.status != "completed":
+            suite.status = "completed"
+            conclusions = {r.conclusion for r in suite.runs}
+            # GitHub docs, "About status checks": the suite reports its highest-priority conclusion
+            ranked = ("action_required", "cancelled", "timed_out", "failure", "neutral")
+            suite.conclusion = next((c for c in ranked if c in conclusions), "success")
+            if conclusions <= {"skipped"}:
+                suite.conclusion = "skipped"
+            self._emit_repo("check_suite", repo, events.check_suite(self, repo, suite, "completed", sender))
 
     def set_status(
         self,
@@ -1307,12 +1331,19 @@ class World:
 
     # ----- webhooks -----------------------------------------------------------------------------
 
+    def emit_pull(self, action: str, pull: PullRequest, sender: Account, **extra: Any) -> None:
+        self._emit_pull(action, pull, sender, **extra)
+
+    def emit_repo(self, event: str, repo: Repo, payload: dict[str, Any]) -> None:
+        self._emit_repo(event, repo, payload)
+
     def _emit_pull(self, action: str, pull: PullRequest, sender: Account, **extra: Any) -> None:
         self._emit_repo("pull_request", pull.repo, events.pull_request(self, pull, action, sender, **extra))
 
     def _emit_repo(
         self, event: str, repo: Repo, payload: dict[str, Any], installation: Installation | None = None
     ) -> None:
+        self.gating.touched(repo)
         item = installation or self.installation_for(repo)
         if item is None or item.suspended_at is not None:
             return

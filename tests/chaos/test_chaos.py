@@ -1,7 +1,8 @@
 """The chaos scenario at a small scale: tasks driven through their whole lives while GitHub fails,
 a worker is ``kill -9``'d mid-sync, a web process crashes and Redis loses its data; half of the
 repositories are under a ruleset (required check, one approving review, up to date) and no PR may
-merge before its required checks passed.
+merge before its required checks passed; a third merge through a merge queue and require ghapp's own
+check, which no merge may bypass.
 
 Everything is real: two gunicorn web processes behind a round-robin front, ``ghapp worker``
 processes, an embedded Valkey that is restarted empty, and the database (PostgreSQL when
@@ -52,6 +53,7 @@ def test_nothing_lost_or_duplicated_under_chaos(tmp_path):
     assert (figures["deliveries sent by GitHub (unique GUIDs)"]
             == figures["deliveries processed or ignored (inbox)"] > 0)
     assert figures["merges before the required checks passed"] == 0
+    assert figures["merges that bypassed a required ghapp check"] == 0
     under_rules, without = (int(n) for n in figures["merges under a ruleset / without"].split(" / "))
     assert under_rules > 0 and without > 0, "both halves of the repositories saw merges"
     assert figures["worker kills done"] == SMALL.worker_kills

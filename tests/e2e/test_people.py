@@ -344,6 +344,10 @@ def test_an_invalid_repository_file_is_reported_and_the_defaults_apply(sim, stac
     (report,) = heard(stack, "api", "config_invalid")
     assert report["path"] == ".github/ghapp.yml" and "merge_method" in report["errors"][0]
     wait_until(lambda: pull(sim, "acme/api", "api")["merged"], TIMEOUT, message="merged on the defaults")  # type: ignore[index]
+    merged = pull(sim, "acme/api", "api")
+    (run,) = [r for r in sim.check_runs("acme/api", merged["head"]["sha"]) if r["name"] == "ghapp"]  # type: ignore[index]
+    assert run["conclusion"] == "success" and ".github/ghapp.yml is invalid" in run["output"]["title"]
+    assert report["errors"][0] in run["output"]["summary"]  # ghapp's check run shows the file's errors too
 
 
 def test_a_push_that_changes_the_repository_file_is_read_again(sim, stack):  # type: ignore[no-untyped-def]

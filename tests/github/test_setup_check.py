@@ -18,10 +18,11 @@ FULL = {
     "pull_requests": "write",
     "contents": "write",
     "issues": "write",
-    "checks": "read",
+    "checks": "write",
     "statuses": "read",
     "metadata": "read",
     "administration": "read",
+    "merge_queues": "read",
 }
 EVENTS = [
     "pull_request",
@@ -33,6 +34,7 @@ EVENTS = [
     "push",
     "repository_ruleset",
     "branch_protection_rule",
+    "merge_group",
     "pull_request_review_comment",
     "pull_request_review_thread",
     "repository",
@@ -71,7 +73,7 @@ def test_check_names_the_missing_permission_and_event(sim: GitHubSimulator, redi
     installation = sim.install("octo", ["octo/a"], permissions=lacking, events=[e for e in EVENTS if e != "status"])
     report = run_check(settings_for(sim, redis_url), redis=redis_conn)
     assert not report.ok
-    assert f"installation {installation} (octo): permission checks is none, the app needs read" in report.problems
+    assert f"installation {installation} (octo): permission checks is none, the app needs write" in report.problems
     assert (
         f"installation {installation} (octo): permission pull_requests is read, the app needs write" in report.problems
     )
@@ -112,7 +114,7 @@ def test_check_command_exits_non_zero_with_one_line_per_problem(
         reset_settings_cache()
     assert result.exit_code == 1
     problems = [line for line in result.output.splitlines() if line.startswith("problem:")]
-    assert problems == [f"problem: installation {installation} (octo): permission checks is none, the app needs read"]
+    assert problems == [f"problem: installation {installation} (octo): permission checks is none, the app needs write"]
     assert "BEGIN" not in result.output and sim.private_key_pem.splitlines()[1] not in result.output
 
     with GitHubSimulator() as fine:

@@ -31,7 +31,7 @@ class Edge:
         self.calls.append("get_pr")
         return SimpleNamespace(number=number, node_id="PR_1", url="u", state="open", merged=False, draft=False,
                                head_sha=SHA, base_ref="main", title="t", body="b", mergeable=True,
-                               mergeable_state="clean", updated_at="", labels=(), repository_id=7)
+                               mergeable_state="clean", updated_at=AT, labels=(), repository_id=7)
 
     def list_reviews(self, repo: str, number: int) -> list[Any]:
         return []
@@ -40,7 +40,8 @@ class Edge:
         return []
 
     def check_suites(self, repo: str, sha: str) -> list[Any]:
-        return [SimpleNamespace(app="github-actions", id=1, status="completed", conclusion="success", updated_at=AT)]
+        return [SimpleNamespace(app="github-actions", id=1, status="completed", conclusion="success", updated_at=AT,
+                                app_id=15368)]
 
     def combined_status(self, repo: str, sha: str) -> Any:
         return SimpleNamespace(statuses=[])

@@ -36,6 +36,15 @@ def doc(refreshed_at: float | None = STAMP_EPOCH + 60, **pr_changes: Any) -> dic
     }
 
 
+def own(observed: dict[str, Any], status: str, conclusion: str | None, sha: str = SHA) -> dict[str, Any]:
+    gate = {"sha": sha, "run_id": 1, "status": status, "conclusion": conclusion, "title": "t"}
+    return {**observed, "gate_check": gate}
+
+
+def queued(observed: dict[str, Any], state: str, sha: str = SHA) -> dict[str, Any]:
+    return {**observed, "queue": {"sha": sha, "state": state, "reason": None}}
+
+
 @pytest.mark.parametrize(
     ("observed", "seen", "reason"),
     [
@@ -58,6 +67,21 @@ def doc(refreshed_at: float | None = STAMP_EPOCH + 60, **pr_changes: Any) -> dic
         (doc(refreshed_at=STAMP_EPOCH + 0.4), summary(), "read too soon after GitHub's last update"),
         (doc(refreshed_at=STAMP_EPOCH + 4.9), summary(), "read too soon after GitHub's last update"),
         (doc(refreshed_at=None), summary(), "read too soon after GitHub's last update"),
+        # ghapp's own check run is in GitHub's rollup, never in the observed checks: it is counted from the
+        # run ghapp last wrote on the head
+        (own(doc(), "in_progress", None), summary(checks="PENDING"), None),
+        (own(doc(), "completed", "success"), summary(), None),
+        (own(doc(), "completed", "action_required"), summary(checks="FAILURE"), None),
+        (own({**doc(), "checks": {}}, "in_progress", None), summary(checks="PENDING"), None),
+        (own(doc(), "completed", "success", sha="c" * 40), summary(checks="PENDING"), "checks differ"),
+        # The merge queue: GitHub's isInMergeQueue against what the enqueued/dequeued deliveries said.
+        (doc(), summary(queued=True), "merge queue differs"),  # an enqueued delivery lost
+        (queued(doc(), "queued"), summary(), "merge queue differs"),  # a dequeued delivery lost
+        (queued(doc(), "requested"), summary(), "merge queue differs"),
+        (queued(doc(), "queued"), summary(queued=True), None),
+        (queued(doc(), "requested"), summary(queued=True), None),
+        (queued(doc(), "dequeued"), summary(), None),
+        (queued(doc(), "queued", sha="c" * 40), summary(queued=True), "merge queue differs"),  # an older head
         (doc(refreshed_at=STAMP_EPOCH + 5.0), summary(), None),
     ],
 )

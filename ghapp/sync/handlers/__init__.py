@@ -15,6 +15,7 @@ from ghapp.sync.handlers import (
     commands,
     comments,
     drafts,
+    gating,
     installations,
     people,
     pull_requests,
@@ -34,6 +35,7 @@ router = Router(
     drafts.router,
     rules.router,
     base_push.router,
+    gating.router,
     # what people say and do on managed PRs, relayed to the pod
     review_comments.router,
     people.router,

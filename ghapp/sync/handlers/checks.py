@@ -48,6 +48,8 @@ def _on_check(event: sansio.Event, ctx: DeliveryContext) -> None:
     # GitHub's time of this state: the suite's last update, or the run's completion (else its start).
     at = item.get("updated_at") or item.get("completed_at") or item.get("started_at")
     app_id = (item.get("app") or suite.get("app") or {}).get("id")  # a required check may be pinned to an app
+    if app_id is not None and app_id == ctx.runtime.settings.app_id:
+        return  # ghapp's own check run (and its suite) is ghapp's verdict, not CI: it never gates ghapp
     ctx.observe(refs, lambda doc: observations.record_check_suite(doc, sha, name, status, conclusion, at, app_id))
 
 

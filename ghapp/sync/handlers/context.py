@@ -44,7 +44,7 @@ class DeliveryContext:
 
     def observe(self, refs: list[WorkstreamRef], change: Callable[[observations.Doc], Any]) -> None:
         """Apply ``change`` to each workstream's observation and mark it for a sync."""
-        for ref in refs:
+        for ref in sorted(refs, key=lambda r: (r.task_id, r.workstream_id)):  # one lock order for every writer
             if state.mutate_observed(self.conn, ref.task_id, ref.workstream_id, change) is not None:
                 self.touched.add(ref)
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 
 from ghapp.testing import render
+from ghapp.testing.errors import validation_failed
 from ghapp.testing.gateway import Call, Reply, Route
 from ghapp.testing.pagination import link_header, page_params, paginate
 
@@ -29,18 +30,26 @@ def check_suites(call: Call, owner: str, repo: str, ref: str) -> Reply:
 
 
 def check_runs(call: Call, owner: str, repo: str, ref: str) -> Reply:
+    """``check_name``, ``status``, ``app_id`` and ``filter`` (``latest``, the default, or ``all``)."""
     world = call.world
-    name = call.args.get("check_name")
+    chosen = call.args.get("filter", "latest")
+    app_id = call.args.get("app_id")
+    if chosen not in ("latest", "all") or (app_id is not None and not app_id.isdigit()):
+        raise validation_failed(
+            {"resource": "CheckRun", "field": "filter" if app_id is None else "app_id", "code": "invalid"}
+        )
     with world.lock:
         sha = world.resolve(call.repo, ref)
         pulls = world.pulls_for_sha(call.repo, sha)
-        runs = [
-            render.check_run(call.base, call.repo, run, pulls)
-            for suite in world.suites.get((call.repo.id, sha), [])
-            for run in suite.runs
-            if name is None or run.name == name
-        ]
-    runs.reverse()
+        found = world.gating.list_runs(
+            call.repo,
+            sha,
+            name=call.args.get("check_name"),
+            status=call.args.get("status"),
+            app_id=int(app_id) if app_id is not None else None,
+            latest=chosen == "latest",
+        )
+        runs = [render.check_run(call.base, call.repo, run, pulls) for run in found]
     page, headers = _page(call, runs)
     return Reply({"total_count": len(runs), "check_runs": page}, headers=headers)
 

@@ -68,6 +68,9 @@ REST_RESPONSES: list[tuple[str, str, str]] = [
     ("get", "/repos/{owner}/{repo}/branches/{branch}/protection", "200"),
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", "202"),
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", "422"),
+    ("post", "/repos/{owner}/{repo}/check-runs", "201"),
+    ("patch", "/repos/{owner}/{repo}/check-runs/{check_run_id}", "200"),
+    ("get", "/repos/{owner}/{repo}/check-runs/{check_run_id}", "200"),
     # the conversation: review comments, replies, reactions, edits, labels, teams, moved repositories
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}/comments", "200"),
     ("post", "/repos/{owner}/{repo}/pulls/{pull_number}/comments", "201"),
@@ -129,6 +132,12 @@ WEBHOOKS: list[str] = [
     "installation-unsuspend",
     "installation-repositories-added",
     "installation-repositories-removed",
+    "merge-group-checks-requested",
+    "merge-group-destroyed",
+    "pull-request-enqueued",
+    "pull-request-dequeued",
+    "pull-request-auto-merge-enabled",
+    "pull-request-auto-merge-disabled",
 ]
 
 

@@ -55,6 +55,10 @@ KEEP: dict[str, list[str]] = {
     "Mutation": [
         "markPullRequestReadyForReview",
         "convertPullRequestToDraft",
+        "enqueuePullRequest",
+        "dequeuePullRequest",
+        "enablePullRequestAutoMerge",
+        "disablePullRequestAutoMerge",
         "resolveReviewThread",
         "unresolveReviewThread",
     ],
@@ -87,6 +91,9 @@ KEEP: dict[str, list[str]] = {
         "reviews",
         "comments",
         "reviewRequests",
+        "autoMergeRequest",
+        "isInMergeQueue",
+        "mergeQueueEntry",
         "reviewThreads",
     ],
     "PullRequestReviewThreadConnection": ["nodes", "pageInfo", "totalCount"],
@@ -108,6 +115,12 @@ KEEP: dict[str, list[str]] = {
     "RateLimit": ["cost", "limit", "nodeCount", "remaining", "resetAt", "used"],
     "MarkPullRequestReadyForReviewPayload": ["clientMutationId", "pullRequest"],
     "ConvertPullRequestToDraftPayload": ["clientMutationId", "pullRequest"],
+    "EnqueuePullRequestPayload": ["clientMutationId", "mergeQueueEntry"],
+    "DequeuePullRequestPayload": ["clientMutationId", "mergeQueueEntry"],
+    "EnablePullRequestAutoMergePayload": ["clientMutationId", "pullRequest"],
+    "DisablePullRequestAutoMergePayload": ["clientMutationId", "pullRequest"],
+    "MergeQueueEntry": ["id", "position", "state", "enqueuedAt", "pullRequest"],
+    "AutoMergeRequest": ["enabledAt", "enabledBy", "mergeMethod", "pullRequest"],
 }
 
 Definition = Any  # one of graphql-core's type definition nodes
