@@ -245,6 +245,11 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             base_policy = policy = policy_from(runtime, ws.repo)  # MERGE_STRATEGY_BY_REPO is per repository
         if active and round_no == 0:
             policy = _repo_policy(runtime, client, ws, base_policy)
+            if ws.merge_train is not None:
+                # A train merges in one pass of direct merges (``trains``); GitHub's queue or auto-merge would
+                # merge a member on its own. On a base that requires its merge queue the pass is refused and
+                # the train breaks, which the pod hears.
+                policy = replace(policy, merge_strategy="direct")
         try:
             if active and rules is None:
                 rules = _rules(client, ws, doc)

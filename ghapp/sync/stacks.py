@@ -37,7 +37,16 @@ from dataclasses import replace
 from typing import Literal
 
 from ghapp.branches import head_branch
-from ghapp.sync.model import Action, DependencyState, DesiredWorkstream, Merge, UpdateBranch, UpdatePR
+from ghapp.sync.model import (
+    Action,
+    DependencyState,
+    DesiredWorkstream,
+    EnableAutoMerge,
+    Enqueue,
+    Merge,
+    UpdateBranch,
+    UpdatePR,
+)
 
 CatchUp = Literal["update_branch", "replay"]
 
@@ -149,11 +158,12 @@ def filter_plan(
     """The planner's actions with the stack's rules over them: a merge keeps a branch another workstream
     is stacked on (rule 5); a plan that retargets the PR merges nothing in the same round, so the
     catch-up of rule 3 comes first; and a head whose catch-up conflicted (``held_at``) is neither merged
-    nor updated while it is still the PR's head (rule 6)."""
+    nor updated while it is still the PR's head (rule 6). Handing the merge to GitHub (its merge queue or
+    auto-merge) counts as merging."""
     out = list(actions)
     retargets = any(isinstance(a, UpdatePR) and a.base is not None for a in out)
     if retargets or (held_at is not None and held_at == head_sha):
-        out = [a for a in out if not isinstance(a, Merge | UpdateBranch)]
+        out = [a for a in out if not isinstance(a, Merge | Enqueue | EnableAutoMerge | UpdateBranch)]
     if keeps_branch(ws.workstream_id, desired_all):
         out = [replace(a, delete_branch=None) if isinstance(a, Merge) else a for a in out]
     return out

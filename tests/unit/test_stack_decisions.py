@@ -10,7 +10,16 @@ import pytest
 
 from ghapp.branches import head_branch
 from ghapp.sync import stacks
-from ghapp.sync.model import DependencyState, DesiredWorkstream, EmitNotice, Merge, UpdateBranch, UpdatePR
+from ghapp.sync.model import (
+    DependencyState,
+    DesiredWorkstream,
+    EmitNotice,
+    EnableAutoMerge,
+    Enqueue,
+    Merge,
+    UpdateBranch,
+    UpdatePR,
+)
 
 
 def ws(ws_id: str, *deps: str, **changes: Any) -> DesiredWorkstream:
@@ -124,6 +133,8 @@ MERGE = Merge(repo="acme/app", number=1, sha="s", method="squash", delete_branch
 RETARGET = UpdatePR(repo="acme/app", number=1, title=None, body=None, base="main")
 RETITLE = UpdatePR(repo="acme/app", number=1, title="t", body=None, base=None)
 UPDATE = UpdateBranch(repo="acme/app", number=1, expected_head_sha="s")
+ENQUEUE = Enqueue(repo="acme/app", number=1, node_id="PR_1", sha="s")
+AUTO = EnableAutoMerge(repo="acme/app", number=1, node_id="PR_1", sha="s", method="squash")
 NOTICE = EmitNotice("pr_ready", "a/pr_ready:1")
 NOBODY_ON_A = {"a": ws("a"), "b": ws("b", "a")}
 B_ON_A = {"a": ws("a"), "b": ws("b", "a", stack_parent="a")}
@@ -131,6 +142,8 @@ FILTER_CASES = [
     ("nothing stacked: as planned", NOBODY_ON_A, [RETITLE, MERGE], [RETITLE, MERGE]),
     ("stacked dependent: the merge keeps the branch", B_ON_A, [MERGE], [replace(MERGE, delete_branch=None)]),
     ("a retarget merges nothing this round", NOBODY_ON_A, [RETARGET, UPDATE, MERGE, NOTICE], [RETARGET, NOTICE]),
+    ("a retarget queues nothing this round", NOBODY_ON_A, [RETARGET, ENQUEUE], [RETARGET]),
+    ("a retarget enables no auto-merge this round", NOBODY_ON_A, [RETARGET, AUTO], [RETARGET]),
 ]
 
 
@@ -144,6 +157,8 @@ HOLD_CASES = [
     ("conflicted head still the head: held", "s", "s", [UPDATE, MERGE, NOTICE], [NOTICE]),
     ("a person pushed a resolution: released", "s", "t", [MERGE], [MERGE]),
     ("held, the rest of the plan goes on", "s", "s", [RETITLE, MERGE], [RETITLE]),
+    ("held: not handed to the merge queue either", "s", "s", [ENQUEUE, NOTICE], [NOTICE]),
+    ("held: no auto-merge either", "s", "s", [AUTO], []),
 ]
 
 
