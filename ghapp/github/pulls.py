@@ -18,6 +18,7 @@ from ghapp.github.branch_rules import BranchRules
 from ghapp.github.client import GitHubClient, split_repo
 from ghapp.github.errors import DraftsUnsupported, NotFound, NotMergeable, ValidationFailed
 from ghapp.github.gating import Gating
+from ghapp.github.git_data import GitData
 from ghapp.github.models import (
     Branch,
     ChecksConclusion,
@@ -75,6 +76,7 @@ class PullRequests:
 
     def __init__(self, client: GitHubClient) -> None:
         self.client = client
+        self.git = GitData(client)
 
     def __repr__(self) -> str:
         return f"PullRequests({self.client!r})"
@@ -104,30 +106,13 @@ class PullRequests:
             raise NotFound(f"The branch {branch!r} does not exist in {repo}")
         return found
 
-    def _create_ref(self, repo: str, branch: str, sha: str) -> bool:
-        """Create ``refs/heads/<branch>`` at ``sha``; False when it already existed."""
-        owner, name = split_repo(repo)
-        try:
-            self.client.request(
-                repo,
-                Access.CONTENTS_WRITE,
-                "POST",
-                f"/repos/{owner}/{name}/git/refs",
-                json={"ref": f"refs/heads/{branch}", "sha": sha},
-            )
-        except ValidationFailed as exc:
-            if exc.mentions("already exists"):
-                return False
-            raise
-        return True
-
     def ensure_branch(self, repo: str, head: str, base: str) -> str:
         """Make sure ``head`` exists (created at ``base``'s head if missing); its head sha."""
         existing = self.get_branch(repo, head)
         if existing is not None:
             return existing.sha
         base_branch = self._require_branch(repo, base)
-        if self._create_ref(repo, head, base_branch.sha):
+        if self.git.create_branch(repo, head, base_branch.sha):
             return base_branch.sha
         return self._require_branch(repo, head).sha
 
@@ -140,32 +125,15 @@ class PullRequests:
         (the work is done), when it still sits on ``base`` it is fast-forwarded
         to the new commit.
         """
-        owner, name = split_repo(repo)
         base_branch = self._require_branch(repo, base)
-        created = self.client.request(
-            repo,
-            Access.CONTENTS_WRITE,
-            "POST",
-            f"/repos/{owner}/{name}/git/commits",
-            json={
-                "message": message or EMPTY_COMMIT_MESSAGE.format(head=head),
-                "tree": base_branch.tree_sha,
-                "parents": [base_branch.sha],
-            },
-        )
-        commit_sha = str(created.data["sha"])
-        if self._create_ref(repo, head, commit_sha):
+        message = message or EMPTY_COMMIT_MESSAGE.format(head=head)
+        commit_sha = self.git.create_commit(repo, message, base_branch.tree_sha, [base_branch.sha])
+        if self.git.create_branch(repo, head, commit_sha):
             return commit_sha
         current = self._require_branch(repo, head)
         if current.sha != base_branch.sha:
             return current.sha
-        self.client.request(
-            repo,
-            Access.CONTENTS_WRITE,
-            "PATCH",
-            f"/repos/{owner}/{name}/git/refs/heads/{_ref(head)}",
-            json={"sha": commit_sha, "force": False},
-        )
+        self.git.move_branch(repo, head, commit_sha, force=False)
         return commit_sha
 
     # -- pull requests ------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from ghapp.config import merge_strategy_for
 from ghapp.github import repo_config
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
-from ghapp.github.git_data import GitData
 from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
 from ghapp.store import repo_names
@@ -275,7 +274,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         if active and stack_run.due(ws, deps, doc):
             # the parent merged and the PR targets the base again: bring it up to date, read it, then plan
             parent = next(d for d in deps if d.workstream_id == ws.stack_parent)
-            caught_up = stack_run.catch_up(client, GitData(client.client), ws, parent.pr_number or 0, doc, policy)
+            caught_up = stack_run.catch_up(client, client.git, ws, parent.pr_number or 0, doc, policy)
             pr = doc["pr"]
             actions = [*caught_up, ReadPR(repo=ws.repo, number=pr["number"], node_id=pr["node_id"], decision=False)]
         else:

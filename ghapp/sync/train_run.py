@@ -17,7 +17,6 @@ from typing import Any
 
 from ghapp.branches import head_branch
 from ghapp.github.errors import GitHubError
-from ghapp.github.git_data import GitData
 from ghapp.runtime import Runtime
 from ghapp.store.engine import reading
 from ghapp.sync import queue, replay, state, trains
@@ -194,7 +193,7 @@ def _revert(prs: Any, ws: DesiredWorkstream, step: trains.TrainStep, merge_commi
     The change is the merge commit's against its first parent: the whole PR for a merge commit or a
     squash, only the last commit of a rebase merge of several commits (GitHub names only the last one
     as the PR's ``merge_commit_sha``); a train is therefore best run with merge or squash."""
-    git = GitData(prs.client)
+    git = prs.git
     merged = git.commit(ws.repo, merge_commit)
     tip = prs.get_branch(ws.repo, ws.base)
     changes, conflicts = replay.carry(
