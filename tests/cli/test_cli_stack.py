@@ -119,3 +119,22 @@ def test_redeliver_brings_back_a_delivery_that_failed_while_ghapp_was_down(
         again = run_ghapp(["redeliver", "--since", "1h"], env)
         assert again.returncode == 0, again.stderr
         assert again.stdout.splitlines() == ["0 deliveries redelivered"]
+
+
+def test_demo_plays_a_stack_merged_bottom_up(sim, redis_url, sqlite_url, tmp_path, base_env):
+    with GhappStack(sim, redis_url, sqlite_url, workers=1, log_dir=tmp_path,
+                    settings_overrides={"write_spacing_s": 0.1}) as stack:
+        env = {**base_env, **stack.worker_env()}
+        result = run_ghapp(["demo", "--stack", "--url", stack.web.url, "--sim-url", sim.url, "--timeout", "60"], env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        task_id = re.search(r"^demo finished: task (\S+) ", result.stdout, re.MULTILINE).group(1)
+        assert f"\u2713 acme/shop#2 (ws-api) targets {head_branch(task_id, 'ws-schema')}" in lines
+        merged = [line for line in lines if "squash-merged into" in line]
+        assert merged == [f"\u2713 acme/shop#{n} squash-merged into main" for n in (1, 2, 3)]
+        pulls = sim.pulls("acme/shop")
+        assert [p["merged"] for p in pulls] == [True, True, True]
+        assert [m["number"] for m in sim.merges() if m["repo"] == "acme/shop"] == [1, 2, 3]
+        assert {m["method"] for m in sim.merges()} == {"squash"}
+        for name in ("schema", "api", "page"):
+            assert sim.read_file("acme/shop", "main", f"{name}.py") == f"# ws-{name}\n"
