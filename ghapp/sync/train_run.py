@@ -190,14 +190,19 @@ def _broken(
 def _revert(prs: Any, ws: DesiredWorkstream, step: trains.TrainStep, merge_commit: str) -> dict[str, Any]:
     """A revert PR for one merged member: its merge's change carried backwards onto the base's tip.
 
-    The change is the merge commit's against its first parent: the whole PR for a merge commit or a
-    squash, only the last commit of a rebase merge of several commits (GitHub names only the last one
-    as the PR's ``merge_commit_sha``); a train is therefore best run with merge or squash."""
+    The change is the merge's against the base it was merged onto: the merge commit's first parent for
+    a merge commit or a squash; for a rebase merge, GitHub names the last of the rebased commits as the
+    PR's ``merge_commit_sha`` (GitHub docs, "About merge methods on GitHub"), so the base is found by
+    walking back over as many first parents as the PR has commits."""
     git = prs.git
     merged = git.commit(ws.repo, merge_commit)
+    first = merged
+    if step.method == "rebase":
+        for _ in range(len(git.pull_commits(ws.repo, step.number)) - 1):
+            first = git.commit(ws.repo, first.parents[0])
     tip = prs.get_branch(ws.repo, ws.base)
     changes, conflicts = replay.carry(
-        git.blobs(ws.repo, merged.tree), git.blobs(ws.repo, merged.parents[0]), git.blobs(ws.repo, tip.tree_sha)
+        git.blobs(ws.repo, merged.tree), git.blobs(ws.repo, first.parents[0]), git.blobs(ws.repo, tip.tree_sha)
     )
     if conflicts:
         return {"reverted": False, "conflicts": conflicts}

@@ -383,3 +383,28 @@ def test_a_train_member_closed_by_a_person_breaks_the_train_and_holds_the_rest(s
             assert pull(sim, ws, members[ws])["state"] == "open", ws
         assert len(notices(stack, "train_broken")) == 1
         assert not notices(stack, "train_reverted"), "nothing the train merged to revert"
+
+
+def test_a_rebase_merged_member_of_a_broken_train_is_reverted_whole(sim, run_ghapp):
+    """A rebase merge puts each of the PR's commits on the base; GitHub names only the last as the PR's
+    merge commit, so the revert must reach back over all of them."""
+    members = {"w1": "acme/app", "w2": "acme/web"}
+    with run_ghapp({"merge_method": "rebase"}) as stack:
+        numbers = _train(stack, sim, members, on_train_failure="revert")
+        second = push(sim, "w1", {"w1-more.txt": "more\n"})  # w1 now carries two commits of work
+        wait_until(
+            lambda: [n for n in notices(stack, "approval_requested", "w1") if n["data"]["head_sha"] == second],
+            TIMEOUT,
+            message="w1 asks for approval of its second head",
+        )
+        approve(stack, sim, "w1", members["w1"])
+        quiet(stack, sim)
+        sim.race_base_modified("acme/web", numbers["w2"])
+        approve(stack, sim, "w2", members["w2"])
+        reverted = wait_until(lambda: notices(stack, "train_reverted", "w1"), TIMEOUT, message="w1 reverted")
+        assert sim.read_file("acme/app", "main", "w1.txt") == "w1\n"
+        assert sim.read_file("acme/app", "main", "w1-more.txt") == "more\n"
+        head = sim.get_pull("acme/app", reverted[0]["data"]["revert_pr_number"])["head"]["ref"]
+        assert sim.read_file("acme/app", head, "w1.txt") is None
+        assert sim.read_file("acme/app", head, "w1-more.txt") is None
+        assert sim.read_file("acme/app", head, "README.md") is not None
