@@ -80,7 +80,8 @@ def test_economy(tmp_path):
 def test_pace(tmp_path):
     figures = run_quick("pace", tmp_path)["figures"]
     one = figures["one_installation"]
-    assert one["calls"] == one["workstreams"] * 3
+    # Every draft opened: its commit, ref and PR; ghapp's check run on a head may add writes of its own.
+    assert one["finished_within_window"] and one["calls"] >= one["workstreams"] * 3
     assert 0 < one["steady_share_of_allowed"] <= 1.05
     assert figures["scaling_ratio"] > 0
 
