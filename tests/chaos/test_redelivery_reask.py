@@ -1,7 +1,7 @@
 """A redelivery that itself fails is asked for again at once, not after the 'asked' marker expires.
 
 Found by the chaos scenario: with 20 % of webhooks dropped, about one redelivery in five is
-dropped too, and those GUIDs waited five minutes (the marker's TTL) for their next ask.
+dropped too, and those GUIDs waited for the marker's TTL before their next ask.
 """
 
 from __future__ import annotations
