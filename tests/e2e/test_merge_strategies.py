@@ -36,7 +36,9 @@ def start(stack: GhappStack, task: str, workstreams: dict[str, list[str]]) -> No
     for ws, deps in workstreams.items():
         response = stack.pod.post_event(
             task, "workstream_created",
-            {"workstream_id": ws, "spec": f"Do {ws}", "repo": REPO, "branch": "main", "dependencies": deps},
+            # Not stacked: these dependents are separate PRs on main, merged in order by GitHub's queue.
+            {"workstream_id": ws, "spec": f"Do {ws}", "repo": REPO, "branch": "main", "dependencies": deps,
+             "stack": False},
         )
         assert response.status_code == 201, response.text
     assert stack.pod.post_event(task, "phase_changed", {"phase": "workstream_execution"}).status_code == 201
