@@ -50,13 +50,6 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
     client.close()
 
 
-def _fresh_postgres(url: str) -> str:
-    """Give the test an empty schema of its own in the PostgreSQL database."""
-    from ghapp.testing.databases import postgres_schema
-
-    return postgres_schema(url)[0]
-
-
 NO_POSTGRES = (
     "TEST_DATABASE_URL is not set: set it to a PostgreSQL database to run this test on PostgreSQL too "
     "(eval \"$(bash .ci/postgres.sh)\" starts one)"
@@ -70,13 +63,26 @@ DATABASE_KINDS = [
 
 
 @pytest.fixture(params=DATABASE_KINDS)
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
-    """A migrated, empty database: SQLite in a temp dir, and PostgreSQL when configured."""
-    from ghapp.store.migrate import upgrade
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A migrated, empty database: SQLite in a temp dir, and PostgreSQL when configured.
 
-    url = f"sqlite:///{tmp_path / 'ghapp.sqlite3'}" if request.param == "sqlite" else _fresh_postgres(POSTGRES_URL)
+    Afterwards the engines this process made are closed, and the PostgreSQL
+    schema dropped: a pool left open per test would use up the server's
+    connections long before the suite ends.
+    """
+    from ghapp.store.engine import dispose_all
+    from ghapp.store.migrate import upgrade
+    from ghapp.testing.databases import postgres_schema
+
+    if request.param == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'ghapp.sqlite3'}", None
+    else:
+        url, drop = postgres_schema(POSTGRES_URL)
     upgrade(url)
-    return url
+    yield url
+    dispose_all(close=True)
+    if drop is not None:
+        drop()
 
 
 @pytest.fixture

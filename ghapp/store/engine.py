@@ -110,8 +110,13 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-def dispose_all() -> None:
-    """Drop pooled connections, e.g. after a fork, so children open their own."""
+def dispose_all(*, close: bool = False) -> None:
+    """Forget every engine and its pooled connections.
+
+    After a fork (``close=False``) the parent's sockets are left alone and the
+    child opens its own; ``close=True`` closes them, for a process that has
+    finished with those databases (each test has a database of its own).
+    """
     for engine in _engines.values():
-        engine.dispose(close=False)
+        engine.dispose(close=close)
     _engines.clear()
