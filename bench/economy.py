@@ -6,16 +6,15 @@ would: created, execution (draft PR), two spec updates, CI green, completed
 call that spent primary rate limit (``rate_limited_requests``: a 304 is
 refunded, as on GitHub), and the units of the life are its REST requests
 plus the GraphQL points it spent, but for the reads of the base branch's
-rules and the repository's settings (``RULES_ENDPOINTS``) and of the
-repository's ``.github/ghapp.yml`` (``REPO_CONFIG_ENDPOINTS``): those are
+rules and the repository's settings (``RULES_ENDPOINTS``): those are
 cached per repository or base branch and shared by every workstream there,
-so they are printed apart (``of_which_rules_reads``,
-``of_which_repo_config_reads``), and measured amortised while part two opens
-1,000 workstreams on 20 bases (``rules_while_opening``). Every request stays
-in the total (``units_every_request_counted``, the life on cold caches; with
-only the base's rules apart, ``units_base_rules_apart``), and
-each endpoint's count is printed with what it is for (``attribution``).
-Target: 8 or fewer units.
+so they are printed apart (``of_which_rules_reads``), and measured amortised
+while part two opens 1,000 workstreams on 20 bases (``rules_while_opening``).
+The repository's ``.github/ghapp.yml`` is read in the same GraphQL query as
+the base's head (``ghapp.github.repo_config``), so it is inside the life.
+Every request stays in the total (``units_every_request_counted``, the life
+on cold caches), and each endpoint's count is printed with what it is for
+(``attribution``). Target: 8 or fewer units.
 ghapp's own check run (found again by ``external_id``, created on the head,
 updated when what it says changes) is a cost of its own, counted apart
 (``check_run_requests``, of which ``check_run_writes``): target 6 or fewer.
@@ -90,21 +89,16 @@ RULES_ENDPOINTS = (
     "GET /repos/<owner>/<repo>",
 )
 
-
-# The repository's ``.github/ghapp.yml`` (``ghapp.sync.repo_policy``): read once a repository, cached for six
-# hours and shared by every workstream of the repository, as ``GET /repos/{owner}/{repo}`` above is.
-REPO_CONFIG_ENDPOINTS = ("GET /repos/<owner>/<repo>/contents/<path:path>",)
-
 # What each request of a workstream's life is for, printed beside its count.
 LIFE_STEPS = {
-    "GET /repos/<owner>/<repo>/branches/<path:branch>": "the base's head commit and tree, for the bootstrap commit",
+    "GET /repos/<owner>/<repo>/branches/<path:branch>": "the base's head, when .github/ghapp.yml was cached",
     "POST /repos/<owner>/<repo>/git/commits": "the empty bootstrap commit (GitHub refuses a PR with no commit)",
     "POST /repos/<owner>/<repo>/git/refs": "the head branch, at the bootstrap commit",
     "POST /repos/<owner>/<repo>/pulls": "the draft PR",
     "PATCH /repos/<owner>/<repo>/pulls/<int:number>": "title and body after each spec update",
-    "POST /graphql": "markPullRequestReadyForReview (REST has no ready-for-review)",
+    "POST /graphql": "the repository's .github/ghapp.yml with the base's head and tree (one query, for the "
+    "policy and the bootstrap commit); markPullRequestReadyForReview (REST has no ready-for-review)",
     "PUT /repos/<owner>/<repo>/pulls/<int:number>/merge": "the merge",
-    "GET /repos/<owner>/<repo>/contents/<path:path>": "the repository's .github/ghapp.yml (per repository, cached)",
     "GET /repos/<owner>/<repo>/rules/branches/<path:branch>": "the base's rules (per base, cached)",
     "GET /repos/<owner>/<repo>": "the repository's merge settings (per repository, cached)",
     "GET /repos/<owner>/<repo>/commits/<path:ref>/check-runs": "ghapp's check run found again on a head",
@@ -115,10 +109,6 @@ LIFE_STEPS = {
 
 def rules_reads(per_endpoint: dict[str, int]) -> int:
     return sum(per_endpoint.get(name, 0) for name in RULES_ENDPOINTS)
-
-
-def config_reads(per_endpoint: dict[str, int]) -> int:
-    return sum(per_endpoint.get(name, 0) for name in REPO_CONFIG_ENDPOINTS)
 
 
 def app_jwt_calls(per_endpoint: dict[str, int]) -> int:
@@ -217,11 +207,8 @@ def whole_life(sim: Any, stack: GhappStack, redis_url: str) -> dict[str, Any]:
     wait_idle(redis_url, timeout=60)
     figures = _figures(sim.counters.as_dict())
     figures["graphql_points"] = graphql_points(sim, [installation]) - points_before
-    figures["of_which_repo_config_reads"] = config_reads(figures["per_endpoint"])
     figures["units_every_request_counted"] = figures["installation_rest_calls"] + figures["graphql_points"]
-    figures["units_base_rules_apart"] = figures["units_every_request_counted"] - figures["of_which_rules_reads"]
-    figures["units"] = (figures["units_every_request_counted"] - figures["of_which_rules_reads"]
-                        - figures["of_which_repo_config_reads"])
+    figures["units"] = figures["units_every_request_counted"] - figures["of_which_rules_reads"]
     figures["attribution"] = {
         f"{name} x{count}": LIFE_STEPS.get(name, "?") for name, count in sorted(figures["per_endpoint"].items())
         if not name.startswith(APP_JWT_ENDPOINTS)
@@ -260,9 +247,7 @@ def idle_sweeps(sim: Any, stack: GhappStack, redis_url: str, idle: int, hours: f
         "base_branches": len(repos),
         "rules_reads": rules_reads(opening),
         "rules_reads_per_workstream": round(rules_reads(opening) / max(idle, 1), 3),
-        "repo_config_reads": config_reads(opening),
-        "repo_config_reads_per_workstream": round(config_reads(opening) / max(idle, 1), 3),
-        "per_endpoint": {name: opening[name] for name in (*RULES_ENDPOINTS, *REPO_CONFIG_ENDPOINTS) if name in opening},
+        "per_endpoint": {name: opening[name] for name in RULES_ENDPOINTS if name in opening},
     }
     runtime = get_runtime()
     # The first sweep after the PRs were opened verifies each one for the first time: with no ETag
@@ -386,7 +371,7 @@ def main() -> int:
     checks = [
         Check("the workstream's life ran to its merge (1: yes)", int(life["completed"]), "==", 1),
         Check("units (REST requests + GraphQL points) for one workstream's life, the per-repository and "
-              "per-base reads (rules, settings, .github/ghapp.yml; cached and shared) and ghapp's check run apart",
+              "per-base reads (rules, settings; cached and shared) and ghapp's check run apart",
               life.get("units_apart_from_the_check_run", float("inf")), "<=", LIFE_TARGET),
         Check("requests for ghapp's check run (find, create, updates) in one workstream's life",
               life.get("check_run_requests", float("inf")), "<=", CHECK_RUN_REQUESTS_TARGET),

@@ -116,16 +116,19 @@ class PullRequests:
             return base_branch.sha
         return self._require_branch(repo, head).sha
 
-    def create_empty_commit(self, repo: str, head: str, base: str, message: str | None = None) -> str:
+    def create_empty_commit(
+        self, repo: str, head: str, base: str, base_head: Branch | None = None, message: str | None = None
+    ) -> str:
         """Give ``head`` one commit beyond ``base`` (same tree) so a PR can be opened; its head sha.
 
         Three calls when ``head`` does not exist yet: read ``base`` (commit and
-        tree sha), create the commit, create the ref at it. If the ref exists
+        tree sha; skipped when the caller has just read it, ``base_head``),
+        create the commit, create the ref at it. If the ref exists
         already it is read: when it has moved past ``base`` it is left alone
         (the work is done), when it still sits on ``base`` it is fast-forwarded
         to the new commit.
         """
-        base_branch = self._require_branch(repo, base)
+        base_branch = base_head or self._require_branch(repo, base)
         message = message or EMPTY_COMMIT_MESSAGE.format(head=head)
         commit_sha = self.git.create_commit(repo, message, base_branch.tree_sha, [base_branch.sha])
         if self.git.create_branch(repo, head, commit_sha):

@@ -24,6 +24,7 @@ from ghapp.config import merge_strategy_for
 from ghapp.github import repo_config
 from ghapp.github.branch_rules import BranchRules
 from ghapp.github.errors import Forbidden, NotFound
+from ghapp.github.models import Branch
 from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
 from ghapp.store import repo_names
@@ -87,14 +88,21 @@ def policy_from(runtime: Runtime, repo: str = "") -> Policy:
     )
 
 
-def _repo_policy(runtime: Runtime, client: Any, ws: DesiredWorkstream, base: Policy) -> Policy:
+def _repo_policy(
+    runtime: Runtime, client: Any, ws: DesiredWorkstream, doc: observations.Doc, base: Policy
+) -> tuple[Policy, Branch | None]:
     """``base`` with the repository's ``.github/ghapp.yml`` over it; an invalid file is reported to the pod
-    (``config_invalid``, once per version of the file) and leaves the defaults."""
+    (``config_invalid``, once per version of the file) and leaves the defaults.
+
+    Before the workstream has its PR, a read of the file also brings the base's head, which the draft's
+    first commit is made on: the second value, None when the file came from the cache.
+    """
+    bootstrapping = not doc.get("pr")
     try:
-        config = repo_policy.load(runtime.redis, client.client, ws.repo)
+        config, base_head = repo_policy.load(runtime.redis, client.client, ws.repo, ws.base if bootstrapping else None)
     except (NotFound, Forbidden) as exc:
         log.warning("could not read %s of %s (%s); the defaults apply", repo_config.PATH, ws.repo, exc)
-        return base
+        return base, None
     if not config.valid:
         key = f"{ws.workstream_id}/config_invalid:{config.sha or 'unreadable'}"
         data = {"workstream_id": ws.workstream_id, "repo": ws.repo, "path": repo_config.PATH,
@@ -102,8 +110,8 @@ def _repo_policy(runtime: Runtime, client: Any, ws: DesiredWorkstream, base: Pol
         with runtime.engine.begin() as conn:
             notice_id = append_notice(conn, ws.task_id, "config_invalid", key, data)
         publish(runtime, [notice_id] if notice_id else [])
-        return replace(base, config_errors=tuple(config.errors))  # shown on ghapp's check run too
-    return repo_policy.apply(base, config)
+        return replace(base, config_errors=tuple(config.errors)), base_head  # shown on ghapp's check run too
+    return repo_policy.apply(base, config), base_head
 
 
 def _rules(client: Any, ws: DesiredWorkstream, doc: observations.Doc) -> BranchRules | None:
@@ -186,8 +194,14 @@ def refresh(
             needs_writers and not dismissed and review.user and client.user_can_write(ws.repo, review.user)
         )
         observations.record_review(
-            doc, review_id=review.id, user=review.user or "", state=review.state, commit_id=review.commit_id or "",
-            body=review.body, user_can_write=can_write, dismissed=dismissed,
+            doc,
+            review_id=review.id,
+            user=review.user or "",
+            state=review.state,
+            commit_id=review.commit_id or "",
+            body=review.body,
+            user_can_write=can_write,
+            dismissed=dismissed,
         )
     for comment in client.list_comments(ws.repo, pr["number"]):
         observations.record_comment(doc, comment_id=comment.id, user=comment.user or "", body=comment.body)
@@ -224,6 +238,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
     base_policy = policy = policy_from(runtime)
     before_state: str | None = None
     rules: BranchRules | None = None
+    base_head: Branch | None = None  # the base's head, when this sync has read it already
     for round_no in range(MAX_ROUNDS):
         loaded = _load(runtime, task_id, workstream_id)
         if loaded is None:
@@ -243,7 +258,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         if round_no == 0:
             base_policy = policy = policy_from(runtime, ws.repo)  # MERGE_STRATEGY_BY_REPO is per repository
         if active and round_no == 0:
-            policy = _repo_policy(runtime, client, ws, base_policy)
+            policy, base_head = _repo_policy(runtime, client, ws, doc, base_policy)
             if ws.merge_train is not None:
                 # A train merges in one pass of direct merges (``trains``); GitHub's queue or auto-merge would
                 # merge a member on its own. On a base that requires its merge queue the pass is refused and
@@ -296,7 +311,8 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
         failure: Exception | None = None
         for action in writes:
             try:
-                executor.execute(client, action, doc, now)
+                executor.execute(client, action, doc, now, base_head=base_head)
+                base_head = None  # used at most once: the base may move after this
             except NotFound as exc:
                 _record_not_found(doc, action, exc)
                 failure = None
@@ -326,7 +342,11 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
                         published.append(notice_id)
                         outcome.notices.append(notice.type)
             state.save_observed(
-                conn, task_id, workstream_id, doc, status=_status(ws, doc),
+                conn,
+                task_id,
+                workstream_id,
+                doc,
+                status=_status(ws, doc),
                 last_error=str(failure) if failure else None,
             )
         publish(runtime, published)

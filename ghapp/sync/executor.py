@@ -29,6 +29,7 @@ from ghapp.github.errors import (
     RetryAt,
     ValidationFailed,
 )
+from ghapp.github.models import Branch
 from ghapp.sync import gate_check, gate_observations, observations
 from ghapp.sync.model import (
     BootstrapCommit,
@@ -61,7 +62,7 @@ class PullRequestClient(Protocol):
     """The part of ``ghapp.github.pulls`` the executor uses."""
 
     def ensure_branch(self, repo: str, head: str, base: str) -> Any: ...
-    def create_empty_commit(self, repo: str, head: str, base: str) -> Any: ...
+    def create_empty_commit(self, repo: str, head: str, base: str, base_head: Any = None) -> Any: ...
     def open_draft(self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True) -> Any: ...
     def update_pr(self, repo: str, number: int, **fields: Any) -> Any: ...
     def mark_ready(self, repo: str, node_id: str) -> Any: ...
@@ -99,8 +100,16 @@ def pr_doc(pull: Any, *, closed_by_ghapp: bool = False) -> dict[str, Any]:
     }
 
 
-def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any], now: float | None = None) -> None:
-    """Perform one action on GitHub and record its outcome in ``doc`` (``now``: the clock, epoch seconds).
+def execute(
+    client: PullRequestClient,
+    action: GitHubAction,
+    doc: dict[str, Any],
+    now: float | None = None,
+    *,
+    base_head: Branch | None = None,
+) -> None:
+    """Perform one action on GitHub and record its outcome in ``doc`` (``now``: the clock, epoch seconds;
+    ``base_head``: the base's head when the sync has just read it, which the first commit then builds on).
 
     Errors other than the refusals named in the module docstring propagate:
     the job decides whether to defer, retry or give up.
@@ -111,7 +120,7 @@ def execute(client: PullRequestClient, action: GitHubAction, doc: dict[str, Any]
             client.ensure_branch(repo, head, base)
             doc["branch_exists"] = True
         case BootstrapCommit(repo=repo, head=head, base=base):
-            client.create_empty_commit(repo, head, base)
+            client.create_empty_commit(repo, head, base, base_head)
             doc["branch_exists"] = True
             doc["branch_has_commits"] = True
         case OpenDraftPR(repo=repo, head=head, base=base, title=title, body=body):

@@ -14,6 +14,7 @@ from typing import Any
 
 from redis import Redis
 
+from ghapp.github.models import Branch
 from ghapp.github.repo_config import RepoConfig, fetch
 from ghapp.sync.model import Policy
 
@@ -38,16 +39,17 @@ def forget(redis: Redis, repo: str) -> None:
     redis.delete(_key(repo))
 
 
-def load(redis: Redis, client: Any, repo: str) -> RepoConfig:
-    """The repository's file on its default branch, from the cache or (conditionally) from GitHub."""
+def load(redis: Redis, client: Any, repo: str, branch: str | None = None) -> tuple[RepoConfig, Branch | None]:
+    """The repository's file on its default branch, from the cache or from GitHub; and, when the file is
+    read from GitHub and ``branch`` is named, that branch's head, read in the same query."""
     cached = redis.get(_key(repo))
     if cached is not None:
         data = json.loads(cached)
-        return RepoConfig(values=data["values"], sha=data["sha"], errors=tuple(data["errors"]))
-    found = fetch(client, repo)
+        return RepoConfig(values=data["values"], sha=data["sha"], errors=tuple(data["errors"])), None
+    found, head = fetch(client, repo, branch)
     record = {"values": found.values, "sha": found.sha, "errors": list(found.errors)}
     redis.set(_key(repo), json.dumps(record), ex=CACHE_TTL_S)
-    return found
+    return found, head
 
 
 def apply(policy: Policy, config: RepoConfig) -> Policy:

@@ -281,6 +281,74 @@ def _thread_comments(thread: Any, info: GraphQLResolveInfo, **page: Any) -> dict
     return connection(list(thread.comments), **{k: page.get(k) for k in ("first", "last", "after", "before")})
 
 
+# ----- refs and git objects ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GitRef:
+    repo: Repo
+    name: str  # the short name, as ``Ref.name`` gives it ("main")
+    sha: str
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    repo: Repo
+    sha: str
+    tree: str
+
+
+@dataclass(frozen=True)
+class GitTree:
+    sha: str
+
+
+@dataclass(frozen=True)
+class GitBlob:
+    sha: str
+    data: bytes
+
+    @property
+    def binary(self) -> bool:
+        # git's own test (``buffer_is_binary``): a NUL byte in the first 8,000 bytes
+        return b"\0" in self.data[:8000]
+
+
+def _branch_ref(repo: Repo, name: str) -> GitRef | None:
+    sha = repo.branches.get(name)
+    return None if sha is None else GitRef(repo, name, sha)
+
+
+def repository_ref(repo: Repo, info: GraphQLResolveInfo, qualifiedName: str) -> GitRef | None:
+    """``Repository.ref``: null when there is no such branch. GitHub's description: "Fully qualified matches
+    are checked in order (refs/heads/master) before falling back onto checks for short name matches
+    (master)". Tags are not simulated, so any other ``refs/`` name is null."""
+    _require(_context(info), "contents", "read")
+    if qualifiedName.startswith("refs/heads/"):
+        return _branch_ref(repo, qualifiedName.removeprefix("refs/heads/"))
+    return None if qualifiedName.startswith("refs/") else _branch_ref(repo, qualifiedName)
+
+
+def repository_default_branch(repo: Repo, info: GraphQLResolveInfo) -> GitRef | None:
+    _require(_context(info), "contents", "read")
+    return _branch_ref(repo, repo.default_branch)
+
+
+def _ref_target(ref: GitRef, info: GraphQLResolveInfo) -> GitCommit:
+    commit = ref.repo.git.commit(ref.sha)
+    assert commit is not None  # a branch always points at a commit
+    return GitCommit(ref.repo, commit.sha, commit.tree)
+
+
+def _commit_file(commit: GitCommit, info: GraphQLResolveInfo, path: str) -> dict[str, Any] | None:
+    """``Commit.file``: the tree entry at ``path``, or null when the commit has none there."""
+    found = commit.repo.git.read(commit.sha, path)
+    if found is None:
+        return None
+    data, sha = found
+    return {"oid": sha, "object": GitBlob(sha, data)}
+
+
 # ----- repository and pull request --------------------------------------------------------------
 
 
@@ -438,6 +506,27 @@ RESOLVERS: dict[str, dict[str, Callable[..., Any]]] = {
         "url": lambda r, info: f"{_context(info).world.base_url}/{r.full_name}",
         "pullRequest": repository_pull,
         "pullRequests": repository_pulls,
+        "ref": repository_ref,
+        "defaultBranchRef": repository_default_branch,
+    },
+    "Ref": {
+        "id": lambda r, *_: node_id("REF", int(r.sha[:12], 16)),
+        "name": lambda r, *_: r.name,
+        "target": _ref_target,
+    },
+    "Commit": {
+        "id": lambda c, *_: node_id("C", int(c.sha[:12], 16)),
+        "oid": lambda c, *_: c.sha,
+        "tree": lambda c, *_: GitTree(c.tree),
+        "file": _commit_file,
+    },
+    "Tree": {"id": lambda t, *_: node_id("T", int(t.sha[:12], 16)), "oid": lambda t, *_: t.sha},
+    "TreeEntry": _keys("oid", "object"),
+    "Blob": {
+        "id": lambda b, *_: node_id("B", int(b.sha[:12], 16)),
+        "oid": lambda b, *_: b.sha,
+        "isBinary": lambda b, *_: b.binary,
+        "text": lambda b, *_: None if b.binary else b.data.decode("utf-8", "replace"),
     },
     "PullRequest": {
         "id": lambda p, *_: p.node_id,
@@ -541,6 +630,9 @@ TYPE_OF: dict[type, str] = {
     QueueEntry: "MergeQueueEntry",
     ReviewThread: "PullRequestReviewThread",
     ReviewComment: "PullRequestReviewComment",
+    GitCommit: "Commit",
+    GitTree: "Tree",
+    GitBlob: "Blob",
 }
 
 

@@ -322,3 +322,54 @@ def test_only_mutations_count_as_content_creation(setup: Setup) -> None:
     body = setup.api("POST", "/graphql", json={"query": two, "operationName": "Look"}).json()
     assert body == {"data": {"rateLimit": {"cost": 1}}}
     assert counters.content_creating_requests == before + 1
+
+
+GIT_OBJECTS = """
+query($path: String!, $branch: String!) {
+  repository(owner: "acme", name: "app") {
+    defaultBranchRef {
+      name
+      target {
+        __typename oid
+        ... on Commit { file(path: $path) { oid object { __typename ... on Blob { text isBinary } } } }
+      }
+    }
+    ref(qualifiedName: $branch) { name target { oid ... on Commit { tree { oid } } } }
+  }
+}
+"""
+
+
+def test_refs_commits_and_files(setup: Setup) -> None:
+    sim = setup.sim
+    sim.push_commit(REPO, "main", "settings", files={"conf/a.yml": "x: 1\n", "conf/bin": "a\0b"})
+    sim.push_commit(REPO, "feature", "work")
+    got = _post(setup, GIT_OBJECTS, {"path": "conf/a.yml", "branch": "refs/heads/feature"}).json()["data"]
+    default, feature = got["repository"]["defaultBranchRef"], got["repository"]["ref"]
+    main_sha = sim.branch_sha(REPO, "main")
+    assert default["name"] == "main" and default["target"]["__typename"] == "Commit"
+    assert default["target"]["oid"] == main_sha
+    file = default["target"]["file"]
+    assert file["object"] == {"__typename": "Blob", "text": "x: 1\n", "isBinary": False}
+    assert file["oid"] == setup.api("GET", f"/repos/{REPO}/contents/conf/a.yml").json()["sha"]
+    assert feature["name"] == "feature" and feature["target"]["oid"] == sim.branch_sha(REPO, "feature")
+    tree = setup.api("GET", f"/repos/{REPO}/git/commits/{feature['target']['oid']}").json()["tree"]["sha"]
+    assert feature["target"]["tree"]["oid"] == tree
+    # a short name falls back to the branch; a missing branch, file or other kind of ref is null
+    short = _post(setup, GIT_OBJECTS, {"path": "nope.yml", "branch": "feature"}).json()["data"]["repository"]
+    assert short["ref"]["name"] == "feature" and short["defaultBranchRef"]["target"]["file"] is None
+    for missing in ("refs/heads/nope", "nope", "refs/tags/feature"):
+        assert _post(setup, GIT_OBJECTS, {"path": "x", "branch": missing}).json()["data"]["repository"]["ref"] is None
+    binary = _post(setup, GIT_OBJECTS, {"path": "conf/bin", "branch": "main"}).json()["data"]["repository"]
+    assert binary["defaultBranchRef"]["target"]["file"]["object"] == {
+        "__typename": "Blob",
+        "text": None,
+        "isBinary": True,
+    }
+
+
+def test_refs_need_contents_read(setup: Setup) -> None:
+    no_contents = setup.token_headers(permissions={"pull_requests": "read"})
+    refused = _post(setup, GIT_OBJECTS, {"path": "x", "branch": "main"}, headers=no_contents).json()
+    assert {e["type"] for e in refused["errors"]} == {"FORBIDDEN"}
+    assert refused["data"]["repository"] == {"defaultBranchRef": None, "ref": None}
