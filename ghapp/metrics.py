@@ -22,6 +22,7 @@ from sqlalchemy import Connection, func, select
 
 from ghapp.github.budgets import all_rate_budgets
 from ghapp.github.call_counts import GITHUB_CALLS_HASH
+from ghapp.status_model import queue_depth
 from ghapp.store.engine import reading
 from ghapp.store.schema import inbox, outbox, task_events, workstreams
 
@@ -155,11 +156,11 @@ class GhappCollector:
 
     def _queue_families(self) -> Iterator[Metric]:
         queue = self._queue()
-        depth = GaugeMetricFamily("ghapp_queue_jobs", "Jobs in the RQ queue, by registry", labels=["registry"])
-        depth.add_metric(["queued"], queue.count)
-        depth.add_metric(["started"], queue.started_job_registry.get_job_count(cleanup=False))
-        depth.add_metric(["scheduled"], queue.scheduled_job_registry.get_job_count(cleanup=False))
-        depth.add_metric(["failed"], queue.failed_job_registry.get_job_count(cleanup=False))
+        depth = GaugeMetricFamily(
+            "ghapp_queue_jobs", "Jobs in the RQ queue by registry, and deliveries arriving", labels=["registry"]
+        )
+        for registry, count in queue_depth(queue).items():
+            depth.add_metric([registry], count)
         yield depth
 
     def _redis_families(self) -> Iterator[Metric]:

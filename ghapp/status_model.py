@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from ghapp.runtime import Runtime
 from ghapp.store.schema import app_state, inbox, outbox, task_events, tasks, workstreams
+from ghapp.sync import arrivals
 
 log = logging.getLogger(__name__)
 
@@ -308,8 +309,10 @@ def load_failed_jobs(queue: Queue, limit: int = FAILURE_LIMIT) -> list[FailedJob
 
 
 def queue_depth(queue: Queue) -> dict[str, int]:
-    """How many jobs wait, run, are scheduled for later, or failed."""
+    """How many deliveries wait for their job (``arriving``), and how many jobs wait, run, are scheduled
+    for later, or failed."""
     return {
+        "arriving": arrivals.waiting(queue.connection),
         "queued": queue.count,
         "started": queue.started_job_registry.get_job_count(cleanup=False),
         "scheduled": queue.scheduled_job_registry.get_job_count(cleanup=False),

@@ -123,8 +123,8 @@ def queue_lines(overview: read_model.Overview) -> list[str]:
         return [f"queue: unknown, {overview.queue_error}"]
     depth = overview.queue_depth
     lines = [
-        f"queue: {depth.get('queued', 0)} queued, {depth.get('started', 0)} running, "
-        f"{depth.get('scheduled', 0)} scheduled, {depth.get('failed', 0)} failed"
+        f"queue: {depth.get('arriving', 0)} arriving, {depth.get('queued', 0)} queued, "
+        f"{depth.get('started', 0)} running, {depth.get('scheduled', 0)} scheduled, {depth.get('failed', 0)} failed"
     ]
     if overview.failed_jobs:
         lines.append("failed jobs:")

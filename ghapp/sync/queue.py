@@ -78,24 +78,18 @@ def queued_key(ws_key: str) -> str:
 DELIVERY_FAILURE_TTL_S = 7 * 24 * 3600
 
 
-def enqueue_delivery(queue: Queue, guid: str, *, new: bool = False) -> None:
+def enqueue_delivery(queue: Queue, guid: str) -> None:
     """Queue the processing of one stored delivery (idempotent per GUID).
 
-    The job id is the GUID's. ``new``: the caller has just stored the GUID
-    for the first time, so no job can exist for it yet, and RQ's enqueue
-    goes out in one pipeline (one round trip: the webhook view's case).
-    Otherwise (a redelivery of a pending GUID, recovery) RQ's ``unique``
-    enqueue leaves a job already queued, scheduled or running alone.
+    The job id is the GUID's, and RQ's ``unique`` enqueue leaves a job
+    already queued, scheduled or running alone (a redelivery of a pending
+    GUID, recovery, a GUID announced twice).
     """
-    options = {"args": (guid,), "job_id": safe_job_id("delivery", guid), "result_ttl": 0,
-               "failure_ttl": DELIVERY_FAILURE_TTL_S, "retry": backoff_retry()}
-    if new:
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_call(APPLY_DELIVERY, pipeline=pipe, **options)
-            pipe.execute()
-        return
     with contextlib.suppress(DuplicateJobError):
-        queue.enqueue_call(APPLY_DELIVERY, unique=True, **options)
+        queue.enqueue_call(
+            APPLY_DELIVERY, args=(guid,), job_id=safe_job_id("delivery", guid), result_ttl=0,
+            failure_ttl=DELIVERY_FAILURE_TTL_S, retry=backoff_retry(), unique=True,
+        )  # fmt: skip
 
 
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""The RQ worker process: recovery at start, the periodic jobs, then the queue with the scheduler.
+"""The RQ worker process: recovery at start, the periodic jobs, then the queue with the scheduler,
+and beside it the thread that turns the webhook view's arrivals into jobs (``ghapp.sync.arrivals``).
 
 Jobs run in the worker's own process (RQ's ``SimpleWorker``): a ghapp job
 takes milliseconds of CPU and waits on GitHub, so forking a child for each
@@ -26,6 +27,7 @@ import logging
 from rq import SimpleWorker, Worker
 
 from ghapp.runtime import Runtime
+from ghapp.sync import arrivals
 from ghapp.sync.schedule import HealingWorkerMixin
 
 log = logging.getLogger(__name__)
@@ -73,5 +75,13 @@ def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, nam
         [runtime.queue], connection=runtime.redis, name=name,
         maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S,
     )
-    return worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
+    if burst:  # what has arrived so far is the work of this run
+        arrivals.dispatch(runtime.queue)
+        return worker.work(burst=True, with_scheduler=True, logging_level=runtime.settings.log_level)
+    dispatcher = arrivals.Dispatcher(runtime.queue)
+    dispatcher.start()
+    try:
+        return worker.work(with_scheduler=True, logging_level=runtime.settings.log_level)
+    finally:
+        dispatcher.stop()
 

@@ -1,11 +1,13 @@
-"""GitHub webhook ingest: verify, store in the inbox, enqueue the GUID, answer 202.
+"""GitHub webhook ingest: verify, store in the inbox, announce the GUID, answer 202.
 
 The view never parses the JSON body (except a rare ``ping``) and never
 calls GitHub: the worker does both (docs/architecture.md). Its whole cost
 is one HMAC per configured secret, one INSERT (committed before anything
-else happens) and one RQ enqueue, and only then the answer: a 202 means the
-delivery is stored and its job is in Redis. A job lost after that (Redis
-lost its data) is queued again by recovery (``ghapp.sync.recovery``).
+else happens) and one ``RPUSH`` of the GUID (``ghapp.sync.arrivals``; the
+workers turn it into an RQ job), and only then the answer: a 202 means the
+delivery is stored and announced in Redis. A GUID lost after that (Redis
+lost its data, a worker died holding it) is queued again by recovery
+(``ghapp.sync.recovery``).
 
 Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
 
@@ -18,11 +20,11 @@ Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
 * 400 an empty body;
 * 200 ``ping``, not stored;
 * 202 stored (or already stored: a redelivery keeps its GUID and is
-  processed once; a GUID still ``pending`` is queued again, which is
+  processed once; a GUID still ``pending`` is announced again, which is
   harmless because the job id is unique per GUID and heals a lost enqueue);
 * 503 when the database or Redis does not answer, so the delivery shows as
   failed on GitHub and the redelivery job sends it again; a delivery stored
-  whose enqueue failed stays ``pending``, and recovery queues it.
+  whose announcement failed stays ``pending``, and recovery queues it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ghapp.config import ConfigError, Settings
 from ghapp.store import inbox
 from ghapp.store.engine import storing
-from ghapp.sync.queue import enqueue_delivery
+from ghapp.sync.arrivals import announce
 from ghapp.web.current import current_runtime
 from ghapp.web.refusals import error
 
@@ -132,7 +134,7 @@ def make_blueprint(settings: Settings) -> Blueprint:
             return error(503, "the database is unavailable; the delivery was not stored, please retry later")
         try:
             if status == "pending":
-                enqueue_delivery(runtime.queue, guid, new=inserted)
+                announce(runtime.redis, guid)
         except (RedisError, ConfigError) as exc:
             log.error("webhook %s stored but not queued, Redis is unavailable: %s", guid, exc)
             return error(503, "the queue (Redis) is unavailable; please retry later")

@@ -150,7 +150,7 @@ def test_status_shows_every_task_the_queue_and_the_sweep(invoke, server, env):
     assert "task task-b \u00b7 Docs" in out
     assert _rows(out, "ws-api") == [["ws-api", "acme/api#17", "open", "in_review", "requested", "success", "-"]]
     assert _rows(out, "ws-doc") == [["ws-doc", "-", "-", "pending", "-", "-", "-"]]
-    assert "queue: 1 queued, 0 running, 0 scheduled, 0 failed" in out
+    assert "queue: 0 arriving, 1 queued, 0 running, 0 scheduled, 0 failed" in out
     assert "failures: 0 failed deliveries, 0 undelivered notices, 1 workstreams with errors" in out
     assert out.rstrip().endswith("sweep: not yet run")
     assert "https://github.test" not in out

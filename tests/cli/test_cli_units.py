@@ -121,7 +121,7 @@ def _overview(**extra: object) -> Overview:
         _ws("ws-b", last_error="GitHub answered 422"),
     ])
     overview = Overview(tasks=[task], deliveries=[], failed_deliveries=[], failed_notices=[], failed_workstreams=[],
-                        sweep=None, queue_depth={"queued": 2, "started": 1, "scheduled": 0, "failed": 0})
+                        sweep=None, queue_depth={"arriving": 0, "queued": 2, "started": 1, "scheduled": 0, "failed": 0})
     for key, value in extra.items():
         setattr(overview, key, value)
     return overview
@@ -135,7 +135,7 @@ def test_render_report_all_tasks():
     assert lines[2].split() == ["ws-a", "acme/api#3", "open", "in_review", "requested", "success",
                                 "approval_requested", "(5s", "ago)"]
     assert lines[3].split() == ["ws-b", "-", "-", "pending", "-", "-", "-"]
-    assert "queue: 2 queued, 1 running, 0 scheduled, 0 failed" in lines
+    assert "queue: 0 arriving, 2 queued, 1 running, 0 scheduled, 0 failed" in lines
     assert "failures: 0 failed deliveries, 0 undelivered notices, 0 workstreams with errors" in lines
     assert lines[-1] == "sweep: not yet run"
     assert not any("https://" in line for line in lines), "URLs only in the one-task view"

@@ -39,9 +39,8 @@ def test_status_in_a_second_terminal_reads_the_embedded_redis_serve_started(tmp_
         status = run_ghapp(["status"], env, cwd=str(tmp_path), timeout=60)
         assert status.returncode == 0, status.stderr
         assert "REDIS_URL is not set" not in status.stdout
-        assert re.search(r"^queue: \d+ queued, \d+ running, \d+ scheduled, \d+ failed$", status.stdout, re.M), (
-            status.stdout
-        )
+        line = r"^queue: \d+ arriving, \d+ queued, \d+ running, \d+ scheduled, \d+ failed$"
+        assert re.search(line, status.stdout, re.M), status.stdout
         assert url in status.stderr  # it says where it looked
     finally:
         serve.send_signal(signal.SIGINT)

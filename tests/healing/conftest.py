@@ -19,6 +19,7 @@ from rq.registry import ScheduledJobRegistry
 
 from ghapp.branches import head_branch
 from ghapp.runtime import Runtime, set_runtime
+from ghapp.sync import arrivals
 from ghapp.sync.schedule import HealingWorkerMixin
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack
@@ -52,6 +53,7 @@ class Healing:
 
         ``heal``: the worker's maintenance round repairs the periodic chains, as ``ghapp worker``'s does.
         """
+        arrivals.dispatch(self.runtime.queue)  # what the view announced becomes jobs, as in a worker
         worker_class = HealingSimpleWorker if heal else SimpleWorker
         worker = worker_class([self.runtime.queue], connection=self.runtime.redis)
         worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
@@ -62,7 +64,7 @@ class Healing:
             self.sim.wait_deliveries_idle(10)
             self.work(heal=heal)
             self.sim.wait_deliveries_idle(10)
-            if self.runtime.queue.count == 0 and not self._due_soon():
+            if self.runtime.queue.count == 0 and not arrivals.waiting(self.runtime.redis) and not self._due_soon():
                 return
             time.sleep(0.05)
         raise AssertionError("the queue did not drain")

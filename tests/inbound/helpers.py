@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from ghapp.pod.signing import sign
 from ghapp.runtime import QUEUE_NAME
 from ghapp.store.schema import inbox, outbox, task_events, tasks, workstreams
+from ghapp.sync.arrivals import ARRIVALS_KEY
 from ghapp.webhook_sender import hub_signature
 
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -87,8 +88,13 @@ def queued_ids(redis: Redis) -> list[str]:
     return Queue(QUEUE_NAME, connection=redis).job_ids
 
 
+def announced(redis: Redis) -> list[str]:
+    """GUIDs the webhook view announced that no worker has taken yet (``ghapp.sync.arrivals``)."""
+    return [guid.decode() for guid in redis.lrange(ARRIVALS_KEY, 0, -1)]
+
+
 def nothing_stored(engine: Engine, redis: Redis) -> bool:
-    return all(n == 0 for n in stored_counts(engine).values()) and not queued_ids(redis)
+    return all(n == 0 for n in stored_counts(engine).values()) and not queued_ids(redis) and not announced(redis)
 
 
 class ServerThread:

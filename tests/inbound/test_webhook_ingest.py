@@ -16,10 +16,12 @@ from ghapp.runtime import Runtime
 from ghapp.store import inbox
 from ghapp.store.engine import make_engine
 from ghapp.store.schema import inbox as inbox_table
+from ghapp.sync import arrivals
 from ghapp.sync.queue import APPLY_DELIVERY, safe_job_id
 from ghapp.web import create_app
 from inbound.helpers import (
     ServerThread,
+    announced,
     count,
     github_headers,
     nothing_stored,
@@ -30,7 +32,7 @@ PATH = "/api/github/webhooks"
 BODY = json.dumps({"action": "opened", "number": 1, "pull_request": {"number": 1}}).encode()
 
 
-def test_a_signed_delivery_is_stored_raw_and_its_guid_queued(client, runtime, redis_conn):
+def test_a_signed_delivery_is_stored_raw_and_its_guid_announced_then_queued(client, runtime, redis_conn):
     guid = str(uuid.uuid4())
     response = client.post(PATH, data=BODY, headers=github_headers(BODY, guid=guid))
     assert response.status_code == 202
@@ -40,6 +42,9 @@ def test_a_signed_delivery_is_stored_raw_and_its_guid_queued(client, runtime, re
     assert row is not None
     assert inbox.raw_body(row) == BODY
     assert (row.event, row.status, row.attempts) == ("pull_request", "pending", 0)
+    assert announced(redis_conn) == [guid] and queued_ids(redis_conn) == []
+    assert arrivals.dispatch(runtime.queue) == 1  # as a worker's dispatcher thread does
+    assert announced(redis_conn) == []
     job_ids = queued_ids(redis_conn)
     assert job_ids == [safe_job_id("delivery", guid)]
     job = Job.fetch(job_ids[0], connection=redis_conn)
@@ -54,7 +59,9 @@ def test_a_redelivered_guid_is_stored_once_and_not_queued_twice(client, runtime,
     assert (first.status_code, second.status_code) == (202, 202)
     assert second.get_json()["duplicate"] is True
     assert count(runtime.engine, inbox_table) == 1
-    assert queued_ids(redis_conn) == [safe_job_id("delivery", guid)]
+    assert announced(redis_conn) == [guid, guid]  # still pending: announced again, in case the first was lost
+    arrivals.dispatch(runtime.queue)
+    assert queued_ids(redis_conn) == [safe_job_id("delivery", guid)]  # one job: its id is the GUID's
 
 
 def test_a_delivery_is_stored_after_the_server_closed_the_pools_connection(client, runtime, redis_conn):
@@ -74,7 +81,7 @@ def test_a_delivery_is_stored_after_the_server_closed_the_pools_connection(clien
     with runtime.engine.connect() as conn:
         assert [inbox.status_of(conn, g) for g in ("before", "after")] == ["pending", "pending"]
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend
-    assert queued_ids(redis_conn) == [safe_job_id("delivery", "before"), safe_job_id("delivery", "after")]
+    assert announced(redis_conn) == ["before", "after"]
 
 
 def test_a_redelivery_of_a_processed_guid_enqueues_nothing(client, runtime, redis_conn):
@@ -85,7 +92,7 @@ def test_a_redelivery_of_a_processed_guid_enqueues_nothing(client, runtime, redi
     redis_conn.flushdb()
     again = client.post(PATH, data=BODY, headers=github_headers(BODY, guid=guid))
     assert again.status_code == 202
-    assert queued_ids(redis_conn) == []
+    assert announced(redis_conn) == [] and queued_ids(redis_conn) == []
     with runtime.engine.connect() as conn:
         assert inbox.load(conn, guid).attempts == 1
 
@@ -93,10 +100,10 @@ def test_a_redelivery_of_a_processed_guid_enqueues_nothing(client, runtime, redi
 def test_a_pending_redelivery_heals_a_lost_enqueue(client, runtime, redis_conn):
     guid = str(uuid.uuid4())
     client.post(PATH, data=BODY, headers=github_headers(BODY, guid=guid))
-    redis_conn.flushdb()  # the job was lost (Redis restarted without persistence)
+    redis_conn.flushdb()  # the announcement was lost (Redis restarted without persistence)
     again = client.post(PATH, data=BODY, headers=github_headers(BODY, guid=guid))
     assert again.status_code == 202
-    assert queued_ids(redis_conn) == [safe_job_id("delivery", guid)]
+    assert announced(redis_conn) == [guid]
 
 
 def test_a_rotated_secret_is_accepted_alongside_the_new_one(make_settings, redis_conn):
@@ -223,7 +230,7 @@ def test_database_down_answers_503_and_queues_nothing(make_settings, redis_conn,
     response = client.post(PATH, data=BODY, headers=github_headers(BODY))
     assert response.status_code == 503
     assert "database" in response.get_json()["error"]
-    assert queued_ids(redis_conn) == []
+    assert announced(redis_conn) == [] and queued_ids(redis_conn) == []
 
 
 def test_deliveries_over_a_real_http_server(runtime, redis_conn):
@@ -239,7 +246,7 @@ def test_deliveries_over_a_real_http_server(runtime, redis_conn):
     assert [a.status_code for a in answers] == [202] * 5
     assert bad.status_code == 401
     assert bad.headers["Content-Type"].startswith("application/json")
-    assert sorted(queued_ids(redis_conn)) == sorted(safe_job_id("delivery", g) for g in guids)
+    assert sorted(announced(redis_conn)) == sorted(guids)
     assert count(runtime.engine, inbox_table) == 5
 
 

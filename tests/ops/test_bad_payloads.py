@@ -22,6 +22,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from ghapp.runtime import set_runtime
 from ghapp.store import inbox
+from ghapp.sync import arrivals
 from ghapp.webhook_sender import post_delivery
 
 EXAMPLES = Path(__file__).parents[1] / "inbound" / "fixtures" / "webhook_examples.json.gz"
@@ -79,6 +80,7 @@ def deliver(served, event: str, payload: Any, guid: str) -> None:  # type: ignor
 def work(served) -> SimpleWorker:  # type: ignore[no-untyped-def]
     """Run every queued job in a real RQ worker until the queue is empty."""
     queue = served.runtime.queue
+    arrivals.dispatch(queue)
     worker = SimpleWorker([queue], connection=queue.connection)
     worker.work(burst=True, with_scheduler=False)
     return worker
