@@ -23,7 +23,6 @@ def test_a_starting_worker_schedules_the_sweep_and_the_redelivery_chains(make_se
         **os.environ,
         "REDIS_URL": runtime.settings.redis_url or "",
         "DATABASE_URL": runtime.settings.database_url,
-        "WORKER_NICENESS": "0",
         "LOG_LEVEL": "info",
     }
     for name in ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"):
