@@ -3,9 +3,6 @@ by a worker that died before queuing its job is queued again by recovery."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 from ghapp.runtime import Runtime
@@ -53,20 +50,3 @@ def test_a_guid_taken_by_a_worker_that_died_is_queued_by_recovery(make_settings)
     assert recover_deliveries(runtime, older_than_s=0) == 1
     assert runtime.queue.job_ids == [safe_job_id("delivery", "lost-guid")]
 
-
-def test_a_burst_worker_runs_what_arrived_before_it_started(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    runtime = Runtime(make_settings())
-    with runtime.engine.begin() as conn:
-        inbox.store(conn, "burst-guid", "issues", b'{"action": "opened"}')
-    arrivals.announce(runtime.redis, "burst-guid")
-    env = {**os.environ, "REDIS_URL": runtime.settings.redis_url or "", "DATABASE_URL": runtime.settings.database_url}
-    for name in ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"):
-        env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-m", "ghapp.cli", "worker", "--burst"], cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert arrivals.waiting(runtime.redis) == 0
-    with runtime.engine.connect() as conn:
-        assert inbox.status_of(conn, "burst-guid") != "pending"  # the delivery's job ran
