@@ -310,7 +310,9 @@ class GitBlob:
 
     @property
     def binary(self) -> bool:
-        # git's own test (``buffer_is_binary``): a NUL byte in the first 8,000 bytes
+        # @octokit/graphql-schema says only "Indicates whether the Blob is binary or text" (and ``text``:
+        # "UTF8 text data or null if the Blob is binary"); how GitHub decides is not documented, so the
+        # simulator uses git's own test (``buffer_is_binary``): a NUL byte in the first 8,000 bytes.
         return b"\0" in self.data[:8000]
 
 
@@ -341,7 +343,8 @@ def _ref_target(ref: GitRef, info: GraphQLResolveInfo) -> GitCommit:
 
 
 def _commit_file(commit: GitCommit, info: GraphQLResolveInfo, path: str) -> dict[str, Any] | None:
-    """``Commit.file``: the tree entry at ``path``, or null when the commit has none there."""
+    """``Commit.file``, "the tree entry representing the file located at the given path" (the schema's
+    description); null when the commit has none there, as the field is nullable. Folders are not simulated."""
     found = commit.repo.git.read(commit.sha, path)
     if found is None:
         return None
