@@ -25,6 +25,7 @@ from ghapp.branches import head_branch
 from ghapp.runtime import QUEUE_NAME
 from ghapp.store.engine import make_engine, reading
 from ghapp.store.schema import workstreams
+from ghapp.sync import arrivals
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack, wait_until
 
@@ -147,11 +148,11 @@ def report_ci(sim: GitHubSimulator, stack: GhappStack, redis_url: str, task: str
 
 
 def queue_idle(redis_url: str) -> bool:
-    """Nothing queued, running or scheduled, and no workstream holds a sync claim."""
+    """Nothing arriving, queued, running or scheduled, and no workstream holds a sync claim."""
     client = Redis.from_url(redis_url)
     try:
         queue = Queue(QUEUE_NAME, connection=client)
-        if queue.count:
+        if arrivals.waiting(client) or queue.count:
             return False
         if StartedJobRegistry(queue=queue).count:
             return False

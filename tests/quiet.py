@@ -2,7 +2,7 @@
 
 A fixed sleep before such an assertion passes on a slow machine for the wrong reason (the job that would
 have done it has not run yet). Instead the test waits for what it can observe: GitHub's deliveries all
-answered, RQ's queue drained, no job running or due soon, every worker idle.
+answered, no delivery arriving, RQ's queue drained, no job running or due soon, every worker idle.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.worker import WorkerStatus
 
 from ghapp.runtime import QUEUE_NAME
+from ghapp.sync import arrivals
 
 CALM_POLLS = 3  # a job between its dequeue and its start shows in no registry: quiet must hold a few polls
 
@@ -28,6 +29,9 @@ def queue_of(redis_url: str) -> Queue:
 
 def busy(queue: Queue, horizon_s: float) -> str | None:
     """What is still going on in ``queue``, or None when nothing is."""
+    arriving = arrivals.waiting(queue.connection)
+    if arriving:
+        return f"{arriving} deliveries arriving"
     if queue.count:
         return f"{queue.count} jobs queued"
     running = StartedJobRegistry(queue=queue).get_job_ids()

@@ -168,7 +168,7 @@ def test_status_of_one_task_in_detail(invoke, server, env):
     assert "task task-a" in out and "task-b" not in out
     assert _rows(out, "ws-api")[0][-1] == "https://github.test/acme/api/pull/17"
     assert "sweep: every 10m \u2014 no drift lately" in out
-    assert "queue: 0 queued" in out
+    assert "queue: 0 arriving, 0 queued" in out
 
 
 def test_status_with_redis_down_still_shows_the_database(invoke, server, env):
