@@ -22,7 +22,6 @@ from sqlalchemy import Connection, func, select
 
 from ghapp.github.budgets import all_rate_budgets
 from ghapp.github.call_counts import GITHUB_CALLS_HASH
-from ghapp.status_model import queue_depth
 from ghapp.store.engine import reading
 from ghapp.store.schema import inbox, outbox, task_events, workstreams
 
@@ -95,10 +94,11 @@ class GhappCollector:
     ``ghapp_metrics_source_up`` gauge says which answered.
     """
 
-    def __init__(self, engine: Any, redis: Callable[[], Redis], queue: Callable[[], Any]) -> None:
+    def __init__(self, engine: Any, redis: Callable[[], Redis], queue_depth: Callable[[], Mapping[str, int]]) -> None:
+        """``queue_depth``: deliveries arriving and jobs by RQ registry (``ghapp.status_model.queue_depth``)."""
         self._engine = engine
         self._redis = redis
-        self._queue = queue
+        self._queue_depth = queue_depth
 
     def describe(self) -> list[Metric]:
         """Nothing to describe up front: the registry must not scrape the database when registering."""
@@ -155,11 +155,10 @@ class GhappCollector:
             yield streams
 
     def _queue_families(self) -> Iterator[Metric]:
-        queue = self._queue()
         depth = GaugeMetricFamily(
             "ghapp_queue_jobs", "Jobs in the RQ queue by registry, and deliveries arriving", labels=["registry"]
         )
-        for registry, count in queue_depth(queue).items():
+        for registry, count in self._queue_depth().items():
             depth.add_metric([registry], count)
         yield depth
 

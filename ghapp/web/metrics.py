@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from ghapp.metrics import GhappCollector
 from ghapp.runtime import Runtime
+from ghapp.status_model import queue_depth
 from ghapp.web.current import current_runtime
 
 blueprint = Blueprint("metrics", __name__)
@@ -20,7 +21,7 @@ def registry_for(runtime: Runtime) -> CollectorRegistry:
     collector per test app.
     """
     registry = CollectorRegistry()
-    registry.register(GhappCollector(runtime.engine, lambda: runtime.redis, lambda: runtime.queue))
+    registry.register(GhappCollector(runtime.engine, lambda: runtime.redis, lambda: queue_depth(runtime.queue)))
     return registry
 
 

@@ -14,6 +14,7 @@ from ghapp.github.budgets import record_rate
 from ghapp.github.call_counts import GITHUB_CALLS_HASH, record_github_call
 from ghapp.github.responses import RateSnapshot
 from ghapp.metrics import SYNC_HASH, record_sync
+from ghapp.sync import arrivals
 
 
 def scrape(served) -> dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:  # type: ignore[no-untyped-def]
@@ -105,7 +106,9 @@ def test_queue_depth_by_registry(served):
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     queue.enqueue(operator.add, 1, 1)
     queue.enqueue(operator.add, 2, 2)
+    arrivals.announce(queue.connection, "a-delivery-no-worker-took-yet")
     families = scrape(served)
+    assert value(families, "ghapp_queue_jobs", registry="arriving") == 1
     assert value(families, "ghapp_queue_jobs", registry="queued") == 2
     assert value(families, "ghapp_queue_jobs", registry="failed") == 1
     assert value(families, "ghapp_queue_jobs", registry="scheduled") == 0
