@@ -64,7 +64,7 @@ def dispatch(queue: Queue, *, wait_s: float = 0) -> int:
 
 def _queue_jobs(queue: Queue, guids: list[bytes]) -> None:
     for guid in guids:
-        enqueue_delivery(queue, guid.decode() if isinstance(guid, bytes) else guid)
+        enqueue_delivery(queue, guid.decode())  # RQ's connection never decodes replies
 
 
 class Dispatcher(threading.Thread):

@@ -194,14 +194,8 @@ def refresh(
             needs_writers and not dismissed and review.user and client.user_can_write(ws.repo, review.user)
         )
         observations.record_review(
-            doc,
-            review_id=review.id,
-            user=review.user or "",
-            state=review.state,
-            commit_id=review.commit_id or "",
-            body=review.body,
-            user_can_write=can_write,
-            dismissed=dismissed,
+            doc, review_id=review.id, user=review.user or "", state=review.state, commit_id=review.commit_id or "",
+            body=review.body, user_can_write=can_write, dismissed=dismissed,
         )
     for comment in client.list_comments(ws.repo, pr["number"]):
         observations.record_comment(doc, comment_id=comment.id, user=comment.user or "", body=comment.body)
@@ -342,11 +336,7 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
                         published.append(notice_id)
                         outcome.notices.append(notice.type)
             state.save_observed(
-                conn,
-                task_id,
-                workstream_id,
-                doc,
-                status=_status(ws, doc),
+                conn, task_id, workstream_id, doc, status=_status(ws, doc),
                 last_error=str(failure) if failure else None,
             )
         publish(runtime, published)
