@@ -25,7 +25,11 @@ def moves(conn: Connection) -> dict[str, dict[str, Any]]:
 
 def current_name(conn: Connection, full_name: str) -> str:
     """The repository's name now (following moves, a rename after a transfer included)."""
-    known = moves(conn)
+    return follow(moves(conn), full_name)
+
+
+def follow(known: dict[str, dict[str, Any]], full_name: str) -> str:
+    """``full_name`` after the ``known`` moves (pure): one read of the moves serves many names."""
     seen: set[str] = set()
     name = full_name
     while name.lower() in known and name.lower() not in seen:

@@ -171,8 +171,6 @@ def _apply_delivery(runtime: Runtime, guid: str) -> str:
 
 def _refuse(runtime: Runtime, guid: str, sentence: str, action: str | None = None) -> str:
     """Mark a delivery that can never be applied as failed, at once: a retry would fail the same way."""
-    from ghapp.store import inbox
-
     with runtime.engine.begin() as conn:
         status = inbox.status_of(conn, guid)
         if status in inbox.FINAL_STATUSES:
