@@ -157,6 +157,7 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
             wait_until(lambda: sum(n for status, n in inbox_statuses(stack.database_url, guids).items()
                                    if status in ("processed", "ignored")) >= len(guids), 900, interval=0.5,
                        message="every delivery processed")
+            processed_at = time.monotonic()
             drained_at = wait_idle(redis_url, timeout=900)
             statuses = inbox_statuses(stack.database_url, guids)
             wait_until(lambda: all(find_pull(sim, repo, TASK, ws)["title"].startswith("Benchmark workstream")
@@ -195,6 +196,7 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
             "processed": processed,
             "inbox_statuses": statuses,
             "failed_jobs": failed_jobs(redis_url),
+            "processed_s_from_first_post": round(processed_at - started, 2),
             "drain_s_from_first_post": round(drained_at - started, 2),
             "titles_restored_s_from_first_post": round(restored_at - started, 2),
             "github_patches": patches,
