@@ -158,7 +158,9 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
                                    if status in ("processed", "ignored")) >= len(guids), 900, interval=0.5,
                        message="every delivery processed")
             processed_at = time.monotonic()
-            drained_at = wait_idle(redis_url, timeout=900)
+            # A killed worker's job leaves RQ's started registry only in a maintenance round after it expires
+            # (rounds are 10 minutes apart by default): the drain can take its timeout plus one round.
+            drained_at = wait_idle(redis_url, timeout=1200)
             statuses = inbox_statuses(stack.database_url, guids)
             wait_until(lambda: all(find_pull(sim, repo, TASK, ws)["title"].startswith("Benchmark workstream")
                                    for ws, repo in pairs), 120, message="titles restored")
