@@ -8,9 +8,10 @@ done here instead, on the workers' side, with RQ's public ``enqueue_call``.
 
 Each worker runs a ``Dispatcher`` thread that waits on the list (``BLPOP``) and queues what has
 arrived as batches of up to ``BATCH`` GUIDs, one RQ job each (``enqueue_deliveries``): a burst
-then costs one job per batch, not per delivery. While deliveries keep coming (the last arrived
-within ``BUSY_WITHIN_S``), the thread lets ``GATHER_S`` pass after the first before it takes the
-batch, so that batches fill; a delivery after a quiet spell is queued at once.
+then costs one job per batch, not per delivery. A GUID is queued as soon as it is taken, with
+whatever is waiting behind it, so batches keep the order of arrival; after queuing a batch the
+thread rests ``GATHER_S`` before it takes the next, so that in a burst the next batch fills, while
+a delivery after a quiet spell is queued at once (the workers' other threads are waiting too).
 
 A GUID announced twice (GitHub redelivered a pending delivery) is applied once: the job locks its
 inbox row and skips what is already processed. A GUID popped by a worker that dies before it has
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -35,8 +35,7 @@ log = logging.getLogger(__name__)
 
 ARRIVALS_KEY = "ghapp:arrivals"
 BATCH = 50
-GATHER_S = 0.05  # while deliveries keep coming, how long the thread lets a batch fill before taking it
-BUSY_WITHIN_S = 0.5
+GATHER_S = 0.05  # after queuing a batch, how long the thread lets the next one fill
 WAIT_S = 1  # how long one BLPOP waits, so that a stopping worker's thread ends soon
 PAUSE_AFTER_ERROR_S = 1.0
 
@@ -51,11 +50,11 @@ def waiting(redis: Redis) -> int:
     return int(redis.llen(ARRIVALS_KEY))
 
 
-def dispatch(queue: Queue, *, wait_s: float = 0, gather_s: float = 0) -> int:
-    """Queue announced GUIDs as batch jobs until the list is empty; how many were taken.
+def dispatch(queue: Queue, *, wait_s: float = 0) -> int:
+    """Queue announced GUIDs as batch jobs, in order, until the list is empty; how many were taken.
 
-    ``wait_s`` > 0 first waits that long for one to arrive (the dispatcher thread's loop), and
-    then ``gather_s`` more for others to join it.
+    ``wait_s`` > 0 first waits that long for one to arrive (the dispatcher thread's loop). A GUID
+    is never held back once taken: a later one queued first could be applied first.
     """
     redis: Redis = queue.connection
     taken = 0
@@ -63,8 +62,6 @@ def dispatch(queue: Queue, *, wait_s: float = 0, gather_s: float = 0) -> int:
         first = redis.blpop([ARRIVALS_KEY], timeout=wait_s)
         if first is None:
             return 0
-        if gather_s > 0:
-            time.sleep(gather_s)
         batch = [first[1], *(redis.lpop(ARRIVALS_KEY, BATCH - 1) or [])]
         _queue_batch(queue, batch)
         taken = len(batch)
@@ -87,12 +84,10 @@ class Dispatcher(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        last_arrival = float("-inf")
         while not self._stopping.is_set():
             try:
-                busy = time.monotonic() - last_arrival < BUSY_WITHIN_S
-                if dispatch(self.queue, wait_s=WAIT_S, gather_s=GATHER_S if busy else 0):
-                    last_arrival = time.monotonic()
+                if dispatch(self.queue, wait_s=WAIT_S):
+                    self._stopping.wait(GATHER_S)  # let the next batch fill
             except RedisError as exc:
                 log.warning("could not take arrivals from Redis (%s); trying again", exc)
                 self._stopping.wait(PAUSE_AFTER_ERROR_S)

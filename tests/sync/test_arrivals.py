@@ -3,7 +3,6 @@ worker that died before queuing its job is queued again by recovery."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from rq.job import Job
@@ -36,21 +35,13 @@ def test_dispatch_queues_the_arrivals_as_batch_jobs(make_settings) -> None:  # t
     assert arrivals.dispatch(runtime.queue, wait_s=0.1) == 0  # nothing arrives: it returns after the wait
 
 
-def test_a_wait_for_arrivals_can_let_a_batch_fill(make_settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_wait_queues_the_first_arrival_with_what_waits_behind_it(make_settings) -> None:  # type: ignore[no-untyped-def]
     runtime = Runtime(make_settings())
     arrivals.announce(runtime.redis, "alone")
     assert arrivals.dispatch(runtime.queue, wait_s=1) == 1
-
-    def announce_later() -> None:
-        time.sleep(0.05)
-        for i in range(1, 10):
-            arrivals.announce(runtime.redis, f"burst-{i}")
-
-    arrivals.announce(runtime.redis, "burst-0")
-    later = threading.Thread(target=announce_later)
-    later.start()
-    assert arrivals.dispatch(runtime.queue, wait_s=1, gather_s=2) == 10  # the first waited for the rest
-    later.join()
+    for i in range(10):
+        arrivals.announce(runtime.redis, f"burst-{i}")
+    assert arrivals.dispatch(runtime.queue, wait_s=1) == 10
     assert _batches(runtime) == [["alone"], [f"burst-{i}" for i in range(10)]]
 
 
