@@ -1,9 +1,6 @@
 """The RQ jobs. Each takes ids only and reads what it needs.
 
-* ``apply_deliveries(guids)``: a batch of arrivals (``ghapp.sync.arrivals``), each stored webhook
-  delivery -> observations -> syncs;
-* ``apply_delivery(guid)``: the same for one delivery, with retries (one that failed in a batch,
-  or one queued by recovery);
+* ``apply_delivery(guid)``: a stored webhook delivery -> observations -> syncs.
 * ``sync_workstream(task_id, workstream_id)``: converge one workstream's PR.
 
 A sync that GitHub asks to wait (rate limits, pacing) is rescheduled for the
@@ -16,15 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from gidgethub import sansio
 from rq import get_current_job
-from sqlalchemy import Connection
 
 from ghapp.github import app_identity, payload_shapes
 from ghapp.github.client import GitHubClient
@@ -121,133 +115,69 @@ def _report_failure(runtime: Runtime, task_id: str, workstream_id: str, exc: Exc
     log.error("sync failed after retries: %s", reason)
 
 
-def apply_deliveries(guids: list[str]) -> dict[str, int]:
-    """Apply a batch of arrivals; how many ended in each status (``retrying``: handed to a job of their own).
-
-    Each delivery is applied in a savepoint of a transaction that the batch shares for up to
-    ``TRANSACTION_BUDGET_S``, so a burst costs a commit per slice of the batch, not per delivery, and
-    SQLite's single write lock is released that often. One that raises is rolled back alone and gets an
-    ``apply_delivery`` job of its own, with the retries.
-    """
-    runtime = get_runtime()
-    outcomes, failed = _apply_stored(runtime, list(dict.fromkeys(guids)), isolate=True)
-    for guid in failed:
-        jobs_queue.enqueue_delivery(runtime.queue, guid)
-    return dict(outcomes)
-
-
 def apply_delivery(guid: str) -> str:
-    """Turn one stored delivery into observations, then ask for the syncs it implies (RQ retries it)."""
+    """Turn one stored delivery into observations, then ask for the syncs it implies."""
     runtime = get_runtime()
-    try:
-        outcomes, _ = _apply_stored(runtime, [guid], isolate=False)
-    except Exception as exc:
-        if _final_attempt():
-            with log_context(guid=guid), runtime.engine.begin() as conn:
-                inbox.mark(conn, guid, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    return next(iter(outcomes))
+    with log_context(guid=guid):
+        try:
+            return _apply_delivery(runtime, guid)
+        except Exception as exc:
+            if _final_attempt():
+                with runtime.engine.begin() as conn:
+                    inbox.mark(conn, guid, "failed", f"{type(exc).__name__}: {exc}")
+            raise
 
 
-TRANSACTION_BUDGET_S = 0.05
-DONE = ("processed", "ignored")
-
-
-@dataclass
-class _Parsed:
-    """A stored delivery read and checked outside any write transaction (parsing holds no lock)."""
-
-    guid: str
-    event: sansio.Event | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
-    callbacks: list[Any] = field(default_factory=list)
-    refusal: str | None = None  # why it can never be applied: marked failed at once, never retried
-
-
-def _parse(guid: str, row: Any) -> _Parsed:
+def _apply_delivery(runtime: Runtime, guid: str) -> str:
+    # Read and decode outside the write transaction: parsing the payload holds no lock.
+    with reading(runtime.engine) as conn:
+        row = inbox.load(conn, guid)
+    if row is None:
+        log.warning("delivery is not in the inbox; nothing to do")
+        return "missing"
+    if row.status in ("processed", "ignored"):
+        return row.status
     try:
         payload = inbox.decode_payload(row)
     except ValueError as exc:
-        return _Parsed(guid, refusal=f"the delivery's body is not a JSON payload ({exc}); {payload_shapes.ADVICE}")
-    action = payload.get("action")
-    facts = {"action": action if isinstance(action, str) else None,
-             "installation_id": (payload.get("installation") or {}).get("id")}
+        return _refuse(runtime, guid, f"the delivery's body is not a JSON payload ({exc}); {payload_shapes.ADVICE}")
     wrong = payload_shapes.problem(row.event, payload)
     if wrong is not None:
-        return _Parsed(guid, facts={"action": facts["action"]}, refusal=wrong)
+        action = payload.get("action")
+        return _refuse(runtime, guid, wrong, action=action if isinstance(action, str) else None)
     event = sansio.Event(payload, event=row.event, delivery_id=guid)
-    return _Parsed(guid, event, facts, list(router.fetch(event)))
+    facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
+    callbacks = router.fetch(event)
+    with runtime.engine.begin() as conn:
+        status = inbox.status_of(conn, guid)
+        if status in ("processed", "ignored"):
+            return status
+        if not callbacks:
+            inbox.mark(conn, guid, "ignored", **facts)
+            return "ignored"
+        ctx = DeliveryContext(
+            runtime=runtime,
+            conn=conn,
+            user_can_write=_writer_check(runtime),
+            conversation=lambda: Conversation(github_client(runtime).client),
+            is_app=lambda sender: app_identity.is_app(github_client(runtime).client, sender),
+        )
+        for callback in callbacks:
+            callback(event, ctx)
+        inbox.mark(conn, guid, "processed", **facts)
+    _after_commit(runtime, ctx)
+    return "processed"
 
 
-def _apply_stored(runtime: Runtime, guids: list[str], *, isolate: bool) -> tuple[Counter[str], list[str]]:
-    """Apply these stored deliveries in order; the statuses they ended in, and (``isolate``) the GUIDs
-    that raised. Without ``isolate`` the first exception rolls everything back and propagates."""
-    with reading(runtime.engine) as conn:
-        rows = inbox.load_many(conn, guids)
-    outcomes: Counter[str] = Counter()
-    failed: list[str] = []
-    committed_later: list[DeliveryContext] = []
-    with runtime.engine.connect() as conn:
-        since = time.monotonic()
-        for guid in guids:
-            row = rows.get(guid)
-            with log_context(guid=guid):
-                if row is None:
-                    log.warning("delivery is not in the inbox; nothing to do")
-                    outcomes["missing"] += 1
-                    continue
-                if row.status in DONE:
-                    outcomes[row.status] += 1
-                    continue
-                parsed = _parse(guid, row)
-                try:
-                    with conn.begin_nested():
-                        status, ctx = _apply_parsed(runtime, conn, parsed)
-                except Exception:
-                    if not isolate:
-                        raise
-                    log.exception("applying the delivery failed; it gets a job of its own, with retries")
-                    failed.append(guid)
-                    status, ctx = "retrying", None
-            outcomes[status] += 1
-            if ctx is not None:
-                committed_later.append(ctx)
-            if time.monotonic() - since > TRANSACTION_BUDGET_S:
-                conn.commit()
-                _after_commit(runtime, committed_later)
-                since = time.monotonic()
-        conn.commit()
-    _after_commit(runtime, committed_later)
-    return outcomes, failed
-
-
-def _apply_parsed(runtime: Runtime, conn: Connection, parsed: _Parsed) -> tuple[str, DeliveryContext | None]:
-    """One delivery inside the caller's transaction, its inbox row locked first: two jobs with the same
-    GUID (announced twice, or queued by recovery too) apply it once."""
-    guid = parsed.guid
-    status = inbox.status_of(conn, guid, for_update=True)
-    if parsed.refusal is not None:
+def _refuse(runtime: Runtime, guid: str, sentence: str, action: str | None = None) -> str:
+    """Mark a delivery that can never be applied as failed, at once: a retry would fail the same way."""
+    with runtime.engine.begin() as conn:
+        status = inbox.status_of(conn, guid)
         if status in inbox.FINAL_STATUSES:
-            return str(status), None
-        inbox.mark(conn, guid, "failed", parsed.refusal, action=parsed.facts.get("action"))
-        log.warning("delivery refused: %s", parsed.refusal)
-        return "failed", None
-    if status in DONE:
-        return str(status), None
-    if not parsed.callbacks:
-        inbox.mark(conn, guid, "ignored", **parsed.facts)
-        return "ignored", None
-    ctx = DeliveryContext(
-        runtime=runtime,
-        conn=conn,
-        user_can_write=_writer_check(runtime),
-        conversation=lambda: Conversation(github_client(runtime).client),
-        is_app=lambda sender: app_identity.is_app(github_client(runtime).client, sender),
-    )
-    for callback in parsed.callbacks:
-        callback(parsed.event, ctx)
-    inbox.mark(conn, guid, "processed", **parsed.facts)
-    return "processed", ctx
+            return str(status)
+        inbox.mark(conn, guid, "failed", sentence, action=action)
+    log.warning("delivery refused: %s", sentence)
+    return "failed"
 
 
 def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]
@@ -257,15 +187,11 @@ def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]
     return can_write
 
 
-def _after_commit(runtime: Runtime, contexts: list[DeliveryContext]) -> None:
-    """What committed deliveries asked for outside the database: caches forgotten, syncs requested,
-    notices pushed (the list is emptied)."""
-    for ctx in contexts:
-        for repo in ctx.forget_repos:
-            forget_repo(runtime.redis, repo)
-        for installation_id in ctx.forget_installations:
-            forget_installation(runtime.redis, installation_id)
-        for ref in ctx.touched:
-            jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id)
-        publish(runtime, ctx.notice_ids)
-    contexts.clear()
+def _after_commit(runtime: Runtime, ctx: DeliveryContext) -> None:
+    for repo in ctx.forget_repos:
+        forget_repo(runtime.redis, repo)
+    for installation_id in ctx.forget_installations:
+        forget_installation(runtime.redis, installation_id)
+    for ref in ctx.touched:
+        jobs_queue.request_sync(runtime.queue, ref.task_id, ref.workstream_id)
+    publish(runtime, ctx.notice_ids)

@@ -18,7 +18,7 @@ MANAGED_PREFIX = "ghapp/"
 
 @dataclass
 class DeliveryContext:
-    """One delivery's savepoint in its batch's transaction, plus the workstreams it touched (synced after commit)."""
+    """One delivery's transaction, plus the workstreams it touched (synced after commit)."""
 
     runtime: Runtime
     conn: Connection
