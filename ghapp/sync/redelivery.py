@@ -11,11 +11,15 @@ again for each GUID that
 * is not in ghapp's inbox (a delivery stored but answered too late, say,
   counts as failed on GitHub's side while ghapp has it),
 * is not still in flight (GitHub waits 10 s for an answer), and
-* was not asked for a moment ago (``ghapp:redelivery:asked:<guid>``, a key
+* is not waiting after an ask (``ghapp:redelivery:asked:<guid>``, a key
   holding when it was asked, with a TTL, so a pass does not ask twice while
-  GitHub's redelivery is on its way; once the log shows that redelivery
-  failed too, it is asked again at once) nor too many times already
-  (nothing retries forever).
+  GitHub's redelivery is on its way). Once the log shows that redelivery
+  failed too, the GUID is asked again: at once the first three times (a
+  passing fault), then after a wait that doubles from 1 minute to 1 hour
+  (an outage), see ``reask_wait_s``. Only asks GitHub took count; after
+  ``MAX_ASKS`` of them, about four hours of trying, the pass gives up on
+  the GUID and logs it (nothing retries forever), and ``ghapp redeliver
+  --since`` still asks for it.
 
 Where it looked is kept in ``app_state`` under ``"redelivery"``: the pass
 resumes from the newest attempt it has seen, or from the oldest attempt it
@@ -55,7 +59,10 @@ ASKED_PREFIX = "ghapp:redelivery:asked:"
 ASKS_PREFIX = "ghapp:redelivery:asks:"
 ASKED_TTL_S = 60  # a redelivery is attempted at once and GitHub waits 10 s for it: a minute covers one in flight
 ASKED_AT = b"asked-at:"
-MAX_ASKS = 5
+REASK_AT_ONCE = 3
+REASK_FIRST_WAIT_S = 60
+REASK_MAX_WAIT_S = 3600
+MAX_ASKS = 12
 IN_FLIGHT_S = 15.0  # GitHub gives up on an attempt after 10 s
 MAX_LOOKBACK = timedelta(days=REDELIVERY_DAYS_GITHUB_COM)  # github.com's window; ``lookback`` picks the one in use
 OVERLAP = timedelta(minutes=2)
@@ -208,8 +215,13 @@ def redeliver_failed(
     now: datetime | None = None,
     progress: Progress | None = None,
     in_flight_s: float = IN_FLIGHT_S,
+    force: bool = False,
 ) -> tuple[PassReport, Verdicts]:
-    """Read the log back to ``since`` and ask again for every failed GUID ghapp lacks."""
+    """Read the log back to ``since`` and ask again for every failed GUID ghapp lacks.
+
+    ``force`` (the operator's ``ghapp redeliver``) asks without the wait between asks and past
+    ``MAX_ASKS``; a redelivery still on its way is not asked for twice.
+    """
     now = now or datetime.now(UTC)
     report = PassReport()
     verdicts = sort_deliveries(_scan(hooks, since, progress), now=now, in_flight_s=in_flight_s)
@@ -221,35 +233,80 @@ def redeliver_failed(
         missing = [d for d in verdicts.to_ask if not inbox.exists(conn, d.guid)]
     report.already_stored = len(verdicts.to_ask) - len(missing)
     undecided: list[HookDelivery] = []
-    redis = runtime.redis
     for delivery in missing:
-        marker = ASKED_PREFIX + delivery.guid
-        if ask_carried_out(redis.get(marker), delivery):
-            redis.delete(marker)  # GitHub redelivered as asked and that attempt failed too: ask again now
-        if not redis.set(marker, ASKED_AT + str(int(now.timestamp())).encode(), nx=True, ex=ASKED_TTL_S):
-            report.recently_asked += 1
-            undecided.append(delivery)
-            continue
-        asks = int(redis.incr(ASKS_PREFIX + delivery.guid))
-        redis.expire(ASKS_PREFIX + delivery.guid, int(lookback(runtime.settings).total_seconds()))
-        if asks > MAX_ASKS:
+        step = _ask(runtime, hooks, delivery, now=now, force=force)
+        if step == ASKED:
+            report.redelivered.append(_describe(delivery))
+            if progress is not None:
+                progress(f"redelivered {_label(delivery)}")
+        elif step == GAVE_UP:
             report.given_up.append(delivery.guid)
-            log.warning("gave up on delivery %s after %d redeliveries", _label(delivery), MAX_ASKS)
-            continue
-        try:
-            hooks.redeliver(delivery.id)
-        except GitHubError as exc:
-            redis.delete(ASKED_PREFIX + delivery.guid)
-            report.errors.append(f"{delivery.guid}: {exc}")
+        else:
             undecided.append(delivery)
-            log.warning("GitHub refused to redeliver %s: %s", _label(delivery), exc)
-            continue
-        report.redelivered.append(_describe(delivery))
-        if progress is not None:
-            progress(f"redelivered {_label(delivery)}")
-        log.info("asked GitHub to redeliver %s", _label(delivery))
+            if step == WAIT:
+                report.recently_asked += 1
+            else:
+                report.errors.append(f"{delivery.guid}: {step}")
     verdicts.in_flight.extend(undecided)
     return report, verdicts
+
+
+ASKED, WAIT, GAVE_UP = "asked", "wait", "gave up"
+
+
+def reask_wait_s(asks: int) -> float:
+    """How long after the ask numbered ``asks`` a GUID whose redelivery failed waits for the next one."""
+    if asks <= REASK_AT_ONCE:
+        return 0.0
+    return float(min(REASK_FIRST_WAIT_S * 2 ** (asks - REASK_AT_ONCE - 1), REASK_MAX_WAIT_S))
+
+
+def next_step(marker: bytes | None, newest: HookDelivery, asks: int, *, now: datetime, force: bool = False) -> str:
+    """``ASKED`` (ask now), ``WAIT`` or ``GAVE_UP`` for a failed GUID ghapp lacks, ``asks`` asks so far.
+
+    ``marker`` is the last ask's ``asked-at:<unix s>`` (None once its TTL ran out, or never asked).
+    """
+    if asks >= MAX_ASKS and not force:
+        return GAVE_UP
+    if marker is None:
+        return ASKED
+    if not ask_carried_out(marker, newest):
+        return WAIT  # GitHub's redelivery is still on its way
+    asked_at = int(marker[len(ASKED_AT):])
+    if force or now.timestamp() >= asked_at + reask_wait_s(asks):
+        return ASKED
+    return WAIT
+
+
+def _ask(runtime: Runtime, hooks: HookDeliveries, delivery: HookDelivery, *, now: datetime, force: bool) -> str:
+    """Decide for one GUID and ask GitHub when it is time: ``ASKED``, ``WAIT``, ``GAVE_UP`` or why GitHub refused.
+
+    ``SET … GET`` swaps the marker in one step, so of two passes deciding at once only one asks.
+    """
+    redis = runtime.redis
+    marker_key, asks_key = ASKED_PREFIX + delivery.guid, ASKS_PREFIX + delivery.guid
+    marker = redis.get(marker_key)
+    asks = int(redis.get(asks_key) or 0)
+    step = next_step(marker, delivery, asks, now=now, force=force)
+    if step == GAVE_UP and asks == MAX_ASKS:
+        redis.incr(asks_key)  # logged once, not on every pass that still sees the GUID
+        log.warning("gave up on delivery %s after %d redeliveries; `ghapp redeliver --since` can ask again",
+                    _label(delivery), MAX_ASKS)
+    if step != ASKED:
+        return step
+    ttl = ASKED_TTL_S + int(reask_wait_s(asks + 1))
+    if redis.set(marker_key, ASKED_AT + str(int(now.timestamp())).encode(), ex=ttl, get=True) != marker:
+        return WAIT  # another pass asked a moment ago
+    try:
+        hooks.redeliver(delivery.id)
+    except GitHubError as exc:
+        redis.delete(marker_key)  # not asked: the next pass asks again, and this one does not count
+        log.warning("GitHub refused to redeliver %s: %s", _label(delivery), exc)
+        return str(exc)
+    redis.incr(asks_key)
+    redis.expire(asks_key, int(lookback(runtime.settings).total_seconds()))
+    log.info("asked GitHub to redeliver %s", _label(delivery))
+    return ASKED
 
 
 def ask_carried_out(marker: bytes | None, newest: HookDelivery) -> bool:
@@ -345,7 +402,8 @@ def parse_since(text: str, window: timedelta = MAX_LOOKBACK) -> timedelta:
 def redeliver_since(runtime: Runtime, since: timedelta, progress: Progress | None = None) -> list[dict[str, Any]]:
     """For ``ghapp redeliver --since 2h``: redeliver what failed in that window; the stored cursor is untouched."""
     now = datetime.now(UTC)
-    report, _ = redeliver_failed(runtime, hook_deliveries(runtime), now - since, now=now, progress=progress)
+    report, _ = redeliver_failed(runtime, hook_deliveries(runtime), now - since, now=now, progress=progress,
+                                 force=True)
     if progress is not None:
         progress(
             f"read {report.scanned} deliveries; redelivered {len(report.redelivered)}, "

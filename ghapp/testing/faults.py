@@ -26,6 +26,8 @@ class Faults:
     # Route names ("POST /repos/<owner>/<repo>/issues/<int:number>/comments"), each entry one request that
     # GitHub carries out and whose answer is then lost (the connection drops): the caller cannot know.
     lost_answers: list[str] = field(default_factory=list)
+    # Route names GitHub answers 502 or 503 for as long as they are listed (an outage of one endpoint).
+    failing_routes: list[str] = field(default_factory=list)
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

@@ -266,7 +266,7 @@ class Gateway:
                 time.sleep(faults.hang_s)
             _drop_connection()
             return Response(b"", status=500)
-        if faults.roll(faults.error_rate):
+        if faults.roll(faults.error_rate) or route.name in faults.failing_routes:
             counters.add("injected_errors")
             status = faults.choice([502, 503])
             message = "Server Error" if status == 502 else "Service Unavailable"

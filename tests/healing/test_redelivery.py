@@ -13,7 +13,14 @@ from sqlalchemy import select
 
 from ghapp.runtime import Runtime
 from ghapp.store.schema import inbox
-from ghapp.sync.redelivery import IN_FLIGHT_S, redeliver_since, redelivery_pass, redelivery_state
+from ghapp.sync.redelivery import (
+    ASKS_PREFIX,
+    IN_FLIGHT_S,
+    MAX_ASKS,
+    redeliver_since,
+    redelivery_pass,
+    redelivery_state,
+)
 from ghapp.testing.stack import ServerThread, wait_until
 from ghapp.web import create_app
 
@@ -166,3 +173,44 @@ def test_the_first_pass_looks_back_exactly_as_far_as_github_keeps_deliveries(hea
     with h.runtime.engine.connect() as conn:
         stored = redelivery_state(conn)
     assert datetime.fromisoformat(stored["resume_from"]) >= later - timedelta(days=3)
+
+
+ASK_ROUTE = "POST /app/hook/deliveries/<int:delivery_id>/attempts"
+
+
+def _asks(h, guids) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {g: int(h.runtime.redis.get(ASKS_PREFIX + g) or 0) for g in guids}
+
+
+def test_an_ask_github_refuses_is_not_counted_and_is_made_again(healing):
+    """Only asks GitHub took count towards giving up: a refused one leaves no trace but the pass's error."""
+    h = healing
+    guids, port, sha = _web_down_while_people_act(h)
+    _web_back(h, port)
+    h.sim.faults.failing_routes = [ASK_ROUTE]
+    refused = redelivery_pass(h.runtime, in_flight_s=0)
+    assert not refused.redelivered and len(refused.errors) == len(guids)
+    assert _asks(h, guids) == dict.fromkeys(guids, 0)
+    assert not any(d.redelivery for d in h.sim.deliveries)
+    h.sim.faults.failing_routes = []
+    report = redelivery_pass(h.runtime, in_flight_s=0)  # the cursor waited for them
+    assert sorted(r["guid"] for r in report.redelivered) == sorted(guids)
+    assert _asks(h, guids) == dict.fromkeys(guids, 1)
+    wait_until(lambda: all(d.done.is_set() for d in h.sim.deliveries if d.redelivery), timeout=30,
+               message="GitHub's redeliveries attempted")
+    h.drain()
+    _assert_processed_once(h, guids, sha)
+
+
+def test_a_guid_given_up_on_is_still_asked_for_by_the_operator(healing):
+    h = healing
+    guids, port, _ = _web_down_while_people_act(h)
+    _web_back(h, port)
+    for guid in guids:
+        h.runtime.redis.set(ASKS_PREFIX + guid, MAX_ASKS)
+    passed = redelivery_pass(h.runtime, in_flight_s=0)
+    assert not passed.redelivered and sorted(passed.given_up) == sorted(guids)
+    assert not any(d.redelivery for d in h.sim.deliveries)
+    time.sleep(IN_FLIGHT_S + 1)
+    done = redeliver_since(h.runtime, timedelta(hours=2))
+    assert sorted(d["guid"] for d in done) == sorted(guids)
