@@ -52,7 +52,8 @@ The rules, in the order they are checked
        ``EnsureBranch`` (branch missing), ``BootstrapCommit`` (no commits ahead
        of base; GitHub refuses an empty PR), ``OpenDraftPR`` - all three may
        come in one plan, in that order.
-    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``), and ``draft_unsupported``
+    8. Open PR: ``pr_opened`` once (``pr_opened:<n>``; for a PR first seen
+       closed or merged too, before ``pr_closed`` or ``pr_merged``), and ``draft_unsupported``
        once (``draft_unsupported:<n>``) when GitHub refused the draft and a
        regular PR was opened instead. Title, body and base follow the desired
        state through one ``UpdatePR`` carrying only the fields that differ
@@ -626,7 +627,6 @@ def _plan_open(
 def _plan_open_lifecycle(
     desired: DesiredWorkstream, observed: Observed, policy: Policy, pr: ObservedPR, notices: _Notices
 ) -> tuple[list[GitHubAction], GitHubAction | None]:
-    notices.add("pr_opened", f"pr_opened:{pr.number}", head_sha=pr.head_sha, draft=pr.draft)
     if observed.draft_unsupported is not None:
         notices.add("draft_unsupported", f"draft_unsupported:{pr.number}", message=observed.draft_unsupported)
     writes: list[GitHubAction] = []
@@ -912,6 +912,9 @@ def _plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> tup
     writes: list[GitHubAction] = []
     finish: GitHubAction | None = None
     if pr is not None:
+        # Whatever state ghapp first sees the PR in: one cancelled, closed or merged before a sync saw it
+        # open (a sync that failed after opening it, deliveries late) was opened all the same.
+        notices.add("pr_opened", f"pr_opened:{pr.number}", head_sha=pr.head_sha, draft=pr.draft)
         _activity_notices(observed, pr, notices)
         _queue_notices(observed, pr, notices)
         off = _auto_merge_off(desired, observed, policy, pr)

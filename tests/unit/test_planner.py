@@ -595,6 +595,22 @@ TRANSITIONS: dict[str, Row] = {
         observed_with_pr(desired(), state="closed", closed_by_ghapp=True),
         ["pr_closed pr_closed:7"],
     ),
+    # A PR ghapp opened but no sync saw open (the sync failed after opening it) is announced all the same.
+    "cancelled, its open PR never announced: announced, then closed": _row(
+        desired(cancelled=True), Observed(pr=pr_for(desired()), branch_exists=True, branch_has_commits=True),
+        ["ClosePR", "pr_opened pr_opened:7"],
+    ),
+    "closed before ghapp announced it: both reported": _row(
+        desired(cancelled=True),
+        Observed(pr=pr_for(desired(), state="closed", closed_by_ghapp=True), branch_exists=True,
+                 branch_has_commits=True),
+        ["pr_opened pr_opened:7", "pr_closed pr_closed:7"],
+    ),
+    "merged before ghapp announced it: both reported": _row(
+        desired(), Observed(pr=pr_for(desired(), state="closed", merged=True), branch_exists=True,
+                            branch_has_commits=True),
+        ["pr_opened pr_opened:7", "pr_merged pr_merged:7"],
+    ),
     "cancelled before any PR: nothing, never opened": _row(desired(cancelled=True), Observed(), []),
     "cancelled before any PR, base missing: nothing": _row(desired(cancelled=True), Observed(base_exists=False), []),
     "cancelled ready PR with approval: close, not merge": _row(
