@@ -9,7 +9,9 @@ where GitHub still holds an edit, a ``PATCH``. Syncs collapse, so a PR is
 patched once or a few times, not 40 times. The simulator now answers every
 call after 100 ms. The deliveries are
 posted as fast as 32 connections allow to ghapp's web process under
-gunicorn (``-w 2 -k sync``), while 4 ``ghapp worker`` processes drain the
+gunicorn (``-w 2 -k sync``, GitHub's webhook target since the scene began,
+so it has served the deliveries of the PRs opened, as a deployed web has
+served earlier ones), while 4 ``ghapp worker`` processes drain the
 queue; once half the deliveries are stored, one worker is killed
 (``SIGKILL``, mid-job as likely as not) and the others carry on (not with
 ``--quick``).
@@ -134,14 +136,17 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
     with running_stack(workers=workers, settings=UNPACED, sim_config=UNPACED_SIM, database=database) as (
         sim, stack, redis_url
     ):
-        sim.install("burst-org", [f"repo{i}" for i in range(5)])
-        open_task(stack, TASK, pairs)
-        wait_drafts(sim, TASK, pairs, timeout=120)
-        wait_idle(redis_url, timeout=120)
-        patches_before = sim.counters.per_endpoint.get(PATCH_PULL, 0)
-        calls_before = sim.counters.total_requests
+        # GitHub's webhooks go to gunicorn from the start: the burst meets web processes that have served
+        # the scene's earlier deliveries (the PRs opened), as a deployed web has, not ones just started.
         web = Gunicorn("ghapp.web:create_app()", env=stack.worker_env()).start(ready_path="/healthz")
         try:
+            sim.webhook_url = web.url + stack.settings.webhook_path
+            sim.install("burst-org", [f"repo{i}" for i in range(5)])
+            open_task(stack, TASK, pairs)
+            wait_drafts(sim, TASK, pairs, timeout=120)
+            wait_idle(redis_url, timeout=120)
+            patches_before = sim.counters.per_endpoint.get(PATCH_PULL, 0)
+            calls_before = sim.counters.total_requests
             sim.faults.latency_s = latency_s
             prepared = edited_deliveries(sim, pairs, deliveries)
             stop = threading.Event()
