@@ -90,9 +90,15 @@ def store(conn: Connection, guid: str, event: str, body: bytes) -> bool:
     return result.first() is not None
 
 
-def status_of(conn: Connection, guid: str) -> str | None:
-    """The status of a stored delivery, or None when the GUID is unknown."""
-    return conn.execute(select(inbox.c.status).where(inbox.c.guid == guid)).scalar_one_or_none()
+def status_of(conn: Connection, guid: str, *, for_update: bool = False) -> str | None:
+    """The status of a stored delivery, or None when the GUID is unknown.
+
+    ``for_update`` holds the row until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+    write transactions take the whole database already), so that a second job with the same
+    GUID waits for the first to commit and then sees what it wrote.
+    """
+    query = select(inbox.c.status).where(inbox.c.guid == guid)
+    return conn.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
 
 
 def exists(conn: Connection, guid: str) -> bool:
@@ -103,6 +109,11 @@ def exists(conn: Connection, guid: str) -> bool:
 def load(conn: Connection, guid: str) -> Row[Any] | None:
     """The whole stored delivery (``guid, event, action, installation_id, body, status, ...``)."""
     return conn.execute(select(inbox).where(inbox.c.guid == guid)).first()
+
+
+def load_many(conn: Connection, guids: list[str]) -> dict[str, Row[Any]]:
+    """The stored deliveries among ``guids``, by GUID (one query for a batch)."""
+    return {row.guid: row for row in conn.execute(select(inbox).where(inbox.c.guid.in_(guids)))}
 
 
 def mark(

@@ -1,6 +1,9 @@
 """The RQ jobs. Each takes ids only and reads what it needs.
 
-* ``apply_delivery(guid)``: a stored webhook delivery -> observations -> syncs.
+* ``apply_deliveries(guids)``: a batch of arrivals (``ghapp.sync.arrivals``), each stored webhook
+  delivery -> observations -> syncs;
+* ``apply_delivery(guid)``: the same for one delivery, with retries (one that failed in a batch,
+  or one queued by recovery);
 * ``sync_workstream(task_id, workstream_id)``: converge one workstream's PR.
 
 A sync that GitHub asks to wait (rate limits, pacing) is rescheduled for the
@@ -13,12 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from gidgethub import sansio
 from rq import get_current_job
+from sqlalchemy import Connection
 
 from ghapp.github import app_identity, payload_shapes
 from ghapp.github.client import GitHubClient
@@ -115,69 +121,124 @@ def _report_failure(runtime: Runtime, task_id: str, workstream_id: str, exc: Exc
     log.error("sync failed after retries: %s", reason)
 
 
-def apply_delivery(guid: str) -> str:
-    """Turn one stored delivery into observations, then ask for the syncs it implies."""
+def apply_deliveries(guids: list[str]) -> dict[str, int]:
+    """Apply a batch of arrivals in order; how many ended in each status (``retrying``: handed to a job of
+    their own).
+
+    One RQ job for many deliveries: a burst then pays RQ's bookkeeping once per batch, not per delivery.
+    Each delivery still commits in its own transaction, as with a job of its own. One that raises is
+    rolled back alone and gets an ``apply_delivery`` job, with the retries.
+    """
     runtime = get_runtime()
-    with log_context(guid=guid):
-        try:
-            return _apply_delivery(runtime, guid)
-        except Exception as exc:
-            if _final_attempt():
-                with runtime.engine.begin() as conn:
-                    inbox.mark(conn, guid, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+    outcomes, failed = _apply_stored(runtime, list(dict.fromkeys(guids)), isolate=True)
+    for guid in failed:
+        jobs_queue.enqueue_delivery(runtime.queue, guid)
+    return dict(outcomes)
 
 
-def _apply_delivery(runtime: Runtime, guid: str) -> str:
-    # Read and decode outside the write transaction: parsing the payload holds no lock.
-    with reading(runtime.engine) as conn:
-        row = inbox.load(conn, guid)
-    if row is None:
-        log.warning("delivery is not in the inbox; nothing to do")
-        return "missing"
-    if row.status in ("processed", "ignored"):
-        return row.status
+def apply_delivery(guid: str) -> str:
+    """Turn one stored delivery into observations, then ask for the syncs it implies (RQ retries it)."""
+    runtime = get_runtime()
+    try:
+        outcomes, _ = _apply_stored(runtime, [guid], isolate=False)
+    except Exception as exc:
+        if _final_attempt():
+            with log_context(guid=guid), runtime.engine.begin() as conn:
+                inbox.mark(conn, guid, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    return next(iter(outcomes))
+
+
+DONE = ("processed", "ignored")
+
+
+@dataclass
+class _Parsed:
+    """A stored delivery read and checked outside any write transaction (parsing holds no lock)."""
+
+    guid: str
+    event: sansio.Event | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    callbacks: list[Any] = field(default_factory=list)
+    refusal: str | None = None  # why it can never be applied: marked failed at once, never retried
+
+
+def _parse(guid: str, row: Any) -> _Parsed:
     try:
         payload = inbox.decode_payload(row)
     except ValueError as exc:
-        return _refuse(runtime, guid, f"the delivery's body is not a JSON payload ({exc}); {payload_shapes.ADVICE}")
+        return _Parsed(guid, refusal=f"the delivery's body is not a JSON payload ({exc}); {payload_shapes.ADVICE}")
+    action = payload.get("action")
+    facts = {"action": action if isinstance(action, str) else None,
+             "installation_id": (payload.get("installation") or {}).get("id")}
     wrong = payload_shapes.problem(row.event, payload)
     if wrong is not None:
-        action = payload.get("action")
-        return _refuse(runtime, guid, wrong, action=action if isinstance(action, str) else None)
+        return _Parsed(guid, facts={"action": facts["action"]}, refusal=wrong)
     event = sansio.Event(payload, event=row.event, delivery_id=guid)
-    facts = {"action": payload.get("action"), "installation_id": (payload.get("installation") or {}).get("id")}
-    callbacks = router.fetch(event)
-    with runtime.engine.begin() as conn:
-        status = inbox.status_of(conn, guid)
-        if status in ("processed", "ignored"):
-            return status
-        if not callbacks:
-            inbox.mark(conn, guid, "ignored", **facts)
-            return "ignored"
-        ctx = DeliveryContext(
-            runtime=runtime,
-            conn=conn,
-            user_can_write=_writer_check(runtime),
-            conversation=lambda: Conversation(github_client(runtime).client),
-            is_app=lambda sender: app_identity.is_app(github_client(runtime).client, sender),
-        )
-        for callback in callbacks:
-            callback(event, ctx)
-        inbox.mark(conn, guid, "processed", **facts)
-    _after_commit(runtime, ctx)
-    return "processed"
+    return _Parsed(guid, event, facts, list(router.fetch(event)))
 
 
-def _refuse(runtime: Runtime, guid: str, sentence: str, action: str | None = None) -> str:
-    """Mark a delivery that can never be applied as failed, at once: a retry would fail the same way."""
-    with runtime.engine.begin() as conn:
-        status = inbox.status_of(conn, guid)
+def _apply_stored(runtime: Runtime, guids: list[str], *, isolate: bool) -> tuple[Counter[str], list[str]]:
+    """Apply these stored deliveries in order, each in a transaction of its own; the statuses they ended
+    in, and (``isolate``) the GUIDs that raised. Without ``isolate`` an exception propagates."""
+    with reading(runtime.engine) as conn:
+        rows = inbox.load_many(conn, guids)
+    outcomes: Counter[str] = Counter()
+    failed: list[str] = []
+    for guid in guids:
+        row = rows.get(guid)
+        with log_context(guid=guid):
+            if row is None:
+                log.warning("delivery is not in the inbox; nothing to do")
+                outcomes["missing"] += 1
+                continue
+            if row.status in DONE:
+                outcomes[row.status] += 1
+                continue
+            try:
+                parsed = _parse(guid, row)
+                with runtime.engine.begin() as conn:
+                    status, ctx = _apply_parsed(runtime, conn, parsed)
+            except Exception:
+                if not isolate:
+                    raise
+                log.exception("applying the delivery failed; it gets a job of its own, with retries")
+                failed.append(guid)
+                outcomes["retrying"] += 1
+                continue
+            outcomes[status] += 1
+            if ctx is not None:
+                _after_commit(runtime, ctx)
+    return outcomes, failed
+
+
+def _apply_parsed(runtime: Runtime, conn: Connection, parsed: _Parsed) -> tuple[str, DeliveryContext | None]:
+    """One delivery inside the caller's transaction, its inbox row locked first: two jobs with the same
+    GUID (announced twice, or queued by recovery too) apply it once."""
+    guid = parsed.guid
+    status = inbox.status_of(conn, guid, for_update=True)
+    if parsed.refusal is not None:
         if status in inbox.FINAL_STATUSES:
-            return str(status)
-        inbox.mark(conn, guid, "failed", sentence, action=action)
-    log.warning("delivery refused: %s", sentence)
-    return "failed"
+            return str(status), None
+        inbox.mark(conn, guid, "failed", parsed.refusal, action=parsed.facts.get("action"))
+        log.warning("delivery refused: %s", parsed.refusal)
+        return "failed", None
+    if status in DONE:
+        return str(status), None
+    if not parsed.callbacks:
+        inbox.mark(conn, guid, "ignored", **parsed.facts)
+        return "ignored", None
+    ctx = DeliveryContext(
+        runtime=runtime,
+        conn=conn,
+        user_can_write=_writer_check(runtime),
+        conversation=lambda: Conversation(github_client(runtime).client),
+        is_app=lambda sender: app_identity.is_app(github_client(runtime).client, sender),
+    )
+    for callback in parsed.callbacks:
+        callback(parsed.event, ctx)
+    inbox.mark(conn, guid, "processed", **parsed.facts)
+    return "processed", ctx
 
 
 def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]
@@ -188,6 +249,8 @@ def _writer_check(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 
 def _after_commit(runtime: Runtime, ctx: DeliveryContext) -> None:
+    """What a committed delivery asked for outside the database: caches forgotten, syncs requested,
+    notices pushed."""
     for repo in ctx.forget_repos:
         forget_repo(runtime.redis, repo)
     for installation_id in ctx.forget_installations:

@@ -37,6 +37,7 @@ from ghapp.config import get_settings
 from ghapp.job_ids import safe_job_id
 
 APPLY_DELIVERY = "ghapp.sync.jobs.apply_delivery"
+APPLY_DELIVERIES = "ghapp.sync.jobs.apply_deliveries"
 SYNC_WORKSTREAM = "ghapp.sync.jobs.sync_workstream"
 WAKE_WORKSTREAM = "ghapp.sync.jobs.wake_workstream"
 
@@ -90,6 +91,20 @@ def enqueue_delivery(queue: Queue, guid: str) -> None:
             APPLY_DELIVERY, args=(guid,), job_id=safe_job_id("delivery", guid), result_ttl=0,
             failure_ttl=DELIVERY_FAILURE_TTL_S, retry=backoff_retry(), unique=True,
         )  # fmt: skip
+
+
+def enqueue_deliveries(queue: Queue, guids: list[str]) -> None:
+    """Queue the processing of a batch of stored deliveries, in order, as one job.
+
+    A burst then costs one RQ job per batch rather than per delivery. A GUID
+    that fails in the batch gets a job of its own (``enqueue_delivery``, with
+    the retries); one retry runs the batch again if its worker died (what it
+    had already applied is skipped), and recovery queues any GUID still
+    pending meanwhile.
+    """
+    queue.enqueue_call(
+        APPLY_DELIVERIES, args=(guids,), result_ttl=0, failure_ttl=DELIVERY_FAILURE_TTL_S, retry=Retry(max=1),
+    )  # fmt: skip
 
 
 def request_sync(queue: Queue, task_id: str, workstream_id: str, *, at: datetime | None = None) -> bool:

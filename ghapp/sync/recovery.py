@@ -21,9 +21,11 @@ short ``recovery`` chain (``run_recovery``, every ``RECOVERY_INTERVAL_S``)
 queues again each delivery still ``pending`` ``RECOVER_AFTER_S`` after it
 was stored. A delivery whose enqueue was lost (Redis failed after the
 INSERT, the web process died between the two, Redis lost its data) is so
-queued within ``RECOVER_AFTER_S + RECOVERY_INTERVAL_S``, 30 s; a delivery
-whose job is still waiting in a long queue is left alone (its job id is
-unique, so the enqueue adds nothing).
+queued within ``RECOVER_AFTER_S + RECOVERY_INTERVAL_S``, 30 s. A delivery
+whose own job is still waiting is left alone (its job id is unique, so the
+enqueue adds nothing); one still waiting in a batch of arrivals behind a
+long queue gets a job of its own as well, and whichever runs second finds it
+processed and leaves it (the inbox row is locked while it is applied).
 """
 
 from __future__ import annotations

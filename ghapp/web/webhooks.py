@@ -4,7 +4,7 @@ The view never parses the JSON body (except a rare ``ping``) and never
 calls GitHub: the worker does both (docs/architecture.md). Its whole cost
 is one HMAC per configured secret, one INSERT (committed before anything
 else happens) and one ``RPUSH`` of the GUID (``ghapp.sync.arrivals``; the
-workers turn it into an RQ job), and only then the answer: a 202 means the
+workers queue it in a batch job), and only then the answer: a 202 means the
 delivery is stored and announced in Redis. A GUID lost after that (Redis
 lost its data, a worker died holding it) is queued again by recovery
 (``ghapp.sync.recovery``).
@@ -21,7 +21,8 @@ Answers, each with a JSON body ``{"error": "<sentence>"}`` when refused:
 * 200 ``ping``, not stored;
 * 202 stored (or already stored: a redelivery keeps its GUID and is
   processed once; a GUID still ``pending`` is announced again, which is
-  harmless because the job id is unique per GUID and heals a lost enqueue);
+  harmless because the job locks the row and skips what is processed, and
+  heals a lost announcement);
 * 503 when the database or Redis does not answer, so the delivery shows as
   failed on GitHub and the redelivery job sends it again; a delivery stored
   whose announcement failed stays ``pending``, and recovery queues it.

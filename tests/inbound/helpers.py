@@ -9,6 +9,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import Engine, func, select
 from werkzeug.serving import make_server
 
@@ -16,6 +17,7 @@ from ghapp.pod.signing import sign
 from ghapp.runtime import QUEUE_NAME
 from ghapp.store.schema import inbox, outbox, task_events, tasks, workstreams
 from ghapp.sync.arrivals import ARRIVALS_KEY
+from ghapp.sync.queue import APPLY_DELIVERIES
 from ghapp.webhook_sender import hub_signature
 
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -86,6 +88,12 @@ def stored_counts(engine: Engine) -> dict[str, int]:
 def queued_ids(redis: Redis) -> list[str]:
     """Job ids waiting in ghapp's RQ queue."""
     return Queue(QUEUE_NAME, connection=redis).job_ids
+
+
+def queued_guids(redis: Redis) -> list[list[str]]:
+    """The GUIDs of each waiting delivery job: a batch of arrivals, or one GUID's own job."""
+    jobs = [Job.fetch(job_id, connection=redis) for job_id in queued_ids(redis)]
+    return [list(job.args[0]) if job.func_name == APPLY_DELIVERIES else [job.args[0]] for job in jobs]
 
 
 def announced(redis: Redis) -> list[str]:

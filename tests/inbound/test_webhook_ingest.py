@@ -9,15 +9,16 @@ import uuid
 
 import pytest
 import requests
+from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import text
 
-from ghapp.runtime import Runtime
+from ghapp.runtime import Runtime, set_runtime
 from ghapp.store import inbox
 from ghapp.store.engine import make_engine
 from ghapp.store.schema import inbox as inbox_table
 from ghapp.sync import arrivals
-from ghapp.sync.queue import APPLY_DELIVERY, safe_job_id
+from ghapp.sync.queue import APPLY_DELIVERIES
 from ghapp.web import create_app
 from inbound.helpers import (
     ServerThread,
@@ -25,6 +26,7 @@ from inbound.helpers import (
     count,
     github_headers,
     nothing_stored,
+    queued_guids,
     queued_ids,
 )
 
@@ -46,10 +48,10 @@ def test_a_signed_delivery_is_stored_raw_and_its_guid_announced_then_queued(clie
     assert arrivals.dispatch(runtime.queue) == 1  # as a worker's dispatcher thread does
     assert announced(redis_conn) == []
     job_ids = queued_ids(redis_conn)
-    assert job_ids == [safe_job_id("delivery", guid)]
+    assert len(job_ids) == 1
     job = Job.fetch(job_ids[0], connection=redis_conn)
-    assert job.func_name == APPLY_DELIVERY
-    assert job.args == (guid,)
+    assert job.func_name == APPLY_DELIVERIES
+    assert job.args == ([guid],)
 
 
 def test_a_redelivered_guid_is_stored_once_and_not_queued_twice(client, runtime, redis_conn):
@@ -61,7 +63,14 @@ def test_a_redelivered_guid_is_stored_once_and_not_queued_twice(client, runtime,
     assert count(runtime.engine, inbox_table) == 1
     assert announced(redis_conn) == [guid, guid]  # still pending: announced again, in case the first was lost
     arrivals.dispatch(runtime.queue)
-    assert queued_ids(redis_conn) == [safe_job_id("delivery", guid)]  # one job: its id is the GUID's
+    assert queued_guids(redis_conn) == [[guid, guid]]  # one batch, which applies it once
+    set_runtime(runtime)
+    try:
+        SimpleWorker([runtime.queue], connection=redis_conn).work(burst=True)
+    finally:
+        set_runtime(None)
+    with runtime.engine.connect() as conn:
+        assert inbox.load(conn, guid).attempts == 1
 
 
 def test_a_delivery_is_stored_after_the_server_closed_the_pools_connection(client, runtime, redis_conn):
