@@ -26,6 +26,7 @@ import logging
 
 from rq import SimpleWorker, Worker
 
+from ghapp.connections import redis_from_url
 from ghapp.runtime import Runtime
 from ghapp.sync import arrivals
 from ghapp.sync.schedule import HealingWorkerMixin
@@ -71,8 +72,11 @@ def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, nam
         log.exception("could not schedule the periodic jobs; the next maintenance round tries again")
     runtime.engine.dispose(close=False)
     worker_class = GhappForkingWorker if fork else GhappWorker
+    # RQ raises its client's socket timeout above its blocking dequeue (30 s here), but only for connections
+    # made afterwards: given the runtime's pool, whose connections were made with 10 s, an idle worker's
+    # dequeue timed out every 15 s, logged as an error. A client of its own has no connection yet.
     worker = worker_class(
-        [runtime.queue], connection=runtime.redis, name=name,
+        [runtime.queue], connection=redis_from_url(runtime.settings.redis_url), name=name,
         maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S,
     )
     if burst:  # what has arrived so far is the work of this run
