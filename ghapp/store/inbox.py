@@ -28,7 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ghapp.store.schema import inbox
 
 FINAL_STATUSES = ("processed", "ignored", "failed")
-PRUNABLE_STATUSES = ("processed", "ignored")  # a failed delivery stays until an operator has seen to it
+APPLIED_STATUSES = ("processed", "ignored")
+PRUNABLE_STATUSES = APPLIED_STATUSES  # a failed delivery stays until an operator has seen to it
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 

@@ -149,9 +149,6 @@ def apply_delivery(guid: str) -> str:
     return next(iter(outcomes))
 
 
-DONE = ("processed", "ignored")
-
-
 @dataclass
 class _Parsed:
     """A stored delivery read and checked outside any write transaction (parsing holds no lock)."""
@@ -192,7 +189,7 @@ def _apply_stored(runtime: Runtime, guids: list[str], *, isolate: bool) -> tuple
                 log.warning("delivery is not in the inbox; nothing to do")
                 outcomes["missing"] += 1
                 continue
-            if row.status in DONE:
+            if row.status in inbox.APPLIED_STATUSES:
                 outcomes[row.status] += 1
                 continue
             try:
@@ -223,7 +220,7 @@ def _apply_parsed(runtime: Runtime, conn: Connection, parsed: _Parsed) -> tuple[
         inbox.mark(conn, guid, "failed", parsed.refusal, action=parsed.facts.get("action"))
         log.warning("delivery refused: %s", parsed.refusal)
         return "failed", None
-    if status in DONE:
+    if status in inbox.APPLIED_STATUSES:
         return str(status), None
     if not parsed.callbacks:
         inbox.mark(conn, guid, "ignored", **parsed.facts)

@@ -63,6 +63,7 @@ REASK_AT_ONCE = 3
 REASK_FIRST_WAIT_S = 60
 REASK_MAX_WAIT_S = 3600
 MAX_ASKS = 12
+ASKED, WAIT, GAVE_UP = "asked", "wait", "gave up"  # what a pass does for one GUID (``next_step``)
 IN_FLIGHT_S = 15.0  # GitHub gives up on an attempt after 10 s
 MAX_LOOKBACK = timedelta(days=REDELIVERY_DAYS_GITHUB_COM)  # github.com's window; ``lookback`` picks the one in use
 OVERLAP = timedelta(minutes=2)
@@ -251,9 +252,6 @@ def redeliver_failed(
     return report, verdicts
 
 
-ASKED, WAIT, GAVE_UP = "asked", "wait", "gave up"
-
-
 def reask_wait_s(asks: int) -> float:
     """How long after the ask numbered ``asks`` a GUID whose redelivery failed waits for the next one."""
     if asks <= REASK_AT_ONCE:
@@ -272,8 +270,7 @@ def next_step(marker: bytes | None, newest: HookDelivery, asks: int, *, now: dat
         return ASKED
     if not ask_carried_out(marker, newest):
         return WAIT  # GitHub's redelivery is still on its way
-    asked_at = int(marker[len(ASKED_AT):])
-    if force or now.timestamp() >= asked_at + reask_wait_s(asks):
+    if force or now.timestamp() >= (asked_at(marker) or 0) + reask_wait_s(asks):
         return ASKED
     return WAIT
 
@@ -285,8 +282,8 @@ def _ask(runtime: Runtime, hooks: HookDeliveries, delivery: HookDelivery, *, now
     """
     redis = runtime.redis
     marker_key, asks_key = ASKED_PREFIX + delivery.guid, ASKS_PREFIX + delivery.guid
-    marker = redis.get(marker_key)
-    asks = int(redis.get(asks_key) or 0)
+    marker, asks_text = redis.mget(marker_key, asks_key)
+    asks = int(asks_text or 0)
     step = next_step(marker, delivery, asks, now=now, force=force)
     if step == GAVE_UP and asks == MAX_ASKS:
         redis.incr(asks_key)  # logged once, not on every pass that still sees the GUID
@@ -309,6 +306,16 @@ def _ask(runtime: Runtime, hooks: HookDeliveries, delivery: HookDelivery, *, now
     return ASKED
 
 
+def asked_at(marker: bytes | None) -> int | None:
+    """When the ask recorded in ``marker`` (``asked-at:<unix s>``) was made; None when it says no time."""
+    if not marker or not marker.startswith(ASKED_AT):
+        return None
+    try:
+        return int(marker[len(ASKED_AT):])
+    except ValueError:
+        return None
+
+
 def ask_carried_out(marker: bytes | None, newest: HookDelivery) -> bool:
     """True when GitHub made an attempt at or after the ask recorded in ``marker`` (``asked-at:<unix s>``).
 
@@ -316,13 +323,8 @@ def ask_carried_out(marker: bytes | None, newest: HookDelivery) -> bool:
     such an attempt is the redelivery ghapp asked for, and it failed as well.
     A marker without a time says nothing: its TTL decides.
     """
-    if not marker or not marker.startswith(ASKED_AT) or newest.delivered_at is None:
-        return False
-    try:
-        asked_at = int(marker[len(ASKED_AT):])
-    except ValueError:
-        return False
-    return newest.delivered_at.timestamp() >= asked_at
+    when = asked_at(marker)
+    return when is not None and newest.delivered_at is not None and newest.delivered_at.timestamp() >= when
 
 
 def _parse(value: Any) -> datetime | None:

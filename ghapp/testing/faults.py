@@ -26,7 +26,9 @@ class Faults:
     # Route names ("POST /repos/<owner>/<repo>/issues/<int:number>/comments"), each entry one request that
     # GitHub carries out and whose answer is then lost (the connection drops): the caller cannot know.
     lost_answers: list[str] = field(default_factory=list)
-    # Route names GitHub answers 502 or 503 for as long as they are listed (an outage of one endpoint).
+    # Route names GitHub answers 502 or 503 for as long as they are listed: an outage of one endpoint, as
+    # reported in fkirc/skip-duplicate-actions#287 (one endpoint answering 502 "Server Error" for days while
+    # others worked); transient 502s and 503s in PyGithub/PyGithub#2400 and taskcluster/taskcluster-github#96.
     failing_routes: list[str] = field(default_factory=list)
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
