@@ -14,8 +14,8 @@ again for each GUID that
 * is not waiting after an ask (``ghapp:redelivery:asked:<guid>``, a key
   holding when it was asked, with a TTL, so a pass does not ask twice while
   GitHub's redelivery is on its way). Once the log shows that redelivery
-  failed too, the GUID is asked again: at once the first three times (a
-  passing fault), then after a wait that doubles from 1 minute to 1 hour
+  failed too, the GUID is asked again: at once the first five times (a
+  passing fault), then after a wait that doubles from 30 seconds to 1 hour
   (an outage), see ``reask_wait_s``. Only asks GitHub took count; after
   ``MAX_ASKS`` of them, about four hours of trying, the pass gives up on
   the GUID and logs it (nothing retries forever), and ``ghapp redeliver
@@ -59,10 +59,10 @@ ASKED_PREFIX = "ghapp:redelivery:asked:"
 ASKS_PREFIX = "ghapp:redelivery:asks:"
 ASKED_TTL_S = 60  # a redelivery is attempted at once and GitHub waits 10 s for it: a minute covers one in flight
 ASKED_AT = b"asked-at:"
-REASK_AT_ONCE = 3
-REASK_FIRST_WAIT_S = 60
+REASK_AT_ONCE = 5
+REASK_FIRST_WAIT_S = 30
 REASK_MAX_WAIT_S = 3600
-MAX_ASKS = 12
+MAX_ASKS = 16
 ASKED, WAIT, GAVE_UP = "asked", "wait", "gave up"  # what a pass does for one GUID (``next_step``)
 IN_FLIGHT_S = 15.0  # GitHub gives up on an attempt after 10 s
 MAX_LOOKBACK = timedelta(days=REDELIVERY_DAYS_GITHUB_COM)  # github.com's window; ``lookback`` picks the one in use

@@ -43,7 +43,7 @@ def test_ask_carried_out(marker, newest, expected):
 
 @pytest.mark.parametrize(
     ("asks", "wait"),
-    [(1, 0), (3, 0), (4, 60), (5, 120), (9, 1920), (10, 3600), (12, 3600)],
+    [(1, 0), (5, 0), (6, 30), (7, 60), (11, 960), (12, 1920), (13, 3600), (16, 3600)],
 )
 def test_reask_waits_grow_from_a_moment_to_an_hour(asks, wait):
     """A passing fault is asked about again at once; an outage is not hammered."""
@@ -68,10 +68,11 @@ def at(seconds_after_ask: float) -> datetime:
         (MARKER, attempt(-60, redelivery=False), 1, at(20), False, WAIT),  # GitHub's redelivery not made yet
         (MARKER, attempt(2), 1, at(20), False, ASK),  # the redelivery failed: the second ask is at once
         (MARKER, attempt(2), 3, at(20), False, ASK),
-        (MARKER, attempt(2), 4, at(20), False, WAIT),  # the fifth ask waits a minute after the fourth
-        (MARKER, attempt(2), 4, at(60), False, ASK),
-        (MARKER, attempt(2), 4, at(20), True, ASK),  # the operator does not wait
-        (MARKER, attempt(-60, redelivery=False), 4, at(20), True, WAIT),  # ...but does not ask twice either
+        (MARKER, attempt(2), 5, at(20), False, ASK),
+        (MARKER, attempt(2), 6, at(20), False, WAIT),  # the seventh ask waits half a minute after the sixth
+        (MARKER, attempt(2), 6, at(30), False, ASK),
+        (MARKER, attempt(2), 6, at(20), True, ASK),  # the operator does not wait
+        (MARKER, attempt(-60, redelivery=False), 6, at(20), True, WAIT),  # ...but does not ask twice either
         (None, attempt(30), MAX_ASKS, at(10_000), False, GAVE_UP),
         (MARKER, attempt(2), MAX_ASKS + 1, at(10_000), False, GAVE_UP),
         (None, attempt(30), MAX_ASKS + 1, at(10_000), True, ASK),  # the operator asks past the limit
