@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import zstandard
-from sqlalchemy import Connection, Insert, Row, delete, func, select, update
+from sqlalchemy import Connection, Insert, Row, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ghapp.store.schema import inbox
@@ -98,8 +98,15 @@ def status_of(conn: Connection, guid: str, *, for_update: bool = False) -> str |
     write transactions take the whole database already), so that a second job with the same
     GUID waits for the first to commit and then sees what it wrote.
     """
-    query = select(inbox.c.status).where(inbox.c.guid == guid)
-    return conn.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+    query = _STATUS_FOR_UPDATE if for_update else _STATUS
+    return conn.execute(query, {"guid": guid}).scalar_one_or_none()
+
+
+# Built once, with bound parameters: each delivery runs them, and a statement reused keeps SQLAlchemy's
+# cache key instead of building and hashing a new one each time.
+_STATUS = select(inbox.c.status).where(inbox.c.guid == bindparam("guid"))
+_STATUS_FOR_UPDATE = _STATUS.with_for_update()
+_MARK = update(inbox).where(inbox.c.guid == bindparam("b_guid")).values(attempts=inbox.c.attempts + 1)
 
 
 def exists(conn: Connection, guid: str) -> bool:
@@ -131,18 +138,14 @@ def mark(
     Every call counts as an attempt, so a delivery that keeps failing shows
     how often it was tried.
     """
-    values: dict[str, Any] = {
-        "status": status,
-        "error": error[:2000] if error else None,
-        "attempts": inbox.c.attempts + 1,
-    }
+    values: dict[str, Any] = {"b_guid": guid, "status": status, "error": error[:2000] if error else None}
     if status in FINAL_STATUSES:
         values["processed_at"] = datetime.now(UTC)
     if action is not None:
         values["action"] = action[:64]
     if installation_id is not None:
         values["installation_id"] = installation_id
-    conn.execute(update(inbox).where(inbox.c.guid == guid).values(**values))
+    conn.execute(_MARK, values)  # the columns set are the keys given, and ``attempts + 1``
 
 
 def pending_guids(conn: Connection, *, older_than_s: float = 30.0, limit: int = 1000) -> list[str]:

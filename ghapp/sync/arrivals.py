@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 ARRIVALS_KEY = "ghapp:arrivals"
 BATCH = 50
-GATHER_S = 0.05  # after queuing a batch, how long the thread lets the next one fill
+GATHER_S = 0.25  # after queuing a batch, how long the thread lets the next one fill
 WAIT_S = 1  # how long one BLPOP waits, so that a stopping worker's thread ends soon
 PAUSE_AFTER_ERROR_S = 1.0
 

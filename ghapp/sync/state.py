@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from ghapp.store.schema import workstreams
 from ghapp.sync import observations
@@ -34,11 +34,26 @@ def load_observed(
     """The stored document. ``for_update`` locks the row until the transaction ends (PostgreSQL's
     ``SELECT ... FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already serialises writers): a read that is
     written back must hold it, or two writers that read the same document lose one's change."""
-    query = select(workstreams.c.observed).where(
-        workstreams.c.task_id == task_id, workstreams.c.workstream_id == workstream_id
-    )
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+    query = _OBSERVED_FOR_UPDATE if for_update else _OBSERVED
+    row = conn.execute(query, {"b_task_id": task_id, "b_workstream_id": workstream_id}).first()
     return None if row is None else observations.normalise(row.observed)
+
+
+# The statements every delivery runs, built once with bound parameters: a statement reused keeps
+# SQLAlchemy's cache key instead of building and hashing a new one each time.
+_ONE_ROW = and_(workstreams.c.task_id == bindparam("b_task_id"),
+                workstreams.c.workstream_id == bindparam("b_workstream_id"))
+_OBSERVED = select(workstreams.c.observed).where(_ONE_ROW)
+_OBSERVED_FOR_UPDATE = _OBSERVED.with_for_update()
+_SAVE = update(workstreams).where(_ONE_ROW)  # the columns set are the keys given
+_BY_PR = {
+    (by_number, by_head): select(workstreams.c.task_id, workstreams.c.workstream_id).where(
+        func.lower(workstreams.c.repo) == bindparam("repo"),
+        or_(*([workstreams.c.pr_number == bindparam("number")] if by_number else []),
+            *([workstreams.c.head_branch == bindparam("head")] if by_head else [])),
+    )
+    for by_number in (True, False) for by_head in (True, False) if by_number or by_head
+}
 
 
 _KEEP = object()
@@ -70,11 +85,7 @@ def save_observed(
         values["status"] = status
     if approval is not None:
         values["approval"] = approval
-    conn.execute(
-        update(workstreams)
-        .where(workstreams.c.task_id == task_id, workstreams.c.workstream_id == workstream_id)
-        .values(**values)
-    )
+    conn.execute(_SAVE, {**values, "b_task_id": task_id, "b_workstream_id": workstream_id})
 
 
 def mutate_observed(
@@ -91,18 +102,10 @@ def mutate_observed(
 
 def find_by_pr(conn: Connection, repo: str, number: int | None = None, head: str | None = None) -> list[WorkstreamRef]:
     """Workstreams whose PR is ``repo#number`` or whose head branch is ``head``."""
-    conditions = []
-    if number is not None:
-        conditions.append(workstreams.c.pr_number == number)
-    if head is not None:
-        conditions.append(workstreams.c.head_branch == head)
-    if not conditions:
+    if number is None and head is None:
         return []
-    rows = conn.execute(
-        select(workstreams.c.task_id, workstreams.c.workstream_id).where(
-            and_(func.lower(workstreams.c.repo) == repo.lower(), or_(*conditions))
-        )
-    ).all()
+    query = _BY_PR[(number is not None, head is not None)]
+    rows = conn.execute(query, {"repo": repo.lower(), "number": number, "head": head}).all()
     return [WorkstreamRef(r.task_id, r.workstream_id) for r in rows]
 
 

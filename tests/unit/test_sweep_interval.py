@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from ghapp.github.budgets import RateBudget
@@ -113,9 +115,9 @@ def test_observation_drifted(before, after, drifted):
 
 def test_review_and_check_suite_naming_differences():
     doc = _doc_with_pr()
-    seen_by_webhook = observations.normalise(doc)
+    seen_by_webhook = observations.normalise(copy.deepcopy(doc))  # two documents of their own
     observations.record_check_suite(seen_by_webhook, "abc", "run:ci", "completed", "success")
-    seen_by_refresh = observations.normalise(doc)
+    seen_by_refresh = observations.normalise(copy.deepcopy(doc))
     observations.record_check_suite(seen_by_refresh, "abc", "suite:github-actions", "completed", "success")
     assert not observation_drifted(seen_by_webhook, seen_by_refresh)
     observations.record_review(seen_by_refresh, review_id=1, user="amy", state="APPROVED", commit_id="abc",
