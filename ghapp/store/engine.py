@@ -27,7 +27,6 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from ghapp.config import normalise_database_url
 
@@ -86,19 +85,20 @@ def _begin_immediate(connection: Connection, timeout_s: float) -> None:
     sleep of ``SQLITE_LOCK_TRY_MS``, then SQLITE_BUSY) in a loop; every other
     statement keeps the full busy timeout.
     """
+    driver = connection.connection.driver_connection  # the tries go to sqlite3 directly: a refused one is cheap
     deadline = time.monotonic() + timeout_s
-    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_LOCK_TRY_MS}")
+    driver.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_TRY_MS}")
     try:
-        while True:
+        while time.monotonic() < deadline:
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
                 return
-            except OperationalError as exc:
-                busy = getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    break
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # one last try: what it raises is SQLAlchemy's error
     finally:
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def reading(engine: Engine) -> Connection:

@@ -61,7 +61,7 @@ def test_a_writer_waits_for_the_lock_and_then_writes(database: Path) -> None:
     engine.dispose()
 
 
-def test_a_writer_gives_up_after_the_busy_timeout_with_the_drivers_error(database: Path, monkeypatch) -> None:
+def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked(database: Path, monkeypatch) -> None:
     monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
     engine = make_engine(f"sqlite:///{database}")
     holder = hold_write_lock(database)
