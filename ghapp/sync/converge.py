@@ -136,7 +136,8 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
         desired_all = desired_workstreams(task_id, entries)
         # The pod may still name a repository as it was before a rename or transfer.
         known_moves = repo_names.moves(conn)
-        desired_all = {k: replace(d, repo=repo_names.follow(known_moves, d.repo)) for k, d in desired_all.items()}
+        if known_moves:
+            desired_all = {k: replace(d, repo=repo_names.follow(known_moves, d.repo)) for k, d in desired_all.items()}
         ws = desired_all.get(workstream_id)
         doc = state.load_observed(conn, task_id, workstream_id)
         if ws is None or doc is None:
