@@ -65,9 +65,8 @@ def empty() -> Doc:
 def normalise(doc: Mapping[str, Any] | None) -> Doc:
     """A full document from whatever was stored (older rows may miss keys).
 
-    Its parts are ``doc``'s own, not copies (a deep copy was a tenth of applying a delivery): a caller
-    that changes the result passes a document of its own, as ``state.load_observed`` does with the
-    one it has just read.
+    Its parts are ``doc``'s own, not copies: a caller that changes the result passes a document of its
+    own, as ``state.load_observed`` does with the one it has just read.
     """
     result = empty()
     if doc:
