@@ -145,7 +145,9 @@ The rules, in the order they are checked
         is looked up before posting, so a lost answer never posts it twice.
     14. A PR a person reopened (``observed.pr.reopened_by_person``) is never
         closed by ghapp again, not even for a cancelled workstream: the
-        lifecycle resumes from its state.
+        lifecycle resumes from its state. ghapp closes a PR at most once
+        (``closed_by_ghapp`` stays set): a sync that reads the PR open again
+        before the ``reopened`` delivery is applied must not close it.
     15. ghapp's check run (``policy.publish_check``): on an open PR's head,
         ``PublishCheck`` whenever the run ghapp last wrote there differs in
         state or title from what ``ghapp.sync.gate_check`` decides (waiting
@@ -931,7 +933,7 @@ def _plan(desired: DesiredWorkstream, observed: Observed, policy: Policy) -> tup
             extra["base_branch_missing"] = True
         notices.add("pr_closed", f"pr_closed:{pr.number}", **extra)
     elif desired.cancelled:
-        if pr is not None and not pr.reopened_by_person:
+        if pr is not None and not pr.reopened_by_person and not pr.closed_by_ghapp:
             finish = ClosePR(repo=desired.repo, number=pr.number, comment=_close_comment(desired))
     else:
         for dep in _cancelled_dependencies(desired, observed):

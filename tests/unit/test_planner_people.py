@@ -30,10 +30,21 @@ def test_a_hold_label_keeps_the_pr_from_merging(labels, merges, held_by):
     assert [a.data["label"] for a in held] == ([held_by] if held_by else [])
 
 
-@pytest.mark.parametrize(("reopened", "closes"), [(False, True), (True, False)])
-def test_a_pr_a_person_reopened_is_never_closed_again(reopened, closes):
+@pytest.mark.parametrize(
+    ("reopened", "closed_before", "closes"),
+    [
+        (False, False, True),
+        (True, False, False),
+        # ghapp closed it once and sees it open: someone reopened it, though the reopened delivery
+        # has not been applied yet (the sync read GitHub first).
+        (False, True, False),
+        (True, True, False),
+    ],
+)
+def test_a_pr_a_person_reopened_is_never_closed_again(reopened, closed_before, closes):
     cancelled = dataclasses.replace(DONE, cancelled=True, cancel_reason="dropped")
-    actions = plan(cancelled, ready_observed(DONE, reopened_by_person=reopened), Policy())
+    observed = ready_observed(DONE, reopened_by_person=reopened, closed_by_ghapp=closed_before)
+    actions = plan(cancelled, observed, Policy())
     assert any(isinstance(a, ClosePR) for a in actions) is closes
 
 
