@@ -64,8 +64,6 @@ class SyncOutcome:
     actions: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     rounds: int = 0
-    changed_pr: bool = False
-    dependents: list[str] = field(default_factory=list)
     wake_at: float | None = None
 
 
@@ -232,7 +230,6 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
 
     outcome = SyncOutcome()
     base_policy = policy = policy_from(runtime)
-    before_state: str | None = None
     rules: BranchRules | None = None
     base_head: Branch | None = None  # the base's head, when this sync has read it already
     for round_no in range(MAX_ROUNDS):
@@ -247,8 +244,6 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             return outcome
         ws = stacks.carry_approval(stacked, doc.get("stack_replayed"), (doc.get("pr") or {}).get("head_sha"))
         as_loaded = copy.deepcopy(doc)
-        if round_no == 0:
-            before_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
         client = client_for(ws.repo)
         active = ws.execution_started and not ws.paused
         if round_no == 0:
@@ -346,14 +341,29 @@ def run_sync(runtime: Runtime, client_for: Any, task_id: str, workstream_id: str
             raise failure
     else:
         log.warning("sync of %s/%s did not converge in %d rounds", task_id, workstream_id, MAX_ROUNDS)
-    after = _load(runtime, task_id, workstream_id)
-    if after is not None:
-        ws, desired_all, doc, _, _ = after
-        after_state = (observations.pr_state_label(doc), (doc.get("pr") or {}).get("url"))
-        if after_state != before_state:
-            outcome.changed_pr = True
-            outcome.dependents = state.dependents_of(desired_all, workstream_id)
     return outcome
+
+
+def dependents_to_tell(runtime: Runtime, task_id: str, workstream_id: str) -> tuple[list[str], list[Any]] | None:
+    """The dependents to sync because this workstream's PR changed as they see it (its link in their
+    bodies, merged or closed), and what they will see; None when they have seen it already.
+
+    Compared with what the dependents were last told (``dependents_saw``), not with what this sync
+    started from: a change can reach the observation by a webhook (a person or GitHub's merge queue
+    merged the PR) or in a sync that failed after its write, and either way the next sync tells them.
+    """
+    with reading(runtime.engine) as conn:
+        doc = state.load_observed(conn, task_id, workstream_id)
+        seen = [observations.pr_state_label(doc), (doc.get("pr") or {}).get("url")] if doc is not None else None
+        if seen is None or seen == (doc.get("dependents_saw") or [None, None]):
+            return None
+        return state.dependents_of(desired_workstreams(task_id, load_log(conn, task_id)), workstream_id), seen
+
+
+def dependents_told(runtime: Runtime, task_id: str, workstream_id: str, seen: list[Any]) -> None:
+    """Record what the dependents were asked to sync for (after their syncs were queued)."""
+    with runtime.engine.begin() as conn:
+        state.mutate_observed(conn, task_id, workstream_id, lambda doc: doc.update(dependents_saw=seen))
 
 
 def _keep_concurrent(conn: Any, task_id: str, workstream_id: str, as_loaded: Any, doc: Any) -> None:

@@ -40,7 +40,7 @@ from ghapp.runtime import Runtime, get_runtime
 from ghapp.store import inbox
 from ghapp.store.engine import reading
 from ghapp.sync import queue as jobs_queue
-from ghapp.sync.converge import run_sync
+from ghapp.sync.converge import dependents_to_tell, dependents_told, run_sync
 from ghapp.sync.handlers import router
 from ghapp.sync.handlers.context import DeliveryContext
 
@@ -94,13 +94,22 @@ def _sync_workstream(runtime: Runtime, task_id: str, workstream_id: str) -> dict
                 _report_failure(runtime, task_id, workstream_id, exc)
                 jobs_queue.finish_sync(queue, task_id, workstream_id)
             raise
-        for dependent in outcome.dependents:
-            jobs_queue.request_sync(queue, task_id, dependent)
+        finally:
+            _tell_dependents(runtime, task_id, workstream_id)  # a failed sync may have changed the PR first
         jobs_queue.finish_sync(queue, task_id, workstream_id)
         if outcome.wake_at is not None:
             jobs_queue.schedule_wake(queue, task_id, workstream_id, datetime.fromtimestamp(outcome.wake_at, UTC))
         log.info("synced: %s; notices: %s", outcome.actions or "no GitHub writes", outcome.notices or "none")
         return {"actions": outcome.actions, "notices": outcome.notices, "rounds": outcome.rounds}
+
+
+def _tell_dependents(runtime: Runtime, task_id: str, workstream_id: str) -> None:
+    """Ask for the syncs of the workstreams that depend on this one when its PR changed as they see it."""
+    found = dependents_to_tell(runtime, task_id, workstream_id)
+    if found is not None:
+        dependents, seen = found
+        jobs_queue.request_syncs(runtime.queue, task_id, dependents)
+        dependents_told(runtime, task_id, workstream_id, seen)
 
 
 def wake_workstream(task_id: str, workstream_id: str) -> bool:

@@ -59,6 +59,7 @@ def empty() -> Doc:
         "reviewer_refusals": [],
         "draft_unsupported": None,
         "refused_methods": [],
+        "dependents_saw": None,  # [state label, url] of the PR when its dependents were last asked to sync
     }
 
 

@@ -71,14 +71,7 @@ def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, nam
     except Exception:
         log.exception("could not schedule the periodic jobs; the next maintenance round tries again")
     runtime.engine.dispose(close=False)
-    worker_class = GhappForkingWorker if fork else GhappWorker
-    # RQ raises its client's socket timeout above its blocking dequeue (30 s here), but only for connections
-    # made afterwards: given the runtime's pool, whose connections were made with 10 s, an idle worker's
-    # dequeue timed out every 15 s, logged as an error. A client of its own has no connection yet.
-    worker = worker_class(
-        [runtime.queue], connection=redis_from_url(runtime.settings.redis_url), name=name,
-        maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S,
-    )
+    worker = build_worker(runtime, fork=fork, name=name)
     if burst:  # what has arrived so far is the work of this run
         arrivals.dispatch(runtime.queue)
         return worker.work(burst=True, with_scheduler=True, logging_level=runtime.settings.log_level)
@@ -89,3 +82,17 @@ def run_worker(runtime: Runtime, *, burst: bool = False, fork: bool = False, nam
     finally:
         dispatcher.stop()
 
+
+def build_worker(runtime: Runtime, *, fork: bool = False, name: str | None = None) -> Worker:
+    """The RQ worker on ghapp's queue, with a Redis client of its own.
+
+    Its own client for two reasons. RQ raises its client's socket timeout above its blocking dequeue
+    (30 s here), but only for connections made afterwards: given the runtime's pool, whose connections
+    were made with 10 s, an idle worker's dequeue timed out every 15 s, logged as an error. And it is
+    patient (``redis_from_url``): a Redis that restarts while a job ends does not end the worker.
+    """
+    worker_class = GhappForkingWorker if fork else GhappWorker
+    return worker_class(
+        [runtime.queue], connection=redis_from_url(runtime.settings.redis_url, patient=True), name=name,
+        maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S,
+    )
