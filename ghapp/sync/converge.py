@@ -29,7 +29,6 @@ from ghapp.pod.notices import append_notice, notice_keys, publish
 from ghapp.runtime import Runtime
 from ghapp.store import repo_names
 from ghapp.store.engine import reading
-from ghapp.store.tasks import load_log
 from ghapp.sync import (
     executor,
     gate_observations,
@@ -42,7 +41,6 @@ from ghapp.sync import (
     train_run,
     trains,
 )
-from ghapp.sync.desired import desired_workstreams
 from ghapp.sync.model import (
     BootstrapCommit,
     DesiredWorkstream,
@@ -53,6 +51,7 @@ from ghapp.sync.model import (
     ReadPR,
 )
 from ghapp.sync.planner import next_wake, plan
+from ghapp.sync.task_logs import task_log
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +129,8 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
     """Desired state of the workstream, its observation document, and the planner's Observed."""
 
     with reading(runtime.engine) as conn:
-        entries = load_log(conn, task_id)
-        desired_all = desired_workstreams(task_id, entries)
+        log_of_task = task_log(conn, task_id)
+        desired_all = log_of_task.desired
         # The pod may still name a repository as it was before a rename or transfer.
         known_moves = repo_names.moves(conn)
         if known_moves:
@@ -141,7 +140,7 @@ def _load(runtime: Runtime, task_id: str, workstream_id: str):  # type: ignore[n
         if ws is None or doc is None:
             return None
         deps = state.dependency_states(conn, task_id, desired_all, ws)
-        keys = notice_keys(entries, prefix=f"{workstream_id}/")
+        keys = notice_keys(log_of_task.entries, prefix=f"{workstream_id}/")
     return ws, desired_all, doc, deps, keys
 
 
@@ -357,7 +356,7 @@ def dependents_to_tell(runtime: Runtime, task_id: str, workstream_id: str) -> tu
         seen = [observations.pr_state_label(doc), (doc.get("pr") or {}).get("url")] if doc is not None else None
         if seen is None or seen == (doc.get("dependents_saw") or [None, None]):
             return None
-        return state.dependents_of(desired_workstreams(task_id, load_log(conn, task_id)), workstream_id), seen
+        return state.dependents_of(task_log(conn, task_id).desired, workstream_id), seen
 
 
 def dependents_told(runtime: Runtime, task_id: str, workstream_id: str, seen: list[Any]) -> None:
