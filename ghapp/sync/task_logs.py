@@ -42,7 +42,11 @@ _lock = threading.Lock()  # a worker's jobs and its arrivals thread share the pr
 
 def task_log(conn: Connection, task_id: str) -> TaskLog:
     """The task's log as the database holds it now (through ``conn``), from this process's copy when
-    the log has not grown since."""
+    the log has not grown since.
+
+    Only on a connection that has written nothing to the log (``reading``): a copy taken inside a
+    transaction that appended an entry and then rolled back would keep an entry never committed.
+    """
     latest = conn.execute(_LATEST, {"task_id": task_id}).scalar() or 0
     with _lock:
         kept = _kept.setdefault(conn.engine, OrderedDict())
