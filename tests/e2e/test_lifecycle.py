@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from ghapp.branches import head_branch
+from ghapp.pod.notices import RETRY_DELAYS_S
 from ghapp.testing import GitHubSimulator, SimulatorConfig
 from ghapp.testing.stack import GhappStack, wait_until
 
@@ -108,13 +109,20 @@ def _run_scenario(sim: GitHubSimulator, stack: GhappStack, timeout: float) -> No
     wait_until(lambda: "pr_closed" in _notice_types(stack, "docs"), timeout, message="close reported")
 
 
+# The faults run's pod refuses its first three pushes. When all three fall on one notice (the only one for
+# a while, as when the first PRs' syncs keep failing), its fourth push comes after the retry schedule's
+# first three delays, up to 155 s: the waits for notices allow that, and a little more.
+NOTICE_WAIT_S = sum(RETRY_DELAYS_S[:3]) + 30
+
+
 def _check_notices(stack: GhappStack) -> None:
     # CI's result can reach ghapp after the merge (nothing waits for it on a repo without required
     # checks, and deliveries are reordered): it is reported all the same, on the PR's final head.
     for ws in ("api", "web", "merge"):
-        wait_until(lambda ws=ws: "checks_completed" in _notice_types(stack, ws), 60, message=f"checks of {ws} reported")
+        wait_until(lambda ws=ws: "checks_completed" in _notice_types(stack, ws), NOTICE_WAIT_S,
+                   message=f"checks of {ws} reported")
     log_versions = sorted(e["version"] for e in stack.pod.events(TASK) if e["kind"] == "notice")
-    wait_until(lambda: sorted(n["version"] for n in stack.receiver.of_task(TASK)) == log_versions, 60,
+    wait_until(lambda: sorted(n["version"] for n in stack.receiver.of_task(TASK)) == log_versions, NOTICE_WAIT_S,
                message="every notice pushed to the pod")
     for ws in ("api", "web", "merge"):
         types = _notice_types(stack, ws)
@@ -139,6 +147,7 @@ def test_whole_life_of_a_task(redis_url, database_url, tmp_path):
             assert states == {"api": "merged", "web": "merged", "merge": "merged", "docs": "closed"}
 
 
+@pytest.mark.timeout(480)  # the scenario's waits under faults, then up to NOTICE_WAIT_S for a held-back notice
 def test_whole_life_with_faults(redis_url, database_url, tmp_path):
     with GitHubSimulator(SimulatorConfig(seed=7)) as sim, GhappStack(
         sim, redis_url, database_url, workers=2, log_dir=tmp_path, receiver_fail_first=3,
