@@ -2,6 +2,8 @@
 
 Each notice has one job id for its first push and one per retry, all unique,
 so queueing a notice twice stores one job (``publish_pending`` relies on it).
+A retry, and a push brought forward, carry the number of attempts they follow:
+whichever of the two runs second finds that number passed and does nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ def retry_job_id(notice_id: str, attempt: int) -> str:
     return f"{push_job_id(notice_id)}-r{attempt}"
 
 
+def forward_job_id(notice_id: str, attempt: int) -> str:
+    return f"{push_job_id(notice_id)}-f{attempt}"
+
+
 def enqueue_push(queue: Queue, notice_id: str) -> None:
     """Queue the first push of one outbox notice (nothing when it is queued already)."""
     with contextlib.suppress(DuplicateJobError):
@@ -46,7 +52,22 @@ def enqueue_retry(queue: Queue, notice_id: str, attempt: int, at: datetime) -> N
             at,
             DELIVER_NOTICE,
             notice_id,
+            after_attempts=attempt,
             job_id=retry_job_id(notice_id, attempt),
+            unique=True,
+            result_ttl=0,
+            failure_ttl=JOB_FAILURE_TTL_S,
+        )
+
+
+def enqueue_forward(queue: Queue, notice_id: str, attempt: int) -> None:
+    """Queue now the push that failed attempt ``attempt`` had scheduled for later."""
+    with contextlib.suppress(DuplicateJobError):
+        queue.enqueue_call(
+            DELIVER_NOTICE,
+            args=(notice_id,),
+            kwargs={"after_attempts": attempt},
+            job_id=forward_job_id(notice_id, attempt),
             unique=True,
             result_ttl=0,
             failure_ttl=JOB_FAILURE_TTL_S,

@@ -25,6 +25,12 @@ Pushing (``deliver_notice``, an RQ job)
     stays ``failed`` (visible on the status page and in the log) and the
     last job raises, so RQ's failed registry shows it too.
 
+    Once the pod takes a push, the notices still waiting for a scheduled
+    retry are pushed now (``outbox.bring_forward``): a pod back from an
+    outage hears them without waiting out each one's backoff. A push brought
+    forward is an attempt like any other, and the retry it replaced, finding
+    the attempts past the one it followed, does nothing.
+
     Without a callback URL nothing is pushed: notices stay in the log (the
     pod reads ``GET /api/tasks/<id>/events``) and their rows stay ``pending``.
 """
@@ -48,7 +54,7 @@ from rq import Queue
 from sqlalchemy import Connection
 
 from ghapp.logs import redact_data
-from ghapp.pod.notice_queue import enqueue_push, enqueue_retry
+from ghapp.pod.notice_queue import enqueue_forward, enqueue_push, enqueue_retry
 from ghapp.pod.notice_signing import sign_notice
 from ghapp.runtime import Runtime, get_runtime
 from ghapp.store import outbox, tasks
@@ -190,8 +196,12 @@ def push(
     return f"the pod's callback answered HTTP {response.status_code}"
 
 
-def deliver_notice(notice_id: str) -> str:
-    """RQ job: push one notice to the pod; see the module docstring for retries."""
+def deliver_notice(notice_id: str, after_attempts: int | None = None) -> str:
+    """RQ job: push one notice to the pod; see the module docstring for retries.
+
+    ``after_attempts``: the failed attempts this push follows (a retry's, or one brought forward);
+    when the row has counted more, another push has run since, and this one is dropped.
+    """
     runtime = get_runtime()
     settings = runtime.settings
     with reading(runtime.engine) as conn:
@@ -201,6 +211,8 @@ def deliver_notice(notice_id: str) -> str:
         return "missing"
     if row.status in ("delivered", "failed"):
         return row.status
+    if after_attempts is not None and row.attempts != after_attempts:
+        return "superseded"
     if not settings.pod_callback_url:
         return "not_pushed"
     if not settings.pod_secret:
@@ -215,6 +227,9 @@ def deliver_notice(notice_id: str) -> str:
     if problem is None:
         with runtime.engine.begin() as conn:
             outbox.mark_delivered(conn, notice_id)
+            held_back = outbox.bring_forward(conn, now=time.time())
+        for held_id, attempts in held_back:  # not queued (Redis down)? the sweep's recovery lists them
+            enqueue_forward(runtime.queue, held_id, attempts)
         return "delivered"
     if attempt >= MAX_ATTEMPTS:
         with runtime.engine.begin() as conn:

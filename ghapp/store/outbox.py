@@ -68,6 +68,27 @@ def mark_attempt_failed(conn: Connection, notice_id: str, error: str, *, retry_a
     )
 
 
+def bring_forward(conn: Connection, *, now: float, limit: int = 100) -> list[tuple[str, int]]:
+    """Owed notices whose retry is scheduled after ``now``, marked due now; ``(notice_id, attempts)`` each.
+
+    Called once the pod has taken a push: a notice refused earlier need not
+    wait out its backoff. Its scheduled job stays, and finds the push done.
+    """
+    rows = conn.execute(
+        select(outbox.c.notice_id, outbox.c.attempts)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt_at > now)
+        .order_by(outbox.c.id)
+        .limit(limit)
+    ).all()
+    if rows:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.notice_id.in_([row.notice_id for row in rows]), outbox.c.status == "pending")
+            .values(next_attempt_at=now)
+        )
+    return [(row.notice_id, row.attempts) for row in rows]
+
+
 def pending_ids(conn: Connection, *, limit: int = 1000, grace_s: float = 60.0) -> list[str]:
     """Notices still owed that have no retry scheduled in the near future, oldest first.
 

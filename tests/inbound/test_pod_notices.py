@@ -174,6 +174,55 @@ def test_a_push_is_retried_until_the_pod_answers_2xx(receiver_runtime):
     assert runtime.queue.scheduled_job_registry.get_job_ids() == []
 
 
+def _pushed_ids(receiver: Receiver) -> list[str]:
+    return [push["notice_id_header"] for push in receiver.pushes]
+
+
+def test_once_the_pod_takes_a_push_the_notices_it_refused_are_pushed_at_once(receiver_runtime):
+    receiver, runtime = receiver_runtime(fail_first=1)
+    with receiver.server:
+        refused = _append(runtime)
+        notices.publish(runtime, [refused])
+        _work(runtime)  # 503: its retry is scheduled 2.5 to 5 s ahead
+        taken = _append(runtime, key="api/pr_ready:1", type_="pr_ready")
+        notices.publish(runtime, [taken])
+        _work(runtime)  # 200, and the refused notice is pushed now, not at its scheduled time
+        assert _pushed_ids(receiver) == [refused, taken, refused]
+        with runtime.engine.connect() as conn:
+            rows = [outbox.load(conn, notice_id) for notice_id in (refused, taken)]
+        assert [(row.status, row.attempts) for row in rows] == [("delivered", 2), ("delivered", 1)]
+        # the retry it replaced still runs when its time comes, and finds the push done
+        moved = _advance_clock(runtime)
+        assert [job_id for job_id, _ in moved] == [notice_queue.retry_job_id(refused, 1)]
+        _work(runtime)
+    assert _pushed_ids(receiver) == [refused, taken, refused]
+    assert runtime.queue.failed_job_registry.get_job_ids() == []
+
+
+def test_a_push_brought_forward_that_fails_again_leaves_one_retry_to_run(receiver_runtime):
+    receiver, runtime = receiver_runtime(fail_first=1)
+    with receiver.server:
+        refused = _append(runtime)
+        notices.publish(runtime, [refused])
+        _work(runtime)  # attempt 1: 503, retry r1 scheduled
+        taken = _append(runtime, key="api/pr_ready:1", type_="pr_ready")
+        notices.publish(runtime, [taken])
+        SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True, max_jobs=1)  # 200
+        with receiver.lock:
+            receiver.fail_left = 1
+        _work(runtime)  # the push brought forward: attempt 2, 503 again, retry r2 scheduled
+        with runtime.engine.connect() as conn:
+            row = outbox.load(conn, refused)
+        assert (row.status, row.attempts) == ("pending", 2)
+        moved = {job_id for job_id, _ in _advance_clock(runtime)}
+        assert moved == {notice_queue.retry_job_id(refused, 1), notice_queue.retry_job_id(refused, 2)}
+        _work(runtime)  # r1 follows attempt 1, long past: it does nothing; r2 pushes, 200
+    assert _pushed_ids(receiver) == [refused, taken, refused, refused]
+    with runtime.engine.connect() as conn:
+        row = outbox.load(conn, refused)
+    assert (row.status, row.attempts) == ("delivered", 3)
+
+
 def test_after_the_last_retry_the_notice_stays_failed_and_visible(receiver_runtime):
     receiver, runtime = receiver_runtime(fail_first=1000)
     with receiver.server:
