@@ -6,8 +6,16 @@ takes milliseconds of CPU and waits on GitHub, so forking a child for each
 one (RQ's default) cost more than the job, and a child re-opened every
 database and Redis connection. ``ghapp worker --fork`` brings the fork back
 for operators who want each job isolated. A job's timeout is enforced the
-same way in both (a SIGALRM in the process running it), and a worker killed
-mid-job is healed by local recovery (``ghapp.sync.recovery``).
+same way in both (a SIGALRM in the process running it).
+
+A worker killed mid-job (a crash, an out-of-memory kill) leaves its job
+``started``. RQ treats it as abandoned, and retries it, once the job's entry
+in the started registry expires: for RQ's in-process worker that is the
+job's timeout plus a minute (11 minutes for a sync), and the workstream's
+sync waits as long. ``GhappWorker`` therefore renews its running job's entry
+every ``JOB_HEARTBEAT_S`` with a short expiry, as RQ's forking worker does
+(``maintain_heartbeats``): a dead worker's job is retried within about
+``JOB_HEARTBEAT_S`` plus a minute, plus one maintenance round.
 
 The worker's maintenance round (RQ's registry cleaning, plus the repair of
 the periodic chains, ``HealingWorkerMixin``) runs every
@@ -23,8 +31,13 @@ scheduler over.
 from __future__ import annotations
 
 import logging
+import threading
 
-from rq import SimpleWorker, Worker
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker, Worker
+from rq.executions import Execution
+from rq.job import Job
+from rq.worker import BaseWorker, WorkerStatus
 
 from ghapp.connections import redis_from_url
 from ghapp.runtime import Runtime
@@ -35,10 +48,48 @@ log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL_S = 30
 WORKER_TTL_S = 45
+JOB_HEARTBEAT_S = 10
 
 
 class GhappWorker(HealingWorkerMixin, SimpleWorker):
-    """RQ's in-process worker whose maintenance also repairs the sweep and redelivery chains."""
+    """RQ's in-process worker, renewing its running job's heartbeat, whose maintenance also repairs
+    the sweep and redelivery chains."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        # RQ's forking worker's expiry (the next heartbeat plus a minute), not the in-process worker's
+        # (the whole timeout plus a minute): this worker heartbeats too.
+        return BaseWorker.get_heartbeat_ttl(self, job, working_time)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """``SimpleWorker.execute_job``, with the job's heartbeat renewed beside it until it ends."""
+        execution = self.prepare_execution(job)
+        heartbeat = JobHeartbeat(self, job, execution)
+        heartbeat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            heartbeat.stop()
+        self.set_state(WorkerStatus.IDLE)
+
+
+class JobHeartbeat(threading.Thread):
+    """Renews a running job's heartbeat every ``job_monitoring_interval`` until ``stop``."""
+
+    def __init__(self, worker: BaseWorker, job: Job, execution: Execution) -> None:
+        super().__init__(name=f"ghapp-heartbeat-{job.id}", daemon=True)
+        self.worker, self.job, self.execution = worker, job, execution
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.worker.job_monitoring_interval):
+            try:
+                self.worker.maintain_heartbeats(self.job, self.execution)
+            except RedisError as exc:  # the next beat tries again; the expiry leaves a minute for it
+                log.warning("could not renew job %s's heartbeat: %s", self.job.id, exc)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 class GhappForkingWorker(HealingWorkerMixin, Worker):
@@ -94,5 +145,5 @@ def build_worker(runtime: Runtime, *, fork: bool = False, name: str | None = Non
     worker_class = GhappForkingWorker if fork else GhappWorker
     return worker_class(
         [runtime.queue], connection=redis_from_url(runtime.settings.redis_url, patient=True), name=name,
-        maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S,
+        maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S, job_monitoring_interval=JOB_HEARTBEAT_S,
     )
