@@ -17,6 +17,13 @@ every ``JOB_HEARTBEAT_S`` with a short expiry, as RQ's forking worker does
 (``maintain_heartbeats``): a dead worker's job is retried within about
 ``JOB_HEARTBEAT_S`` plus a minute, plus one maintenance round.
 
+RQ (3.0) keeps an execution in its job's execution registry a minute past
+the execution's own record. A dead worker's job retried within that minute
+did its work and then failed in RQ's bookkeeping ("Execution ... not found
+in Redis"), and was retried again, until the minute had passed.
+``forget_dead_executions``, an exception handler RQ calls for each job it
+finds abandoned, drops such executions before the retry runs.
+
 The worker's maintenance round (RQ's registry cleaning, plus the repair of
 the periodic chains, ``HealingWorkerMixin``) runs every
 ``MAINTENANCE_INTERVAL_S``, and an idle worker wakes from its blocking
@@ -35,7 +42,8 @@ import threading
 
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
-from rq.executions import Execution
+from rq.exceptions import AbandonedJobError
+from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job
 from rq.worker import BaseWorker, WorkerStatus
 
@@ -96,6 +104,21 @@ class GhappForkingWorker(HealingWorkerMixin, Worker):
     """The same, forking a child per job (``ghapp worker --fork``)."""
 
 
+def forget_dead_executions(job: Job, exc_type: type[BaseException] | None, *_: object) -> bool:
+    """RQ exception handler: for a job found abandoned, drop the executions whose records are gone."""
+    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        redis = job.connection
+        registry = ExecutionRegistry(job_id=job.id, connection=redis)
+        for execution_id in registry.get_execution_ids():
+            try:
+                Execution.fetch(id=execution_id, job_id=job.id, connection=redis)
+            except ValueError:  # RQ's answer for an execution whose record has expired
+                with redis.pipeline() as pipeline:
+                    registry.remove(Execution(id=execution_id, job_id=job.id, connection=redis), pipeline=pipeline)
+                    pipeline.execute()
+    return True  # the other handlers run too
+
+
 def preload() -> None:
     """Import what jobs use before the first job (and, when forking, once in the parent for every child)."""
     import ghapp.pod.notices
@@ -146,4 +169,5 @@ def build_worker(runtime: Runtime, *, fork: bool = False, name: str | None = Non
     return worker_class(
         [runtime.queue], connection=redis_from_url(runtime.settings.redis_url, patient=True), name=name,
         maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S, job_monitoring_interval=JOB_HEARTBEAT_S,
+        exception_handlers=[forget_dead_executions],
     )
