@@ -163,8 +163,8 @@ def run_burst(*, deliveries: int, workstreams: int, workers: int, connections: i
                                    if status in ("processed", "ignored")) >= len(guids), 900, interval=0.5,
                        message="every delivery processed")
             processed_at = time.monotonic()
-            # A killed worker's job leaves RQ's started registry only in a maintenance round after it expires
-            # (rounds are 10 minutes apart by default): the drain can take its timeout plus one round.
+            # A killed worker's job leaves RQ's started registry in a maintenance round after its heartbeat
+            # expires (ghapp's worker: 70 s, then a round every 30 s), and is retried then.
             drained_at = wait_idle(redis_url, timeout=1200)
             statuses = inbox_statuses(stack.database_url, guids)
             wait_until(lambda: all(find_pull(sim, repo, TASK, ws)["title"].startswith("Benchmark workstream")
