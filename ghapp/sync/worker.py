@@ -20,9 +20,12 @@ every ``JOB_HEARTBEAT_S`` with a short expiry, as RQ's forking worker does
 RQ (3.0) keeps an execution in its job's execution registry a minute past
 the execution's own record. A dead worker's job retried within that minute
 did its work and then failed in RQ's bookkeeping ("Execution ... not found
-in Redis"), and was retried again, until the minute had passed.
-``forget_dead_executions``, an exception handler RQ calls for each job it
-finds abandoned, drops such executions before the retry runs.
+in Redis"), and was retried again, until the minute had passed. Both ghapp
+workers therefore delete a job's earlier executions before they run it
+(``forget_earlier_executions``): RQ runs a job again only once its last run
+has ended or been found abandoned, so whoever found it abandoned (a worker's
+maintenance round, or any reader that cleans the started registry, such as
+``rq info``), the retry starts clean.
 
 The worker's maintenance round (RQ's registry cleaning, plus the repair of
 the periodic chains, ``HealingWorkerMixin``) runs every
@@ -42,7 +45,6 @@ import threading
 
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
-from rq.exceptions import AbandonedJobError
 from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job
 from rq.worker import BaseWorker, WorkerStatus
@@ -70,6 +72,7 @@ class GhappWorker(HealingWorkerMixin, SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """``SimpleWorker.execute_job``, with the job's heartbeat renewed beside it until it ends."""
+        forget_earlier_executions(job)
         execution = self.prepare_execution(job)
         heartbeat = JobHeartbeat(self, job, execution)
         heartbeat.start()
@@ -103,20 +106,23 @@ class JobHeartbeat(threading.Thread):
 class GhappForkingWorker(HealingWorkerMixin, Worker):
     """The same, forking a child per job (``ghapp worker --fork``)."""
 
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        forget_earlier_executions(job)
+        super().execute_job(job, queue)
 
-def forget_dead_executions(job: Job, exc_type: type[BaseException] | None, *_: object) -> bool:
-    """RQ exception handler: for a job found abandoned, drop the executions whose records are gone."""
-    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        redis = job.connection
-        registry = ExecutionRegistry(job_id=job.id, connection=redis)
-        for execution_id in registry.get_execution_ids():
-            try:
-                Execution.fetch(id=execution_id, job_id=job.id, connection=redis)
-            except ValueError:  # RQ's answer for an execution whose record has expired
-                with redis.pipeline() as pipeline:
-                    registry.remove(Execution(id=execution_id, job_id=job.id, connection=redis), pipeline=pipeline)
-                    pipeline.execute()
-    return True  # the other handlers run too
+
+def forget_earlier_executions(job: Job) -> None:
+    """Delete the job's executions left by earlier runs (a dead worker's), just before it runs again.
+
+    A first run finds none, in two round trips. Its own execution is made afterwards.
+    """
+    redis = job.connection
+    execution_ids = ExecutionRegistry(job_id=job.id, connection=redis).get_execution_ids()
+    if execution_ids:
+        with redis.pipeline() as pipeline:
+            for execution_id in execution_ids:
+                Execution(id=execution_id, job_id=job.id, connection=redis).delete(job=job, pipeline=pipeline)
+            pipeline.execute()
 
 
 def preload() -> None:
@@ -169,5 +175,4 @@ def build_worker(runtime: Runtime, *, fork: bool = False, name: str | None = Non
     return worker_class(
         [runtime.queue], connection=redis_from_url(runtime.settings.redis_url, patient=True), name=name,
         maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S, job_monitoring_interval=JOB_HEARTBEAT_S,
-        exception_handlers=[forget_dead_executions],
     )
