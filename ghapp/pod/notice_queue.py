@@ -34,41 +34,32 @@ def forward_job_id(notice_id: str, attempt: int) -> str:
 
 def enqueue_push(queue: Queue, notice_id: str) -> None:
     """Queue the first push of one outbox notice (nothing when it is queued already)."""
-    with contextlib.suppress(DuplicateJobError):
-        queue.enqueue_call(
-            DELIVER_NOTICE,
-            args=(notice_id,),
-            job_id=push_job_id(notice_id),
-            unique=True,
-            result_ttl=0,
-            failure_ttl=JOB_FAILURE_TTL_S,
-        )
+    _enqueue(queue, push_job_id(notice_id), notice_id)
 
 
 def enqueue_retry(queue: Queue, notice_id: str, attempt: int, at: datetime) -> None:
     """Schedule the push after failed attempt ``attempt``, at ``at``."""
-    with contextlib.suppress(DuplicateJobError):
-        queue.enqueue_at(
-            at,
-            DELIVER_NOTICE,
-            notice_id,
-            after_attempts=attempt,
-            job_id=retry_job_id(notice_id, attempt),
-            unique=True,
-            result_ttl=0,
-            failure_ttl=JOB_FAILURE_TTL_S,
-        )
+    _enqueue(queue, retry_job_id(notice_id, attempt), notice_id, after_attempts=attempt, at=at)
 
 
 def enqueue_forward(queue: Queue, notice_id: str, attempt: int) -> None:
     """Queue now the push that failed attempt ``attempt`` had scheduled for later."""
+    _enqueue(queue, forward_job_id(notice_id, attempt), notice_id, after_attempts=attempt)
+
+
+def _enqueue(queue: Queue, job_id: str, notice_id: str, *, after_attempts: int | None = None,
+             at: datetime | None = None) -> None:
+    """One push job under its unique id, now or at ``at`` (nothing when that id is queued already)."""
+    options = {
+        "args": (notice_id,),
+        "kwargs": {} if after_attempts is None else {"after_attempts": after_attempts},
+        "job_id": job_id,
+        "unique": True,
+        "result_ttl": 0,
+        "failure_ttl": JOB_FAILURE_TTL_S,
+    }
     with contextlib.suppress(DuplicateJobError):
-        queue.enqueue_call(
-            DELIVER_NOTICE,
-            args=(notice_id,),
-            kwargs={"after_attempts": attempt},
-            job_id=forward_job_id(notice_id, attempt),
-            unique=True,
-            result_ttl=0,
-            failure_ttl=JOB_FAILURE_TTL_S,
-        )
+        if at is None:
+            queue.enqueue_call(DELIVER_NOTICE, **options)
+        else:
+            queue.enqueue_at(at, DELIVER_NOTICE, **options)
